@@ -1,0 +1,2 @@
+-- The indexes go with the table.
+DROP TABLE images;

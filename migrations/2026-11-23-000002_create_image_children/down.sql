@@ -1,0 +1,4 @@
+DROP TABLE image_locations;
+DROP TABLE image_members;
+DROP TABLE image_tags;
+DROP TABLE image_properties;

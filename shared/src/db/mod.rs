@@ -1,0 +1,17 @@
+//! The database layer: the diesel schema of the tables in `migrations/`, the
+//! connection pool, start-up migrations and the error type they share. Everything here
+//! talks to Postgres through diesel-async (tokio-postgres underneath, no libpq).
+
+pub mod error;
+pub mod migrate;
+pub mod pool;
+pub mod schema;
+pub mod url;
+
+pub use error::DbError;
+pub use pool::{PgPool, PoolOptions, build_pool};
+pub mod document;
+pub mod repository;
+pub mod write;
+
+pub use repository::{Applied, ApplyError, CommandResult, Repository};

@@ -1,0 +1,170 @@
+//! Task commands: creation through the tasks API, and the steps a worker takes.
+
+use crate::domain::command::{CreateTask, FailTask, SucceedTask, TaskRef};
+use crate::domain::context::Context;
+use crate::domain::event::{Event, TaskChanged, TaskEventKind};
+use crate::domain::policy;
+use crate::domain::rejection::Rejection;
+use crate::domain::status::{TaskStatus, TaskType};
+use crate::domain::task::Task;
+use crate::domain::transitions::{Step, TaskAction, task_step};
+
+fn existing(task: Option<&Task>) -> Result<&Task, Rejection> {
+    task.filter(|t| !t.deleted)
+        .ok_or_else(|| Rejection::not_found("No task found with this id."))
+}
+
+/// The task at its next version, moved or kept per the table.
+fn advanced(task: &Task, action: TaskAction, ctx: &Context) -> Result<Task, Rejection> {
+    let mut next = task.clone();
+    match task_step(action, task.status) {
+        Step::Move(to) => next.status = to,
+        Step::Stay => {}
+        Step::Refuse(kind, message) => return Err(Rejection::new(kind, message)),
+    }
+    next.version += 1;
+    next.updated_at = ctx.now;
+    Ok(next)
+}
+
+fn task_event(kind: TaskEventKind, before: &Task, after: Task) -> Event {
+    Event::Task(TaskChanged {
+        kind,
+        from_status: Some(before.status),
+        task: after,
+    })
+}
+
+/// Ends a task in success or failure: it expires `task_time_to_live` from now.
+pub(super) fn finish_task(
+    task: &Task,
+    action: TaskAction,
+    ctx: &Context,
+    record: impl FnOnce(&mut Task),
+) -> Result<Event, Rejection> {
+    let mut next = advanced(task, action, ctx)?;
+    next.expires_at = Some(ctx.now + ctx.config.task_time_to_live);
+    record(&mut next);
+    let kind = match next.status {
+        TaskStatus::Success => TaskEventKind::Succeeded,
+        _ => TaskEventKind::Failed,
+    };
+    Ok(task_event(kind, task, next))
+}
+
+pub(super) fn create_task(
+    existing: Option<&Task>,
+    c: &CreateTask,
+    ctx: &Context,
+) -> Result<Vec<Event>, Rejection> {
+    policy::require_admin(&ctx.actor, "use the tasks API")?;
+    if c.task_type != TaskType::Import {
+        return Err(Rejection::bad_request(format!(
+            "Invalid type value: {}. The tasks API creates 'import' tasks; use POST /v2/images/{{id}}/import for interoperable imports.",
+            c.task_type
+        )));
+    }
+    let input = c
+        .input
+        .as_object()
+        .ok_or_else(|| Rejection::bad_request("Task input must be an object."))?;
+    for field in ["import_from", "import_from_format"] {
+        let given = input
+            .get(field)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if given.is_empty() {
+            return Err(Rejection::bad_request(format!(
+                "Task input needs a string '{field}'."
+            )));
+        }
+    }
+    if !input.get("image_properties").is_some_and(|v| v.is_object()) {
+        return Err(Rejection::bad_request(
+            "Task input needs an object 'image_properties'.",
+        ));
+    }
+    if existing.is_some() {
+        return Err(Rejection::conflict(format!(
+            "A task with id {} already exists.",
+            c.task_id
+        )));
+    }
+    let task = Task {
+        id: c.task_id,
+        version: 1,
+        task_type: c.task_type,
+        status: TaskStatus::Pending,
+        input: c.input.clone(),
+        result: None,
+        message: String::new(),
+        owner: ctx.actor.project_id.clone(),
+        image_id: None,
+        request_id: c.request_id.clone(),
+        user_id: Some(ctx.actor.user_id.clone()),
+        expires_at: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        deleted: false,
+        deleted_at: None,
+    };
+    Ok(vec![Event::Task(TaskChanged {
+        kind: TaskEventKind::Created,
+        from_status: None,
+        task,
+    })])
+}
+
+pub(super) fn start_task(
+    task: Option<&Task>,
+    _c: &TaskRef,
+    ctx: &Context,
+) -> Result<Vec<Event>, Rejection> {
+    policy::require_service(&ctx.actor)?;
+    let task = existing(task)?;
+    let next = advanced(task, TaskAction::Start, ctx)?;
+    Ok(vec![task_event(TaskEventKind::Started, task, next)])
+}
+
+pub(super) fn succeed_task(
+    task: Option<&Task>,
+    c: &SucceedTask,
+    ctx: &Context,
+) -> Result<Vec<Event>, Rejection> {
+    policy::require_service(&ctx.actor)?;
+    let task = existing(task)?;
+    Ok(vec![finish_task(task, TaskAction::Succeed, ctx, |t| {
+        t.result = Some(c.result.clone())
+    })?])
+}
+
+pub(super) fn fail_task(
+    task: Option<&Task>,
+    c: &FailTask,
+    ctx: &Context,
+) -> Result<Vec<Event>, Rejection> {
+    policy::require_service(&ctx.actor)?;
+    let task = existing(task)?;
+    Ok(vec![finish_task(task, TaskAction::Fail, ctx, |t| {
+        t.message = c.message.clone()
+    })?])
+}
+
+pub(super) fn expire_task(
+    task: Option<&Task>,
+    _c: &TaskRef,
+    ctx: &Context,
+) -> Result<Vec<Event>, Rejection> {
+    policy::require_service(&ctx.actor)?;
+    let task = existing(task)?;
+    let mut next = advanced(task, TaskAction::Expire, ctx)?;
+    if task.expires_at.is_none_or(|at| at > ctx.now) {
+        return Err(Rejection::conflict(format!(
+            "Task {} has not expired yet.",
+            task.id
+        )));
+    }
+    next.deleted = true;
+    next.deleted_at = Some(ctx.now);
+    Ok(vec![task_event(TaskEventKind::Expired, task, next)])
+}

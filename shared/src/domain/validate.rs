@@ -1,0 +1,70 @@
+//! Checks of client-supplied values shared by creation and JSON-patch (SPEC 5): lengths,
+//! ranges, reserved names and quotas, each refused with Glance's code.
+
+use super::image::RESERVED_PROPERTY_PREFIX;
+use super::rejection::Rejection;
+
+/// Longest name, tag, property key or value Glance accepts.
+pub const MAX_TEXT: usize = 255;
+
+/// A name of at most 255 characters.
+pub fn name(name: Option<&str>) -> Result<(), Rejection> {
+    match name {
+        Some(n) if n.chars().count() > MAX_TEXT => Err(Rejection::bad_request(format!(
+            "Image name is {} characters long; at most {MAX_TEXT} are allowed.",
+            n.chars().count()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A tag of 1 to 255 characters.
+pub fn tag(tag: &str) -> Result<(), Rejection> {
+    let len = tag.chars().count();
+    if len == 0 || len > MAX_TEXT {
+        return Err(Rejection::bad_request(format!(
+            "Tags must be 1 to {MAX_TEXT} characters long; this one has {len}."
+        )));
+    }
+    Ok(())
+}
+
+/// A client-writable extra property name: 1 to 255 characters, not `os_glance_*`.
+pub fn property_key(key: &str) -> Result<(), Rejection> {
+    let len = key.chars().count();
+    if len == 0 || len > MAX_TEXT {
+        return Err(Rejection::bad_request(format!(
+            "Property names must be 1 to {MAX_TEXT} characters long; '{key}' has {len}."
+        )));
+    }
+    if key.starts_with(RESERVED_PROPERTY_PREFIX) {
+        return Err(Rejection::forbidden(format!(
+            "Attribute '{key}' is reserved: names starting with {RESERVED_PROPERTY_PREFIX} are the service's own."
+        )));
+    }
+    Ok(())
+}
+
+/// `min_disk` or `min_ram`: a non-negative 32-bit integer.
+pub fn minimum(attribute: &str, value: i64) -> Result<i32, Rejection> {
+    i32::try_from(value)
+        .ok()
+        .filter(|v| *v >= 0)
+        .ok_or_else(|| {
+            Rejection::bad_request(format!(
+                "{attribute} must be an integer from 0 to {}; got {value}.",
+                i32::MAX
+            ))
+        })
+}
+
+/// Refuses a collection that would grow past its quota (413).
+pub fn quota(what: &str, count: usize, quota: usize) -> Result<(), Rejection> {
+    if count > quota {
+        Err(Rejection::too_large(format!(
+            "Maximum {what} exceeded: {count} requested, the quota is {quota}."
+        )))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! imagefleet's shared crate: what the gateway, the workers and any producer agree on.
+//! The pure lifecycle domain (`domain`), the database layer (`db`), and the wiring every
+//! binary needs (configuration, telemetry).
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod messaging;
+pub mod telemetry;

@@ -1,0 +1,49 @@
+//! The command envelope: who sent which command, when, and under which id. The command
+//! itself is flattened in as `type` and `payload`, so the JSON reads
+//! `{"schema": "imagefleet.command.v1", "command_id": ..., "type": ..., "payload": {...}}`.
+
+use crate::domain::{Actor, Command, CommandId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The schema name of version 1 of the command envelope.
+pub const COMMAND_SCHEMA_V1: &str = "imagefleet.command.v1";
+
+/// A command as producers send it and the repository records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandEnvelope {
+    /// `imagefleet.command.v1`.
+    pub schema: String,
+    /// The key of exactly-once processing: a redelivery with the same id has no new effect.
+    pub command_id: CommandId,
+    /// Ties the command to the request that caused it; copied into its events and logs.
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    /// When the producer issued it.
+    pub issued_at: DateTime<Utc>,
+    /// Who asks.
+    pub actor: Actor,
+    /// The command, as `type` and `payload`.
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+impl CommandEnvelope {
+    /// A version 1 envelope with a fresh command id, issued now.
+    pub fn new(actor: Actor, command: Command) -> Self {
+        Self {
+            schema: COMMAND_SCHEMA_V1.to_owned(),
+            command_id: CommandId::generate(),
+            correlation_id: None,
+            issued_at: Utc::now(),
+            actor,
+            command,
+        }
+    }
+
+    /// The same envelope with a correlation id.
+    pub fn with_correlation_id(mut self, correlation_id: impl Into<String>) -> Self {
+        self.correlation_id = Some(correlation_id.into());
+        self
+    }
+}

@@ -1,0 +1,8 @@
+//! Helpers for imagefleet's integration tests, which run against the real Postgres
+//! (and later RabbitMQ): each test gets a database of its own, copied from a template
+//! migrated once, so tests run in parallel without seeing each other's rows.
+
+pub mod fixtures;
+mod test_db;
+
+pub use test_db::{BASE_URL_ENV, TestDb, base_url};
