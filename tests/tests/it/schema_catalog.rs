@@ -37,18 +37,16 @@ impl<T: PgType + sql_types::SqlType<IsNull = is_nullable::NotNull>> PgType
 
 /// (table, column, type, nullable) for each listed column, types taken from diesel.
 macro_rules! declared {
-    ($($table:ident: [$($column:ident),* $(,)?]),* $(,)?) => {{
-        let mut columns: Vec<(String, String, String, bool)> = Vec::new();
-        $($(
-            columns.push((
+    ($($table:ident: [$($column:ident),* $(,)?]),* $(,)?) => {
+        vec![$($(
+            (
                 stringify!($table).to_owned(),
                 stringify!($column).to_owned(),
                 <<schema::$table::$column as Expression>::SqlType as PgType>::NAME.to_owned(),
                 <<schema::$table::$column as Expression>::SqlType as PgType>::NULLABLE,
-            ));
-        )*)*
-        columns
-    }};
+            ),
+        )*)*]
+    };
 }
 
 #[derive(diesel::QueryableByName)]
@@ -67,7 +65,7 @@ struct CatalogColumn {
 async fn the_diesel_schema_matches_the_migrations() -> anyhow::Result<()> {
     // Listing a column schema.rs lacks fails to compile; omitting one the database
     // has fails the comparison below.
-    let mut expected = declared!(
+    let expected: Vec<(String, String, String, bool)> = declared!(
         images: [id, version, status, name, visibility, protected, os_hidden, owner,
             checksum, os_hash_algo, os_hash_value, size, virtual_size, min_disk, min_ram,
             disk_format, container_format, created_at, updated_at, deleted_at,
@@ -94,7 +92,7 @@ async fn the_diesel_schema_matches_the_migrations() -> anyhow::Result<()> {
     )
     .load(&mut conn)
     .await?;
-    let mut actual: Vec<_> = catalog
+    let actual: Vec<_> = catalog
         .into_iter()
         .map(|c| (c.table_name, c.column_name, c.udt_name, c.nullable))
         .collect();
