@@ -19,6 +19,27 @@ pub struct DatabaseArgs {
     pub database_pool_size: usize,
 }
 
+/// The default broker: the local RabbitMQ, vhost `/`.
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Where the messages go.
+#[derive(Debug, Clone, Args)]
+pub struct AmqpArgs {
+    /// RabbitMQ URL.
+    #[arg(long, env = "IMAGEFLEET_AMQP_URL", default_value = DEFAULT_AMQP_URL)]
+    pub amqp_url: String,
+    /// Prefix of every exchange and queue name (`imagefleet.commands`, ...).
+    #[arg(long, env = "IMAGEFLEET_TOPOLOGY_PREFIX", default_value = crate::messaging::topology::DEFAULT_PREFIX)]
+    pub topology_prefix: String,
+}
+
+impl AmqpArgs {
+    /// The topology these settings name.
+    pub fn topology(&self) -> crate::messaging::Topology {
+        crate::messaging::Topology::new(self.topology_prefix.clone())
+    }
+}
+
 /// Settings that change how commands are decided (Glance's options of the same names).
 #[derive(Debug, Clone, Args)]
 pub struct DomainArgs {

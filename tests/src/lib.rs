@@ -3,6 +3,8 @@
 //! migrated once, so tests run in parallel without seeing each other's rows.
 
 pub mod fixtures;
+mod test_bus;
 mod test_db;
 
+pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};

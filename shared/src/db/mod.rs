@@ -14,4 +14,4 @@ pub mod document;
 pub mod repository;
 pub mod write;
 
-pub use repository::{Applied, ApplyError, CommandResult, Repository};
+pub use repository::{Applied, ApplyError, Repository};

@@ -8,40 +8,15 @@ use std::time::Duration;
 use chrono::{SubsecRound, Utc};
 use diesel_async::AsyncConnection;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
 use super::write::{self, CommandRecord, EventRow};
 use super::{DbError, PgPool, document};
-use crate::domain::{self, Context, DomainConfig, Event, Image, Rejection, State, Task};
-use crate::messaging::CommandEnvelope;
+use crate::domain::{self, Context, DomainConfig, Event, Rejection, State};
+use crate::messaging::{CommandEnvelope, CommandResult, RecordedEvent};
 
 /// How many times a command is decided again after losing a race before it is refused
 /// with a conflict.
 pub const MAX_ATTEMPTS: u32 = 5;
-
-/// What an accepted command did, as stored in `processed_commands` and sent in replies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CommandResult {
-    /// The image after the command, if it targets one.
-    pub image: Option<Image>,
-    /// The task after the command, if it targets one.
-    pub task: Option<Task>,
-    /// The events it recorded; empty when it changed nothing.
-    pub events: Vec<RecordedEvent>,
-}
-
-/// An event as recorded in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedEvent {
-    /// UUIDv7 of the event.
-    pub event_id: uuid::Uuid,
-    /// The changed aggregate.
-    pub aggregate_id: uuid::Uuid,
-    /// Its version after the change.
-    pub version: i64,
-    /// e.g. `image.active`.
-    pub routing_key: String,
-}
 
 /// The outcome of [`Repository::apply`] for a command that was not refused.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,6 +17,9 @@ pub mod task;
 pub mod transitions;
 pub mod validate;
 
+#[cfg(test)]
+mod tests;
+
 pub use actor::Actor;
 pub use command::{Command, Target};
 pub use context::{Context, DomainConfig};

@@ -1,5 +1,14 @@
-//! The message contract on the bus: envelopes and their schema versions.
+//! The message contract on the bus (envelopes, replies, header names, schema versions)
+//! and the RabbitMQ topology that carries it.
 
+pub mod connection;
 pub mod envelope;
+pub mod event_envelope;
+pub mod headers;
+pub mod reply;
+pub mod topology;
 
 pub use envelope::{COMMAND_SCHEMA_V1, CommandEnvelope};
+pub use event_envelope::{EVENT_SCHEMA_V1, EventEnvelope};
+pub use reply::{CommandReply, CommandResult, RecordedEvent};
+pub use topology::{Topology, WorkQueue};

@@ -6,3 +6,4 @@ mod migrate;
 mod repository;
 mod schema;
 mod schema_catalog;
+mod topology;

@@ -2,7 +2,7 @@
 //! directly in any status (as the repository would load them), and the small vocabulary
 //! (`Expect`) the tables use to say what SPEC expects of a command.
 
-use crate::domain::command::{Command, ImageRef, MemberRef, TagRef};
+use crate::domain::command::{ImageRef, MemberRef, TagRef};
 use crate::domain::image::{DataDigest, IMPORT_TASK_PROPERTY, Location, Member};
 use crate::domain::status::{MemberStatus, TaskType, Visibility};
 use crate::domain::{
@@ -21,9 +21,11 @@ pub const MEMBER: &str = "p2";
 pub const OTHER: &str = "p3";
 
 /// The image every table row is about.
-pub const IMAGE: ImageId = ImageId::from_uuid(Uuid::from_u128(0x1111_1111_1111_4111_8111_1111_1111_1111));
+pub const IMAGE: ImageId =
+    ImageId::from_uuid(Uuid::from_u128(0x1111_1111_1111_4111_8111_1111_1111_1111));
 /// The import task of the fixture image.
-pub const TASK: TaskId = TaskId::from_uuid(Uuid::from_u128(0x2222_2222_2222_4222_8222_2222_2222_2222));
+pub const TASK: TaskId =
+    TaskId::from_uuid(Uuid::from_u128(0x2222_2222_2222_4222_8222_2222_2222_2222));
 /// The version fixture aggregates are loaded at (anything but 1 shows "+1", not "=2").
 pub const VERSION: i64 = 5;
 
@@ -131,7 +133,9 @@ pub fn image_in(status: ImageStatus) -> Image {
         image.lease_expires_at = Some(now() + Duration::hours(1));
     }
     if status == Importing {
-        image.properties.insert(IMPORT_TASK_PROPERTY.into(), TASK.to_string());
+        image
+            .properties
+            .insert(IMPORT_TASK_PROPERTY.into(), TASK.to_string());
     }
     if matches!(status, Active | Deactivated | PendingDelete) {
         image.set_data(&digest());
@@ -220,9 +224,4 @@ pub enum Expect<S> {
     Noop,
     /// Refused with this kind.
     No(RejectionKind),
-}
-
-/// The command's name in mismatch reports.
-pub fn name(command: &Command) -> &'static str {
-    command.type_name()
 }

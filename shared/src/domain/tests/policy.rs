@@ -35,7 +35,14 @@ const WHO: [Who; 6] = [
     Who::SharedAccepted,
     Who::Admin,
 ];
-const OPS: [Op; 6] = [Op::Update, Op::Deactivate, Op::Delete, Op::AddTag, Op::AddMember, Op::UpdateMember];
+const OPS: [Op; 6] = [
+    Op::Update,
+    Op::Deactivate,
+    Op::Delete,
+    Op::AddTag,
+    Op::AddMember,
+    Op::UpdateMember,
+];
 
 /// Accepted with a change, or refused with this kind.
 type Outcome = Result<(), RejectionKind>;
@@ -92,7 +99,10 @@ fn command(op: Op) -> Command {
     match op {
         Op::Update => Command::UpdateImage(UpdateImage {
             image_id: IMAGE,
-            operations: vec![PatchOperation::Replace { attribute: "name".into(), value: "renamed".into() }],
+            operations: vec![PatchOperation::Replace {
+                attribute: "name".into(),
+                value: "renamed".into(),
+            }],
             expected_version: None,
         }),
         Op::Deactivate => Command::DeactivateImage(image_ref()),
@@ -113,8 +123,13 @@ fn got(op: Op, who: Who, visibility: Visibility) -> Result<usize, RejectionKind>
     if who == Who::SharedAccepted {
         image.members[0].status = MemberStatus::Accepted;
     }
-    let state = State { image: Some(image), task: None };
-    decide(&state, &command(op), &ctx(actor(who))).map(|events| events.len()).map_err(|r| r.kind)
+    let state = State {
+        image: Some(image),
+        task: None,
+    };
+    decide(&state, &command(op), &ctx(actor(who)))
+        .map(|events| events.len())
+        .map_err(|r| r.kind)
 }
 
 #[test]
@@ -123,7 +138,9 @@ fn policy_matrix_matches_spec() {
     for op in OPS {
         for who in WHO {
             for visibility in Visibility::ALL.iter().copied() {
-                let Some(want) = expected(op, who, visibility) else { continue };
+                let Some(want) = expected(op, who, visibility) else {
+                    continue;
+                };
                 let got = got(op, who, visibility);
                 // Accepted means a change was made: exactly one image event.
                 let same = match (&want, &got) {
@@ -132,20 +149,36 @@ fn policy_matrix_matches_spec() {
                     _ => false,
                 };
                 if !same {
-                    mismatches.push(format!("{op:?} by {who:?} on a {visibility} image: expected {want:?}, got {got:?}"));
+                    mismatches.push(format!(
+                        "{op:?} by {who:?} on a {visibility} image: expected {want:?}, got {got:?}"
+                    ));
                 }
             }
         }
     }
-    assert!(mismatches.is_empty(), "{} cells disagree with SPEC:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} cells disagree with SPEC:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
 fn hidden_statuses_are_hidden_from_non_admins_only() {
     let mut image = image_in(ImageStatus::PendingDelete);
     image.visibility = Visibility::Public;
-    let state = State { image: Some(image), task: None };
-    for actor in [owner(), reader(), other(), shared_member(), Actor::service()] {
+    let state = State {
+        image: Some(image),
+        task: None,
+    };
+    for actor in [
+        owner(),
+        reader(),
+        other(),
+        shared_member(),
+        Actor::service(),
+    ] {
         let got = decide(&state, &Command::AddTag(tag("t2")), &ctx(actor));
         assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::NotFound));
     }
@@ -159,18 +192,31 @@ fn hidden_statuses_are_hidden_from_non_admins_only() {
 #[test]
 fn restore_is_for_admins() {
     // SPEC 2: non-admin 403 on a visible image; the pending_delete one is hidden (404).
-    let active = State { image: Some(image_in(ImageStatus::Active)), task: None };
+    let active = State {
+        image: Some(image_in(ImageStatus::Active)),
+        task: None,
+    };
     let got = decide(&active, &Command::RestoreImage(image_ref()), &ctx(owner()));
     assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::Forbidden));
-    let pending = State { image: Some(image_in(ImageStatus::PendingDelete)), task: None };
+    let pending = State {
+        image: Some(image_in(ImageStatus::PendingDelete)),
+        task: None,
+    };
     let got = decide(&pending, &Command::RestoreImage(image_ref()), &ctx(owner()));
     assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::NotFound));
 }
 
 #[test]
 fn copy_image_is_for_admins() {
-    let state = State { image: Some(image_in(ImageStatus::Active)), task: None };
+    let state = State {
+        image: Some(image_in(ImageStatus::Active)),
+        task: None,
+    };
     let case = super::table::case(super::table::Row::ImportCopyImage, ImageStatus::Active);
     let got = decide(&state, &case.command, &ctx(owner()));
-    assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::Forbidden), "non-admin 403 (SPEC 9)");
+    assert_eq!(
+        got.err().map(|r| r.kind),
+        Some(RejectionKind::Forbidden),
+        "non-admin 403 (SPEC 9)"
+    );
 }

@@ -6,15 +6,17 @@
 use super::fixtures::Expect::{self, Go, Noop, Same};
 use super::fixtures::*;
 use crate::domain::command::{
-    Abort, AddLocation, BeginImport, CompleteImport, CreateImage, FailImport, ImportMethod,
-    Leased, PatchOperation, RemoveLocation, UpdateImage, UpdateMember, WithDigest,
+    Abort, AddLocation, BeginImport, CompleteImport, CreateImage, FailImport, ImportMethod, Leased,
+    PatchOperation, RemoveLocation, UpdateImage, UpdateMember, WithDigest,
 };
 use crate::domain::image::IMPORT_TASK_PROPERTY;
 use crate::domain::status::MemberStatus;
 use crate::domain::{
     Actor, Command, Context, Event, ImageStatus, RejectionKind, State, TaskStatus, decide,
 };
-use ImageStatus::{Active, Deactivated, Deleted, Importing, PendingDelete, Queued, Saving, Uploading};
+use ImageStatus::{
+    Active, Deactivated, Deleted, Importing, PendingDelete, Queued, Saving, Uploading,
+};
 use chrono::Duration;
 
 /// One image command, as a table row.
@@ -108,7 +110,11 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
     let mut task = None;
     let mut ctx = ctx(owner());
     let lease = now() + Duration::hours(1);
-    let abort = |data_removed| Abort { image_id: IMAGE, reason: "client went away".into(), data_removed };
+    let abort = |data_removed| Abort {
+        image_id: IMAGE,
+        reason: "client went away".into(),
+        data_removed,
+    };
     let import = |method| BeginImport {
         image_id: IMAGE,
         task_id: TASK,
@@ -121,14 +127,26 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
         Row::Create => Command::CreateImage(create_image()),
         Row::Update => Command::UpdateImage(UpdateImage {
             image_id: IMAGE,
-            operations: vec![PatchOperation::Add { attribute: "k2".into(), value: "v2".into() }],
+            operations: vec![PatchOperation::Add {
+                attribute: "k2".into(),
+                value: "v2".into(),
+            }],
             expected_version: None,
         }),
-        Row::BeginUpload => Command::BeginUpload(Leased { image_id: IMAGE, lease_expires_at: lease }),
-        Row::CompleteUpload => Command::CompleteUpload(WithDigest { image_id: IMAGE, digest: digest() }),
+        Row::BeginUpload => Command::BeginUpload(Leased {
+            image_id: IMAGE,
+            lease_expires_at: lease,
+        }),
+        Row::CompleteUpload => Command::CompleteUpload(WithDigest {
+            image_id: IMAGE,
+            digest: digest(),
+        }),
         Row::AbortUploadRemoved => Command::AbortUpload(abort(true)),
         Row::AbortUploadKept => Command::AbortUpload(abort(false)),
-        Row::BeginStage => Command::BeginStage(Leased { image_id: IMAGE, lease_expires_at: lease }),
+        Row::BeginStage => Command::BeginStage(Leased {
+            image_id: IMAGE,
+            lease_expires_at: lease,
+        }),
         Row::CompleteStage => Command::CompleteStage(image_ref()),
         Row::AbortStage => Command::AbortStage(abort(true)),
         Row::ImportGlanceDirect => Command::BeginImport(import(ImportMethod::GlanceDirect)),
@@ -139,12 +157,22 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
         Row::CompleteImport | Row::FailImport => {
             // The command names the image's running import: the lock and a processing
             // task are in place in every status, so only the status decides.
-            image.properties.insert(IMPORT_TASK_PROPERTY.into(), TASK.to_string());
+            image
+                .properties
+                .insert(IMPORT_TASK_PROPERTY.into(), TASK.to_string());
             task = Some(task_in(TaskStatus::Processing));
             if row == Row::CompleteImport {
-                Command::CompleteImport(CompleteImport { image_id: IMAGE, task_id: TASK, digest: digest() })
+                Command::CompleteImport(CompleteImport {
+                    image_id: IMAGE,
+                    task_id: TASK,
+                    digest: digest(),
+                })
             } else {
-                Command::FailImport(FailImport { image_id: IMAGE, task_id: TASK, message: "404 from source".into() })
+                Command::FailImport(FailImport {
+                    image_id: IMAGE,
+                    task_id: TASK,
+                    message: "404 from source".into(),
+                })
             }
         }
         Row::Deactivate => Command::DeactivateImage(image_ref()),
@@ -152,12 +180,21 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
         Row::Delete | Row::DelayedDelete => Command::DeleteImage(image_ref()),
         Row::Restore => Command::RestoreImage(image_ref()),
         Row::Purge => Command::PurgeImage(image_ref()),
-        Row::AddLocation | Row::AddLocationMultiple => {
-            Command::AddLocation(AddLocation { image_id: IMAGE, location: location(9), digest: Some(digest()) })
-        }
+        Row::AddLocation | Row::AddLocationMultiple => Command::AddLocation(AddLocation {
+            image_id: IMAGE,
+            location: location(9),
+            digest: Some(digest()),
+        }),
         Row::RemoveLocation | Row::RemoveLastLocation => {
-            image.locations = if row == Row::RemoveLocation { vec![location(1), location(2)] } else { vec![location(1)] };
-            Command::RemoveLocation(RemoveLocation { image_id: IMAGE, url: location(1).url })
+            image.locations = if row == Row::RemoveLocation {
+                vec![location(1), location(2)]
+            } else {
+                vec![location(1)]
+            };
+            Command::RemoveLocation(RemoveLocation {
+                image_id: IMAGE,
+                url: location(1).url,
+            })
         }
         Row::AddTag => Command::AddTag(tag("t2")),
         Row::RemoveTag => Command::RemoveTag(tag("t1")),
@@ -170,17 +207,33 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
         Row::RemoveMember => Command::RemoveMember(member(MEMBER)),
     };
     ctx.actor = match row {
-        Row::CompleteUpload | Row::AbortUploadRemoved | Row::AbortUploadKept | Row::CompleteStage
-        | Row::AbortStage | Row::CompleteImport | Row::FailImport | Row::Purge | Row::AddLocation
+        Row::CompleteUpload
+        | Row::AbortUploadRemoved
+        | Row::AbortUploadKept
+        | Row::CompleteStage
+        | Row::AbortStage
+        | Row::CompleteImport
+        | Row::FailImport
+        | Row::Purge
+        | Row::AddLocation
         | Row::AddLocationMultiple => Actor::service(),
         Row::Restore | Row::ImportCopyImage => admin(),
         Row::UpdateMember => shared_member(),
         _ => owner(),
     };
     ctx.config.delayed_delete = row == Row::DelayedDelete;
-    ctx.config.show_multiple_locations =
-        matches!(row, Row::AddLocationMultiple | Row::RemoveLocation | Row::RemoveLastLocation);
-    Case { state: State { image: Some(image), task }, command, ctx }
+    ctx.config.show_multiple_locations = matches!(
+        row,
+        Row::AddLocationMultiple | Row::RemoveLocation | Row::RemoveLastLocation
+    );
+    Case {
+        state: State {
+            image: Some(image),
+            task,
+        },
+        command,
+        ctx,
+    }
 }
 
 /// A well-formed creation of the fixture image's id.
@@ -209,7 +262,15 @@ pub fn outcome(result: &Result<Vec<Event>, crate::domain::Rejection>) -> String 
         Ok(events) => {
             let list: Vec<_> = events
                 .iter()
-                .map(|e| format!("{} {:?}->{} v{}", e.aggregate_type(), e.from_status(), e.to_status(), e.version()))
+                .map(|e| {
+                    format!(
+                        "{} {:?}->{} v{}",
+                        e.aggregate_type(),
+                        e.from_status(),
+                        e.to_status(),
+                        e.version()
+                    )
+                })
                 .collect();
             format!("Ok[{}]", list.join(", "))
         }
@@ -220,23 +281,52 @@ pub fn outcome(result: &Result<Vec<Event>, crate::domain::Rejection>) -> String 
 fn check(row: Row, status: ImageStatus, expect: Expect<ImageStatus>) -> Result<(), String> {
     let case = case(row, status);
     let result = decide(&case.state, &case.command, &case.ctx);
-    let fail = |why: &str| Err(format!("{status} x {row:?}: expected {expect:?}, got {}{why}", outcome(&result)));
+    let fail = |why: &str| {
+        Err(format!(
+            "{status} x {row:?}: expected {expect:?}, got {}{why}",
+            outcome(&result)
+        ))
+    };
     let events = match (&result, expect) {
         (Err(r), Expect::No(kind)) if r.kind == kind => return Ok(()),
         (Ok(events), Expect::Noop) if events.is_empty() => return Ok(()),
         (Ok(events), Go(_) | Same) if !events.is_empty() => events,
         _ => return fail(""),
     };
-    let images: Vec<_> = events.iter().filter_map(|e| match e { Event::Image(i) => Some(i), Event::Task(_) => None }).collect();
-    let tasks: Vec<_> = events.iter().filter_map(|e| match e { Event::Task(t) => Some(t), Event::Image(_) => None }).collect();
-    let [image] = images.as_slice() else { return fail(" (not exactly one image event)") };
-    let to = match expect { Go(to) => to, _ => status };
-    let key = if to == status { "image.updated".to_owned() } else { format!("image.{to}") };
+    let images: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Image(i) => Some(i),
+            Event::Task(_) => None,
+        })
+        .collect();
+    let tasks: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Task(t) => Some(t),
+            Event::Image(_) => None,
+        })
+        .collect();
+    let [image] = images.as_slice() else {
+        return fail(" (not exactly one image event)");
+    };
+    let to = match expect {
+        Go(to) => to,
+        _ => status,
+    };
+    let key = if to == status {
+        "image.updated".to_owned()
+    } else {
+        format!("image.{to}")
+    };
     if image.image.status != to || image.from_status != Some(status) {
         return fail(" (wrong status)");
     }
     if image.image.version != VERSION + 1 || events[0].routing_key() != key {
-        return fail(&format!(" (version or routing key {} != {key})", events[0].routing_key()));
+        return fail(&format!(
+            " (version or routing key {} != {key})",
+            events[0].routing_key()
+        ));
     }
     let task_expect = match row {
         Row::ImportGlanceDirect | Row::ImportWebDownload => Some((TaskStatus::Pending, 1)),
@@ -248,7 +338,11 @@ fn check(row: Row, status: ImageStatus, expect: Expect<ImageStatus>) -> Result<(
         ([], None) => Ok(()),
         ([t], Some((st, v))) if t.task.status == st && t.task.version == v && t.task.id == TASK => {
             let task_key = events[1].routing_key();
-            if task_key == format!("task.{st}") { Ok(()) } else { fail(&format!(" (task routing key {task_key})")) }
+            if task_key == format!("task.{st}") {
+                Ok(())
+            } else {
+                fail(&format!(" (task routing key {task_key})"))
+            }
         }
         _ => fail(" (wrong task events)"),
     }
@@ -258,35 +352,87 @@ fn check(row: Row, status: ImageStatus, expect: Expect<ImageStatus>) -> Result<(
 fn image_table_matches_spec() {
     let mismatches: Vec<String> = IMAGE_TABLE
         .iter()
-        .flat_map(|(row, cells)| IMAGE_STATUSES.iter().zip(cells).map(move |(s, e)| check(*row, *s, *e)))
+        .flat_map(|(row, cells)| {
+            IMAGE_STATUSES
+                .iter()
+                .zip(cells)
+                .map(move |(s, e)| check(*row, *s, *e))
+        })
         .filter_map(Result::err)
         .collect();
-    assert!(mismatches.is_empty(), "{} cells disagree with SPEC:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} cells disagree with SPEC:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
 fn the_table_covers_every_image_command() {
-    let covered: std::collections::BTreeSet<_> =
-        IMAGE_TABLE.iter().map(|(row, _)| case(*row, Queued).command.type_name()).collect();
-    let task_commands = ["create_task", "start_task", "succeed_task", "fail_task", "expire_task"];
+    let covered: std::collections::BTreeSet<_> = IMAGE_TABLE
+        .iter()
+        .map(|(row, _)| case(*row, Queued).command.type_name())
+        .collect();
+    let task_commands = [
+        "create_task",
+        "start_task",
+        "succeed_task",
+        "fail_task",
+        "expire_task",
+    ];
     // `type_name` is an exhaustive match: a new command shows up in this list of all of them.
-    let all = super::properties::all_command_type_names();
-    let missing: Vec<_> = all.iter().filter(|t| !covered.contains(*t) && !task_commands.contains(t)).collect();
-    assert!(missing.is_empty(), "image commands without a table row: {missing:?}");
+    let all = super::strategies::all_command_type_names();
+    let missing: Vec<_> = all
+        .iter()
+        .filter(|t| !covered.contains(*t) && !task_commands.contains(t))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "image commands without a table row: {missing:?}"
+    );
 }
 
 #[test]
 fn an_image_is_created_queued_at_version_one() {
     let state = State::default();
-    let created = decide(&state, &Command::CreateImage(create_image()), &ctx(owner())).expect("the owner may create");
-    let [Event::Image(e)] = created.as_slice() else { panic!("one image event: {created:?}") };
-    assert_eq!((e.from_status, e.image.status, e.image.version), (None, Queued, 1));
-    assert_eq!((created[0].routing_key().as_str(), e.image.owner.as_str()), ("image.queued", OWNER));
-    let public = CreateImage { visibility: Some(crate::domain::status::Visibility::Public), ..create_image() };
-    let kind = |actor, c: &CreateImage| decide(&state, &Command::CreateImage(c.clone()), &ctx(actor)).err().map(|r| r.kind);
-    assert_eq!(kind(reader(), &create_image()), Some(RejectionKind::Forbidden), "reader 403");
-    assert_eq!(kind(owner(), &public), Some(RejectionKind::Forbidden), "public by non-admin 403");
-    assert_eq!(kind(admin(), &public), None, "an admin may create public images");
+    let created = decide(&state, &Command::CreateImage(create_image()), &ctx(owner()))
+        .expect("the owner may create");
+    let [Event::Image(e)] = created.as_slice() else {
+        panic!("one image event: {created:?}")
+    };
+    assert_eq!(
+        (e.from_status, e.image.status, e.image.version),
+        (None, Queued, 1)
+    );
+    assert_eq!(
+        (created[0].routing_key().as_str(), e.image.owner.as_str()),
+        ("image.queued", OWNER)
+    );
+    let public = CreateImage {
+        visibility: Some(crate::domain::status::Visibility::Public),
+        ..create_image()
+    };
+    let kind = |actor, c: &CreateImage| {
+        decide(&state, &Command::CreateImage(c.clone()), &ctx(actor))
+            .err()
+            .map(|r| r.kind)
+    };
+    assert_eq!(
+        kind(reader(), &create_image()),
+        Some(RejectionKind::Forbidden),
+        "reader 403"
+    );
+    assert_eq!(
+        kind(owner(), &public),
+        Some(RejectionKind::Forbidden),
+        "public by non-admin 403"
+    );
+    assert_eq!(
+        kind(admin(), &public),
+        None,
+        "an admin may create public images"
+    );
 }
 
 #[test]
@@ -306,10 +452,18 @@ fn internal_commands_need_the_service_role() {
         for actor in [owner(), reader(), other()] {
             case.ctx.actor = actor;
             let got = decide(&case.state, &case.command, &case.ctx);
-            assert_eq!(got.as_ref().err().map(|r| r.kind), Some(RejectionKind::Forbidden), "{row:?} by {:?}", case.ctx.actor);
+            assert_eq!(
+                got.as_ref().err().map(|r| r.kind),
+                Some(RejectionKind::Forbidden),
+                "{row:?} by {:?}",
+                case.ctx.actor
+            );
         }
         case.ctx.actor = admin();
-        assert!(decide(&case.state, &case.command, &case.ctx).is_ok(), "{row:?} by an admin");
+        assert!(
+            decide(&case.state, &case.command, &case.ctx).is_ok(),
+            "{row:?} by an admin"
+        );
     }
 }
 

@@ -35,16 +35,30 @@ fn command(row: Row) -> Command {
     let task_id = TASK;
     match row {
         Row::Start => Command::StartTask(TaskRef { task_id }),
-        Row::Succeed => Command::SucceedTask(SucceedTask { task_id, result: serde_json::json!({"image_id": IMAGE}) }),
-        Row::Fail => Command::FailTask(FailTask { task_id, message: "source answered 404".into() }),
+        Row::Succeed => Command::SucceedTask(SucceedTask {
+            task_id,
+            result: serde_json::json!({"image_id": IMAGE}),
+        }),
+        Row::Fail => Command::FailTask(FailTask {
+            task_id,
+            message: "source answered 404".into(),
+        }),
         Row::Expire => Command::ExpireTask(TaskRef { task_id }),
     }
 }
 
 fn check(row: Row, status: TaskStatus, expect: Expect<TaskStatus>) -> Result<(), String> {
-    let state = State { image: None, task: Some(task_in(status)) };
+    let state = State {
+        image: None,
+        task: Some(task_in(status)),
+    };
     let result = decide(&state, &command(row), &ctx(Actor::service()));
-    let fail = || Err(format!("{status} x {row:?}: expected {expect:?}, got {}", super::table::outcome(&result)));
+    let fail = || {
+        Err(format!(
+            "{status} x {row:?}: expected {expect:?}, got {}",
+            super::table::outcome(&result)
+        ))
+    };
     let (e, key) = match (&result, expect) {
         (Err(r), Expect::No(kind)) if r.kind == kind => return Ok(()),
         (Ok(events), Noop) if events.is_empty() => return Ok(()),
@@ -60,7 +74,9 @@ fn check(row: Row, status: TaskStatus, expect: Expect<TaskStatus>) -> Result<(),
     };
     let expires = match row {
         // Finishing sets the expiry a time-to-live from now; other steps keep it.
-        Row::Succeed | Row::Fail => Some(now() + crate::domain::DomainConfig::default().task_time_to_live),
+        Row::Succeed | Row::Fail => {
+            Some(now() + crate::domain::DomainConfig::default().task_time_to_live)
+        }
         Row::Start | Row::Expire => task_in(status).expires_at,
     };
     let ok = e.task.status == to
@@ -76,19 +92,36 @@ fn check(row: Row, status: TaskStatus, expect: Expect<TaskStatus>) -> Result<(),
 fn task_table_matches_spec() {
     let mismatches: Vec<String> = TASK_TABLE
         .iter()
-        .flat_map(|(row, cells)| TASK_STATUSES.iter().zip(cells).map(move |(s, e)| check(*row, *s, *e)))
+        .flat_map(|(row, cells)| {
+            TASK_STATUSES
+                .iter()
+                .zip(cells)
+                .map(move |(s, e)| check(*row, *s, *e))
+        })
         .filter_map(Result::err)
         .collect();
-    assert!(mismatches.is_empty(), "{} cells disagree with SPEC:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} cells disagree with SPEC:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
 fn task_steps_need_the_service_role() {
-    let state = State { image: None, task: Some(task_in(TaskStatus::Pending)) };
+    let state = State {
+        image: None,
+        task: Some(task_in(TaskStatus::Pending)),
+    };
     for row in [Row::Start, Row::Fail] {
         for actor in [owner(), reader(), other()] {
             let got = decide(&state, &command(row), &ctx(actor));
-            assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::Forbidden), "{row:?}");
+            assert_eq!(
+                got.err().map(|r| r.kind),
+                Some(RejectionKind::Forbidden),
+                "{row:?}"
+            );
         }
     }
 }
@@ -97,45 +130,97 @@ fn task_steps_need_the_service_role() {
 fn a_task_does_not_expire_before_expires_at() {
     let mut task = task_in(Success);
     task.expires_at = Some(now() + chrono::Duration::minutes(1));
-    let state = State { image: None, task: Some(task) };
+    let state = State {
+        image: None,
+        task: Some(task),
+    };
     let got = decide(&state, &command(Row::Expire), &ctx(Actor::service()));
     assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::Conflict));
 }
 
 #[test]
 fn an_expired_task_is_gone() {
-    let state = State { image: None, task: Some(task_in(Failure)) };
+    let state = State {
+        image: None,
+        task: Some(task_in(Failure)),
+    };
     let events = decide(&state, &command(Row::Expire), &ctx(Actor::service())).expect("expires");
-    let Some(Event::Task(expired)) = events.first() else { panic!("a task event: {events:?}") };
-    let state = State { image: None, task: Some(expired.task.clone()) };
+    let Some(Event::Task(expired)) = events.first() else {
+        panic!("a task event: {events:?}")
+    };
+    let state = State {
+        image: None,
+        task: Some(expired.task.clone()),
+    };
     for row in [Row::Start, Row::Succeed, Row::Fail, Row::Expire] {
         let got = decide(&state, &command(row), &ctx(Actor::service()));
-        assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::NotFound), "{row:?} on an expired task");
+        assert_eq!(
+            got.err().map(|r| r.kind),
+            Some(RejectionKind::NotFound),
+            "{row:?} on an expired task"
+        );
     }
 }
 
 #[test]
 fn the_tasks_api_is_admin_only_and_checks_its_input() {
     let create = |input: serde_json::Value, task_type| {
-        Command::CreateTask(CreateTask { task_id: TASK, task_type, input, request_id: None })
+        Command::CreateTask(CreateTask {
+            task_id: TASK,
+            task_type,
+            input,
+            request_id: None,
+        })
     };
     let good = serde_json::json!({
         "import_from": "https://example.org/cirros.img",
         "import_from_format": "qcow2",
         "image_properties": {"name": "cirros"},
     });
-    let kind = |actor, command: &Command| decide(&State::default(), command, &ctx(actor)).err().map(|r| r.kind);
-    assert_eq!(kind(owner(), &create(good.clone(), TaskType::Import)), Some(RejectionKind::Forbidden), "member 403");
-    let created = decide(&State::default(), &create(good.clone(), TaskType::Import), &ctx(admin())).expect("admin");
+    let kind = |actor, command: &Command| {
+        decide(&State::default(), command, &ctx(actor))
+            .err()
+            .map(|r| r.kind)
+    };
+    assert_eq!(
+        kind(owner(), &create(good.clone(), TaskType::Import)),
+        Some(RejectionKind::Forbidden),
+        "member 403"
+    );
+    let created = decide(
+        &State::default(),
+        &create(good.clone(), TaskType::Import),
+        &ctx(admin()),
+    )
+    .expect("admin");
     assert!(matches!(created.as_slice(), [e @ Event::Task(t)]
         if t.task.status == TaskStatus::Pending && t.task.version == 1 && e.routing_key() == "task.pending"));
     let bad_request = Some(RejectionKind::BadRequest);
-    assert_eq!(kind(admin(), &create(good.clone(), TaskType::ApiImageImport)), bad_request, "unknown type 400");
-    assert_eq!(kind(admin(), &create(serde_json::json!({}), TaskType::Import)), bad_request, "missing input 400");
+    assert_eq!(
+        kind(admin(), &create(good.clone(), TaskType::ApiImageImport)),
+        bad_request,
+        "unknown type 400"
+    );
+    assert_eq!(
+        kind(admin(), &create(serde_json::json!({}), TaskType::Import)),
+        bad_request,
+        "missing input 400"
+    );
     let mut no_source = good.clone();
     no_source.as_object_mut().map(|o| o.remove("import_from"));
-    assert_eq!(kind(admin(), &create(no_source, TaskType::Import)), bad_request, "missing import_from 400");
-    let existing = State { image: None, task: Some(task_in(TaskStatus::Pending)) };
+    assert_eq!(
+        kind(admin(), &create(no_source, TaskType::Import)),
+        bad_request,
+        "missing import_from 400"
+    );
+    let existing = State {
+        image: None,
+        task: Some(task_in(TaskStatus::Pending)),
+    };
     let got = decide(&existing, &create(good, TaskType::Import), &ctx(admin()));
-    assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::Conflict), "duplicate id 409");
+    assert_eq!(
+        got.err().map(|r| r.kind),
+        Some(RejectionKind::Conflict),
+        "duplicate id 409"
+    );
 }

@@ -1,0 +1,246 @@
+//! The RabbitMQ topology every process declares at start (idempotently): the command
+//! exchange and its two quorum queues, their dead-letter queues, the retry queues that
+//! stand in for a delayed-message plugin, and the event topic exchange. All names derive
+//! from one prefix (`imagefleet` in production) so tests can run side by side on one
+//! broker without seeing each other's messages.
+
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{Channel, ExchangeKind};
+use std::time::Duration;
+
+/// The production prefix.
+pub const DEFAULT_PREFIX: &str = "imagefleet";
+
+/// Delays before a retryable failure is tried again: one retry queue per step, each
+/// with a fixed TTL (a per-message TTL would block behind longer ones at the head).
+pub const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+];
+
+/// A delivery redelivered this many times (a worker crashed on it each time) is
+/// dead-lettered by the broker itself: a poison message never blocks the queue.
+pub const DELIVERY_LIMIT: i64 = 5;
+
+/// Which of the two work queues a message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkQueue {
+    /// State commands: short transactions, never behind long work.
+    Commands,
+    /// Long-running work: imports, web downloads, scrubbing.
+    Jobs,
+}
+
+impl WorkQueue {
+    /// Both queues.
+    pub const ALL: [WorkQueue; 2] = [WorkQueue::Commands, WorkQueue::Jobs];
+
+    fn suffix(self) -> &'static str {
+        match self {
+            WorkQueue::Commands => "commands",
+            WorkQueue::Jobs => "jobs",
+        }
+    }
+}
+
+/// The names of one deployment's (or one test's) exchanges and queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    prefix: String,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Self::new(DEFAULT_PREFIX)
+    }
+}
+
+impl Topology {
+    /// Names under `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Direct exchange producers publish commands to, routed by [`WorkQueue`] name.
+    pub fn commands_exchange(&self) -> String {
+        format!("{}.commands", self.prefix)
+    }
+
+    /// Topic exchange events are published to.
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
+    /// Direct exchange that routes failures into the dead-letter queues.
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dlx", self.prefix)
+    }
+
+    /// The routing key (on the commands exchange) and the name of a work queue.
+    pub fn queue(&self, queue: WorkQueue) -> String {
+        format!("{}.{}", self.prefix, queue.suffix())
+    }
+
+    /// The dead-letter queue of a work queue.
+    pub fn dead_letter_queue(&self, queue: WorkQueue) -> String {
+        format!("{}.dlq", self.queue(queue))
+    }
+
+    /// The retry queue for the `step`th retry (0-based) of a work queue.
+    pub fn retry_queue(&self, queue: WorkQueue, step: usize) -> String {
+        format!("{}.retry.{}", self.queue(queue), step)
+    }
+
+    /// Every queue name, for clean-up and status.
+    pub fn all_queues(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for queue in WorkQueue::ALL {
+            names.push(self.queue(queue));
+            names.push(self.dead_letter_queue(queue));
+            names.extend((0..RETRY_DELAYS.len()).map(|step| self.retry_queue(queue, step)));
+        }
+        names
+    }
+
+    /// Every exchange name.
+    pub fn all_exchanges(&self) -> Vec<String> {
+        vec![
+            self.commands_exchange(),
+            self.events_exchange(),
+            self.dead_letter_exchange(),
+        ]
+    }
+
+    /// Declares everything; safe to call from every process at every start.
+    pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        for (name, kind) in [
+            (self.commands_exchange(), ExchangeKind::Direct),
+            (self.events_exchange(), ExchangeKind::Topic),
+            (self.dead_letter_exchange(), ExchangeKind::Direct),
+        ] {
+            channel
+                .exchange_declare(name.into(), kind, durable, FieldTable::default())
+                .await?;
+        }
+        for queue in WorkQueue::ALL {
+            self.declare_work_queue(channel, queue).await?;
+        }
+        Ok(())
+    }
+
+    async fn declare_work_queue(
+        &self,
+        channel: &Channel,
+        queue: WorkQueue,
+    ) -> Result<(), lapin::Error> {
+        let name = self.queue(queue);
+        let dead_letters = self.dead_letter_queue(queue);
+        let mut args = quorum();
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            string(&self.dead_letter_exchange()),
+        );
+        args.insert("x-dead-letter-routing-key".into(), string(&dead_letters));
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongLongInt(DELIVERY_LIMIT),
+        );
+        declare_queue(channel, &name, args).await?;
+        bind(channel, &name, &self.commands_exchange(), &name).await?;
+
+        declare_queue(channel, &dead_letters, quorum()).await?;
+        bind(
+            channel,
+            &dead_letters,
+            &self.dead_letter_exchange(),
+            &dead_letters,
+        )
+        .await?;
+
+        for (step, delay) in RETRY_DELAYS.iter().enumerate() {
+            // Expired messages fall back into the work queue through the default exchange.
+            let mut args = quorum();
+            args.insert(
+                "x-message-ttl".into(),
+                AMQPValue::LongLongInt(delay.as_millis() as i64),
+            );
+            args.insert("x-dead-letter-exchange".into(), string(""));
+            args.insert("x-dead-letter-routing-key".into(), string(&name));
+            declare_queue(channel, &self.retry_queue(queue, step), args).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every queue and exchange of this topology (tests clean up with it).
+    pub async fn delete(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        for queue in self.all_queues() {
+            channel
+                .queue_delete(queue.into(), QueueDeleteOptions::default())
+                .await?;
+        }
+        for exchange in self.all_exchanges() {
+            channel
+                .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn quorum() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), string("quorum"));
+    args
+}
+
+fn string(value: &str) -> AMQPValue {
+    AMQPValue::LongString(value.into())
+}
+
+async fn declare_queue(
+    channel: &Channel,
+    name: &str,
+    args: FieldTable,
+) -> Result<(), lapin::Error> {
+    let options = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(ShortString::from(name), options, args)
+        .await?;
+    Ok(())
+}
+
+async fn bind(
+    channel: &Channel,
+    queue: &str,
+    exchange: &str,
+    key: &str,
+) -> Result<(), lapin::Error> {
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+}
