@@ -38,8 +38,8 @@ pub enum CommandReply {
         command_id: CommandId,
         /// True when this delivery found the command already processed.
         replayed: bool,
-        /// What it did.
-        result: CommandResult,
+        /// What it did (boxed: it dwarfs the rejection).
+        result: Box<CommandResult>,
     },
     /// Refused; nothing changed.
     Rejected {
