@@ -5,6 +5,8 @@
 pub mod fixtures;
 mod test_bus;
 mod test_db;
+mod worker;
 
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};
+pub use worker::TestWorker;

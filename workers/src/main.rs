@@ -1,9 +1,11 @@
-//! The `workers` binary: `workers migrate` applies the embedded migrations to the
-//! configured database (creating it if missing).
+//! The `workers` binary: `workers run` consumes commands until SIGTERM; `workers
+//! migrate` applies the embedded migrations to the configured database (creating it if
+//! missing).
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
-use shared::config::{DatabaseArgs, TelemetryArgs};
+use clap::{Args, Parser, Subcommand};
+use shared::config::{AmqpArgs, DatabaseArgs, DomainArgs, TelemetryArgs};
+use workers::{FleetConfig, run_fleet};
 
 /// imagefleet's worker fleet.
 #[derive(Debug, Parser)]
@@ -17,6 +19,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Consume and apply commands until SIGTERM or Ctrl-C.
+    Run(RunArgs),
     /// Create the database if it is missing and apply pending migrations, then exit.
     Migrate {
         #[command(flatten)]
@@ -24,17 +28,56 @@ enum Command {
     },
 }
 
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    amqp: AmqpArgs,
+    #[command(flatten)]
+    domain: DomainArgs,
+    /// Commands processed at once, per queue.
+    #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
+    concurrency: usize,
+    /// Deliveries the broker sends ahead of acks, per queue.
+    #[arg(long, env = "IMAGEFLEET_PREFETCH", default_value_t = 16)]
+    prefetch: u16,
+    /// Apply pending migrations before starting (for development).
+    #[arg(long, env = "IMAGEFLEET_MIGRATE_ON_START", default_value_t = false)]
+    migrate: bool,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     shared::telemetry::init(&cli.telemetry);
     match cli.command {
-        Command::Migrate { database } => {
-            let applied = shared::db::migrate::run_migrations(&database.database_url)
+        Command::Migrate { database } => migrate(&database).await,
+        Command::Run(args) => {
+            if args.migrate {
+                migrate(&args.database).await?;
+            }
+            let config = FleetConfig {
+                database_url: args.database.database_url,
+                pool_size: args.database.database_pool_size,
+                amqp_url: args.amqp.amqp_url.clone(),
+                topology: args.amqp.topology(),
+                domain: args.domain.to_domain(),
+                concurrency: args.concurrency,
+                prefetch: args.prefetch,
+                name: format!("imagefleet-worker-{}", std::process::id()),
+            };
+            run_fleet(config, shared::shutdown::on_signal())
                 .await
-                .context("applying migrations")?;
-            tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");
+                .context("running the worker")
         }
     }
+}
+
+async fn migrate(database: &DatabaseArgs) -> anyhow::Result<()> {
+    let applied = shared::db::migrate::run_migrations(&database.database_url)
+        .await
+        .context("applying migrations")?;
+    tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");
     Ok(())
 }

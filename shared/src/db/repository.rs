@@ -35,6 +35,15 @@ pub enum ApplyError {
     /// The domain refused it, or it kept losing races; nothing was written. Permanent.
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// Concurrent commands on the same target won every one of [`MAX_ATTEMPTS`] races;
+    /// nothing was written. Retry later (HTTP callers see 409).
+    #[error(
+        "the target kept changing while {command_type} was applied ({MAX_ATTEMPTS} attempts): retry"
+    )]
+    Contended {
+        /// The command's type.
+        command_type: &'static str,
+    },
     /// Postgres failed or is unreachable; nothing was written. Retry later.
     #[error(transparent)]
     Database(#[from] DbError),
@@ -113,11 +122,9 @@ impl Repository {
                 Err(AttemptError::LostRace) => {}
             }
         }
-        Err(Rejection::conflict(format!(
-            "The target kept changing while {} was applied ({MAX_ATTEMPTS} attempts): retry the request.",
-            envelope.command.type_name()
-        ))
-        .into())
+        Err(ApplyError::Contended {
+            command_type: envelope.command.type_name(),
+        })
     }
 
     async fn attempt(

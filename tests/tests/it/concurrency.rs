@@ -135,6 +135,14 @@ async fn eight_writers_lose_no_update_and_leave_gapless_versions() {
                             attempts: 1,
                             rejected: Some(r.kind),
                         },
+                        Err(ApplyError::Contended { .. }) => Outcome {
+                            command_id: envelope.command_id,
+                            image,
+                            effect,
+                            changed: false,
+                            attempts: shared::db::repository::MAX_ATTEMPTS,
+                            rejected: Some(RejectionKind::Conflict),
+                        },
                         Err(e) => panic!("database failure: {e}"),
                     };
                     outcomes.push(outcome);

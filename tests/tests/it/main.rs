@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod migrate;
+mod poison;
 mod repository;
 mod schema;
 mod schema_catalog;

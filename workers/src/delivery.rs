@@ -1,0 +1,86 @@
+//! One delivery from a work queue: read it as a command envelope (refusing malformed
+//! JSON, unknown types and schema versions as permanent failures), dispatch it, and
+//! settle it: reply if asked, then retry, dead-letter or simply ack. The ack comes last,
+//! after the transaction committed and the reply and any re-publish were confirmed, so a
+//! crash at any point redelivers instead of losing the command.
+
+use lapin::message::Delivery;
+use lapin::options::BasicAckOptions;
+use shared::domain::CommandId;
+use shared::messaging::{COMMAND_SCHEMA_V1, CommandEnvelope, WorkQueue};
+use tracing::Instrument;
+
+use crate::handlers::{self, HandlerContext};
+use crate::outcome::Outcome;
+use crate::publisher::{Publisher, attempts_of};
+
+/// Reads a message body as a command envelope, or says why it is not one.
+pub fn parse(body: &[u8]) -> Result<CommandEnvelope, Outcome> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Outcome::unreadable(None, format!("malformed JSON: {e}")))?;
+    let command_id = value
+        .get("command_id")
+        .and_then(|id| id.as_str())
+        .and_then(|id| CommandId::parse(id).ok());
+    match value.get("schema").and_then(|s| s.as_str()) {
+        Some(COMMAND_SCHEMA_V1) => {}
+        Some(other) => {
+            return Err(Outcome::unreadable(
+                command_id,
+                format!("unsupported schema '{other}': this worker reads {COMMAND_SCHEMA_V1}"),
+            ));
+        }
+        None => {
+            return Err(Outcome::unreadable(
+                command_id,
+                format!("missing 'schema' (expected {COMMAND_SCHEMA_V1})"),
+            ));
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| Outcome::unreadable(command_id, format!("invalid command: {e}")))
+}
+
+/// Processes one delivery to the end, including its ack. Errors are broker failures
+/// while settling: the delivery stays unacked and the broker redelivers it.
+pub async fn process(
+    delivery: Delivery,
+    queue: WorkQueue,
+    handlers: &HandlerContext,
+    publisher: &Publisher,
+) -> Result<(), lapin::Error> {
+    let outcome = match parse(&delivery.data) {
+        Ok(envelope) => {
+            let span = tracing::info_span!(
+                "command",
+                command.id = %envelope.command_id,
+                command.r#type = envelope.command.type_name(),
+                correlation.id = envelope.correlation_id.as_deref().unwrap_or(""),
+            );
+            handlers::dispatch(&envelope, handlers)
+                .instrument(span)
+                .await
+        }
+        Err(outcome) => outcome,
+    };
+    tracing::debug!(outcome = outcome.label(), "command processed");
+    if let Some(reply) = outcome.reply() {
+        publisher.reply(&delivery.properties, &reply).await?;
+    }
+    match &outcome {
+        Outcome::Accepted { .. } => {}
+        Outcome::Permanent { rejection, .. } => {
+            let attempts = attempts_of(&delivery.properties);
+            publisher
+                .dead_letter(&delivery, queue, "permanent", &rejection.message, attempts)
+                .await?;
+        }
+        Outcome::Retryable { reason } => {
+            publisher
+                .retry_or_dead_letter(&delivery, queue, reason)
+                .await?;
+        }
+    }
+    delivery.ack(BasicAckOptions::default()).await?;
+    Ok(())
+}

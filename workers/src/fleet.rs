@@ -1,0 +1,69 @@
+//! Starts a worker: a consumer for each work queue over one shared repository, and runs
+//! them until shutdown. Any number of workers may run against the same Postgres and
+//! RabbitMQ; they compete for deliveries.
+
+use shared::db::{PoolOptions, Repository, build_pool};
+use shared::domain::DomainConfig;
+use shared::messaging::{Topology, WorkQueue};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::{ConsumerConfig, run_consumer};
+use crate::handlers::HandlerContext;
+
+/// Everything a worker needs; the binary builds it from flags, tests directly.
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    /// Postgres URL.
+    pub database_url: String,
+    /// Postgres connections of this worker.
+    pub pool_size: usize,
+    /// RabbitMQ URL.
+    pub amqp_url: String,
+    /// Names of exchanges and queues.
+    pub topology: Topology,
+    /// How commands are decided.
+    pub domain: DomainConfig,
+    /// Commands processed at once per queue.
+    pub concurrency: usize,
+    /// Deliveries the broker sends ahead of acks, per queue.
+    pub prefetch: u16,
+    /// Name of this worker, shown on its broker connections.
+    pub name: String,
+}
+
+/// Why a worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// The database pool could not be built.
+    #[error(transparent)]
+    Database(#[from] shared::db::DbError),
+}
+
+/// Runs the worker until `shutdown` is cancelled and every in-flight command is settled.
+pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Result<(), FleetError> {
+    let pool = build_pool(
+        &config.database_url,
+        PoolOptions {
+            max_size: config.pool_size,
+            ..PoolOptions::default()
+        },
+    )?;
+    let handlers = HandlerContext {
+        repository: Repository::new(pool, config.domain.clone()),
+    };
+    let mut tasks = JoinSet::new();
+    for queue in WorkQueue::ALL {
+        let consumer = ConsumerConfig {
+            amqp_url: config.amqp_url.clone(),
+            topology: config.topology.clone(),
+            queue,
+            prefetch: config.prefetch,
+            concurrency: config.concurrency,
+            name: format!("{}-{}", config.name, config.topology.queue(queue)),
+        };
+        tasks.spawn(run_consumer(consumer, handlers.clone(), shutdown.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}

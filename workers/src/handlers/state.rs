@@ -1,0 +1,27 @@
+//! The handler of state commands: decide and write through the repository, and sort
+//! the result into the bus's failure classes.
+
+use super::HandlerContext;
+use crate::outcome::Outcome;
+use shared::db::ApplyError;
+use shared::messaging::CommandEnvelope;
+
+/// Applies a state command exactly once.
+pub async fn apply(envelope: &CommandEnvelope, ctx: &HandlerContext) -> Outcome {
+    match ctx.repository.apply(envelope).await {
+        Ok(applied) => Outcome::Accepted {
+            command_id: envelope.command_id,
+            replayed: applied.replayed,
+            result: Box::new(applied.result),
+        },
+        Err(ApplyError::Rejected(rejection)) => Outcome::Permanent {
+            command_id: Some(envelope.command_id),
+            rejection,
+        },
+        Err(error @ (ApplyError::Contended { .. } | ApplyError::Database(_))) => {
+            Outcome::Retryable {
+                reason: error.to_string(),
+            }
+        }
+    }
+}

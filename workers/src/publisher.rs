@@ -1,0 +1,173 @@
+//! What a worker publishes while settling a delivery: replies to producers, copies into
+//! the retry queues, and dead letters with the reason in headers. Every publish waits
+//! for the broker's confirm before the original delivery is acked.
+
+use lapin::message::Delivery;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel};
+use shared::messaging::topology::RETRY_DELAYS;
+use shared::messaging::{CommandReply, Topology, WorkQueue, headers};
+
+/// Longest failure reason kept in a header.
+const MAX_REASON: usize = 1000;
+
+/// A confirm-mode channel and the names to publish under.
+#[derive(Clone)]
+pub struct Publisher {
+    channel: Channel,
+    topology: Topology,
+}
+
+/// How many attempts a message has had, from its header (0 when first delivered).
+pub fn attempts_of(properties: &BasicProperties) -> i64 {
+    properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(headers::ATTEMPTS))
+        .and_then(|v| match v {
+            AMQPValue::LongLongInt(n) => Some(*n),
+            AMQPValue::LongInt(n) => Some(i64::from(*n)),
+            AMQPValue::ShortInt(n) => Some(i64::from(*n)),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+fn text(value: &str) -> AMQPValue {
+    let mut value = value.to_owned();
+    if value.len() > MAX_REASON {
+        let mut end = MAX_REASON;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.truncate(end);
+    }
+    AMQPValue::LongString(value.into())
+}
+
+impl Publisher {
+    /// Puts `channel` in confirm mode.
+    pub async fn new(channel: Channel, topology: Topology) -> Result<Self, lapin::Error> {
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Self { channel, topology })
+    }
+
+    async fn publish(
+        &self,
+        exchange: &str,
+        key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+    ) -> Result<(), lapin::Error> {
+        let confirm = self
+            .channel
+            .basic_publish(
+                exchange.into(),
+                key.into(),
+                BasicPublishOptions::default(),
+                body,
+                properties,
+            )
+            .await?
+            .await?;
+        if confirm.is_nack() {
+            return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
+                lapin::ChannelState::Error,
+                "the broker refused (nacked) a publish",
+            )));
+        }
+        Ok(())
+    }
+
+    /// Answers a producer that set `reply_to`; does nothing otherwise.
+    pub async fn reply(
+        &self,
+        request: &BasicProperties,
+        reply: &CommandReply,
+    ) -> Result<(), lapin::Error> {
+        let Some(reply_to) = request.reply_to() else {
+            return Ok(());
+        };
+        // A reply always serialises: it is plain data with string keys.
+        let body = serde_json::to_vec(reply).unwrap_or_default();
+        let mut properties =
+            BasicProperties::default().with_content_type("application/json".into());
+        if let Some(correlation_id) = request.correlation_id() {
+            properties = properties.with_correlation_id(correlation_id.clone());
+        }
+        self.publish("", reply_to.as_str(), &body, properties).await
+    }
+
+    /// The original message with its failure recorded in headers.
+    fn annotated(
+        delivery: &Delivery,
+        queue_name: &str,
+        class: &str,
+        reason: &str,
+        attempts: i64,
+    ) -> BasicProperties {
+        let mut table = delivery.properties.headers().clone().unwrap_or_default();
+        table.insert(headers::ATTEMPTS.into(), AMQPValue::LongLongInt(attempts));
+        table.insert(headers::FAILURE_CLASS.into(), text(class));
+        table.insert(headers::FAILURE_REASON.into(), text(reason));
+        table.insert(headers::ORIGIN_QUEUE.into(), text(queue_name));
+        delivery
+            .properties
+            .clone()
+            .with_headers(FieldTable::from(table.inner().clone()))
+            .with_delivery_mode(2)
+    }
+
+    /// Moves the delivery to its queue's dead-letter queue with the reason.
+    pub async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        queue: WorkQueue,
+        class: &str,
+        reason: &str,
+        attempts: i64,
+    ) -> Result<(), lapin::Error> {
+        let origin = self.topology.queue(queue);
+        tracing::warn!(queue = %origin, class, reason, attempts, "dead-lettering a command");
+        let properties = Self::annotated(delivery, &origin, class, reason, attempts);
+        let target: ShortString = self.topology.dead_letter_queue(queue).into();
+        self.publish(
+            &self.topology.dead_letter_exchange(),
+            target.as_str(),
+            &delivery.data,
+            properties,
+        )
+        .await
+    }
+
+    /// Sends a retryable failure to the next retry queue, or dead-letters it once the
+    /// retry steps are used up.
+    pub async fn retry_or_dead_letter(
+        &self,
+        delivery: &Delivery,
+        queue: WorkQueue,
+        reason: &str,
+    ) -> Result<(), lapin::Error> {
+        let attempts = attempts_of(&delivery.properties);
+        let step = usize::try_from(attempts).unwrap_or(usize::MAX);
+        if step >= RETRY_DELAYS.len() {
+            let reason = format!("gave up after {attempts} retries: {reason}");
+            return self
+                .dead_letter(delivery, queue, "retryable", &reason, attempts)
+                .await;
+        }
+        tracing::info!(attempt = attempts + 1, reason, "retrying a command later");
+        let origin = self.topology.queue(queue);
+        let properties = Self::annotated(delivery, &origin, "retryable", reason, attempts + 1);
+        self.publish(
+            "",
+            &self.topology.retry_queue(queue, step),
+            &delivery.data,
+            properties,
+        )
+        .await
+    }
+}
