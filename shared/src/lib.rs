@@ -6,5 +6,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod messaging;
+pub mod outbox;
 pub mod shutdown;
 pub mod telemetry;

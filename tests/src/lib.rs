@@ -5,6 +5,7 @@
 pub mod fixtures;
 mod test_bus;
 mod test_db;
+pub mod wait;
 mod worker;
 
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};

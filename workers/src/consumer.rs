@@ -109,9 +109,10 @@ async fn consume(
             }
             Some(Err(error)) => break Err(error),
             None => {
-                break Err(
-                    lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Closed).into(),
-                );
+                break Err(lapin::ErrorKind::InvalidConnectionState(
+                    lapin::ConnectionState::Closed,
+                )
+                .into());
             }
         }
         while in_flight.try_join_next().is_some() {}

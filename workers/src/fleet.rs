@@ -8,6 +8,8 @@ use shared::messaging::{Topology, WorkQueue};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use shared::outbox::{RelayConfig, run_relay};
+
 use crate::consumer::{ConsumerConfig, run_consumer};
 use crate::handlers::HandlerContext;
 
@@ -64,6 +66,18 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
         };
         tasks.spawn(run_consumer(consumer, handlers.clone(), shutdown.clone()));
     }
+    let mut relay = RelayConfig::new(
+        &config.database_url,
+        &config.amqp_url,
+        config.topology.clone(),
+    );
+    relay.connection_name = format!("{}-relay", config.name);
+    let relay_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        if let Err(error) = run_relay(relay, relay_shutdown).await {
+            tracing::error!(%error, "the outbox relay stopped");
+        }
+    });
     while tasks.join_next().await.is_some() {}
     Ok(())
 }

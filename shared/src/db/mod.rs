@@ -11,7 +11,9 @@ pub mod url;
 pub use error::DbError;
 pub use pool::{PgPool, PoolOptions, build_pool};
 pub mod document;
+pub mod image_list;
 pub mod repository;
+pub mod task_list;
 pub mod write;
 
 pub use repository::{Applied, ApplyError, Repository};

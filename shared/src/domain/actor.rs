@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The caller of a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Actor {
     /// The caller's project (Glance's owner for images it creates).
     pub project_id: String,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A request to change one image or task (or, for imports, an image and its task).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(
     tag = "type",
     content = "payload",
@@ -77,7 +77,7 @@ pub enum Command {
 }
 
 /// A command that names only its image, with the caller's optional `If-Match` version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageRef {
     /// The image.
@@ -88,7 +88,7 @@ pub struct ImageRef {
 }
 
 /// The fields a client may give at creation (SPEC 5); absent ones take Glance's defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateImage {
     /// The new image's id.
@@ -129,7 +129,7 @@ pub struct CreateImage {
 }
 
 /// `PATCH`'s operations, already split into attribute names (`~0`/`~1` decoded).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateImage {
     /// The image.
@@ -142,7 +142,7 @@ pub struct UpdateImage {
 }
 
 /// One JSON-patch operation on a top-level attribute.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PatchOperation {
     /// Sets the attribute, creating an extra property if needed.
@@ -167,7 +167,7 @@ pub enum PatchOperation {
 }
 
 /// Starts a data write that holds the image until the lease expires.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Leased {
     /// The image.
@@ -177,7 +177,7 @@ pub struct Leased {
 }
 
 /// Finishes a data write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithDigest {
     /// The image.
@@ -187,7 +187,7 @@ pub struct WithDigest {
 }
 
 /// Gives up a data write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Abort {
     /// The image.
@@ -199,10 +199,13 @@ pub struct Abort {
 }
 
 /// How an import gets its data (SPEC 9).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "name", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ImportMethod {
     /// From the staging area filled by `PUT /stage`.
+    // serde ignores extra keys next to the tag of a unit variant, even with
+    // `deny_unknown_fields`; the schema says so too.
+    #[schemars(extend("additionalProperties" = true))]
     GlanceDirect,
     /// Downloaded from a URL the gateway already checked.
     WebDownload {
@@ -210,11 +213,12 @@ pub enum ImportMethod {
         uri: String,
     },
     /// Copied from existing stores to others (multi-store only).
+    #[schemars(extend("additionalProperties" = true))]
     CopyImage,
 }
 
 /// Starts an interoperable import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BeginImport {
     /// The image.
@@ -234,7 +238,7 @@ pub struct BeginImport {
 }
 
 /// The import's data is in place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteImport {
     /// The image.
@@ -246,7 +250,7 @@ pub struct CompleteImport {
 }
 
 /// The import failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailImport {
     /// The image.
@@ -258,7 +262,7 @@ pub struct FailImport {
 }
 
 /// A verified location.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddLocation {
     /// The image.
@@ -271,7 +275,7 @@ pub struct AddLocation {
 }
 
 /// A location to forget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveLocation {
     /// The image.
@@ -281,7 +285,7 @@ pub struct RemoveLocation {
 }
 
 /// A tag of an image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagRef {
     /// The image.
@@ -291,7 +295,7 @@ pub struct TagRef {
 }
 
 /// A member project of an image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberRef {
     /// The image.
@@ -301,7 +305,7 @@ pub struct MemberRef {
 }
 
 /// A member's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMember {
     /// The image.
@@ -313,7 +317,7 @@ pub struct UpdateMember {
 }
 
 /// `POST /v2/tasks`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
     /// The new task's id.
@@ -328,7 +332,7 @@ pub struct CreateTask {
 }
 
 /// A command that names only its task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRef {
     /// The task.
@@ -336,7 +340,7 @@ pub struct TaskRef {
 }
 
 /// A task's success.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SucceedTask {
     /// The task.
@@ -346,7 +350,7 @@ pub struct SucceedTask {
 }
 
 /// A task's failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailTask {
     /// The task.

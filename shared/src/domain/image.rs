@@ -18,7 +18,7 @@ pub const IMPORT_TASK_PROPERTY: &str = "os_glance_import_task";
 pub const FAILED_IMPORT_PROPERTY: &str = "os_glance_failed_import";
 
 /// An image as stored, at one version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Image {
     /// The image's id.
     pub id: ImageId,
@@ -74,7 +74,7 @@ pub struct Image {
 }
 
 /// A project an image is shared with, and its answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Member {
     /// The member project's id.
     pub member_id: String,
@@ -87,7 +87,7 @@ pub struct Member {
 }
 
 /// A place the image's data can be read from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Location {
     /// The URL of the data.
     pub url: String,
@@ -96,7 +96,7 @@ pub struct Location {
 }
 
 /// Size and digests of data that was written or verified in one pass.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DataDigest {
     /// Bytes written.
     pub size: i64,

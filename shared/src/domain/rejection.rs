@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The class of a refusal; each maps to the status code Glance answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectionKind {
     /// The command is malformed or a value is invalid (400).
@@ -39,7 +39,9 @@ impl RejectionKind {
 }
 
 /// A refused command: nothing was changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, thiserror::Error,
+)]
 #[error("{kind:?}: {message}")]
 pub struct Rejection {
     /// The class of refusal.

@@ -4,6 +4,27 @@
 use super::image::RESERVED_PROPERTY_PREFIX;
 use super::rejection::Rejection;
 
+/// Attributes clients can see but never write (403 on create and patch).
+pub const READ_ONLY: &[&str] = &[
+    "id",
+    "status",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "size",
+    "virtual_size",
+    "created_at",
+    "updated_at",
+    "self",
+    "file",
+    "schema",
+    "direct_url",
+    "locations",
+    "deleted",
+    "deleted_at",
+    "stores",
+];
+
 /// Longest name, tag, property key or value Glance accepts.
 pub const MAX_TEXT: usize = 255;
 
@@ -35,6 +56,11 @@ pub fn property_key(key: &str) -> Result<(), Rejection> {
     if len == 0 || len > MAX_TEXT {
         return Err(Rejection::bad_request(format!(
             "Property names must be 1 to {MAX_TEXT} characters long; '{key}' has {len}."
+        )));
+    }
+    if READ_ONLY.contains(&key) {
+        return Err(Rejection::forbidden(format!(
+            "Attribute '{key}' is read-only."
         )));
     }
     if key.starts_with(RESERVED_PROPERTY_PREFIX) {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const COMMAND_SCHEMA_V1: &str = "imagefleet.command.v1";
 
 /// A command as producers send it and the repository records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CommandEnvelope {
     /// `imagefleet.command.v1`.
     pub schema: String,

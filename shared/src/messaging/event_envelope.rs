@@ -10,7 +10,7 @@ use uuid::Uuid;
 pub const EVENT_SCHEMA_V1: &str = "imagefleet.event.v1";
 
 /// A status-change event as published.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventEnvelope {
     /// `imagefleet.event.v1`.
     pub schema: String,

@@ -1,11 +1,13 @@
 //! The message contract on the bus (envelopes, replies, header names, schema versions)
 //! and the RabbitMQ topology that carries it.
 
+pub mod client;
 pub mod connection;
 pub mod envelope;
 pub mod event_envelope;
 pub mod headers;
 pub mod reply;
+pub mod schemas;
 pub mod topology;
 
 pub use envelope::{COMMAND_SCHEMA_V1, CommandEnvelope};

@@ -5,7 +5,7 @@ use crate::domain::{CommandId, Image, RejectionKind, Task};
 use serde::{Deserialize, Serialize};
 
 /// What an accepted command did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CommandResult {
     /// The image after the command, if it targets one.
     pub image: Option<Image>,
@@ -16,7 +16,7 @@ pub struct CommandResult {
 }
 
 /// An event as recorded in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RecordedEvent {
     /// UUIDv7 of the event.
     pub event_id: uuid::Uuid,
@@ -29,7 +29,7 @@ pub struct RecordedEvent {
 }
 
 /// The answer to a command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum CommandReply {
     /// Applied now, or earlier (`replayed`) under the same command id.

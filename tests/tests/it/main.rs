@@ -1,10 +1,17 @@
 //! imagefleet's integration tests: one binary (it links once), a module per feature.
 //! They need the Postgres named by `IMAGEFLEET_TEST_DATABASE_URL` (default: local).
 
+mod cli;
+mod client;
 mod concurrency;
+mod fleet;
+mod image_list;
 mod migrate;
+mod outbox;
 mod poison;
 mod repository;
 mod schema;
 mod schema_catalog;
+mod schemas;
+mod task_list;
 mod topology;

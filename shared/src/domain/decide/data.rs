@@ -76,7 +76,7 @@ pub(super) fn complete_upload(
     policy::require_service(&ctx.actor)?;
     let image = existing(image)?;
     step(image, ImageAction::CompleteUpload)?;
-    check_size_cap(c.digest.size, ctx)?;
+    check_digest(&c.digest, ctx)?;
     let mut next = next_version(image, ctx);
     next.status = crate::domain::status::ImageStatus::Active;
     next.set_data(&c.digest);
@@ -84,7 +84,14 @@ pub(super) fn complete_upload(
     Ok(vec![image_event(ImageEventKind::Uploaded, image, next)])
 }
 
-fn check_size_cap(size: i64, ctx: &Context) -> Result<(), Rejection> {
+/// Refuses a digest with an impossible size or one beyond the size cap.
+fn check_digest(digest: &crate::domain::image::DataDigest, ctx: &Context) -> Result<(), Rejection> {
+    let size = digest.size;
+    if size < 0 {
+        return Err(Rejection::bad_request(format!(
+            "An image size cannot be negative ({size})."
+        )));
+    }
     if size > ctx.config.image_size_cap {
         Err(Rejection::too_large(format!(
             "Image of {size} bytes exceeds the image size cap of {} bytes.",
@@ -256,8 +263,18 @@ fn importing<'a>(
     image: Option<&'a Image>,
     task: Option<&'a Task>,
     task_id: crate::domain::ids::TaskId,
-) -> Result<(&'a Image, &'a Task), Rejection> {
+    action: ImageAction,
+) -> Result<
+    (
+        &'a Image,
+        &'a Task,
+        Option<crate::domain::status::ImageStatus>,
+    ),
+    Rejection,
+> {
     let image = existing(image)?;
+    // The status first: a deleted image is gone (404) whatever its properties say.
+    let to = step(image, action)?;
     let task =
         task.ok_or_else(|| Rejection::not_found(format!("No task found with id {task_id}.")))?;
     if image.import_task() != Some(task.id) {
@@ -266,7 +283,7 @@ fn importing<'a>(
             task.id, image.id
         )));
     }
-    Ok((image, task))
+    Ok((image, task, to))
 }
 
 pub(super) fn complete_import(
@@ -276,9 +293,8 @@ pub(super) fn complete_import(
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
     policy::require_service(&ctx.actor)?;
-    let (image, task) = importing(image, task, c.task_id)?;
-    let to = step(image, ImageAction::CompleteImport)?;
-    check_size_cap(c.digest.size, ctx)?;
+    let (image, task, to) = importing(image, task, c.task_id, ImageAction::CompleteImport)?;
+    check_digest(&c.digest, ctx)?;
     let task_event = finish_task(task, TaskAction::Succeed, ctx, |t| {
         t.result = Some(serde_json::json!({ "image_id": image.id }));
     })?;
@@ -302,8 +318,7 @@ pub(super) fn fail_import(
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
     policy::require_service(&ctx.actor)?;
-    let (image, task) = importing(image, task, c.task_id)?;
-    let to = step(image, ImageAction::FailImport)?;
+    let (image, task, to) = importing(image, task, c.task_id, ImageAction::FailImport)?;
     let task_event = finish_task(task, TaskAction::Fail, ctx, |t| {
         t.message = c.message.clone()
     })?;
@@ -336,7 +351,7 @@ pub(super) fn add_location(
                     "Activating an image from a location needs its size and digests.",
                 )
             })?;
-            check_size_cap(digest.size, ctx)?;
+            check_digest(digest, ctx)?;
             next.status = to;
             next.set_data(digest);
         }

@@ -33,8 +33,14 @@ pub struct State {
 
 /// Decides `command` against `state`.
 pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Event>, Rejection> {
-    let image = state.image.as_ref();
-    let task = state.task.as_ref();
+    // State that is not the command's target is treated as absent: a caller that loaded
+    // the wrong row gets 404, never a change to another image.
+    let target = command.target();
+    let image = state
+        .image
+        .as_ref()
+        .filter(|i| Some(i.id) == target.image());
+    let task = state.task.as_ref().filter(|t| Some(t.id) == target.task());
     match command {
         Command::CreateImage(c) => create::create_image(image, c, ctx),
         Command::UpdateImage(c) => patch::update_image(image, c, ctx),

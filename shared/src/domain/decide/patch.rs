@@ -14,27 +14,6 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
-/// Attributes clients can see but never write.
-const READ_ONLY: &[&str] = &[
-    "id",
-    "status",
-    "checksum",
-    "os_hash_algo",
-    "os_hash_value",
-    "size",
-    "virtual_size",
-    "created_at",
-    "updated_at",
-    "self",
-    "file",
-    "schema",
-    "direct_url",
-    "locations",
-    "deleted",
-    "deleted_at",
-    "stores",
-];
-
 /// Core attributes clients may write but not remove.
 const CORE: &[&str] = &[
     "name",
@@ -79,7 +58,7 @@ fn apply(image: &mut Image, operation: &PatchOperation, ctx: &Context) -> Result
         PatchOperation::Replace { attribute, value } => (attribute.as_str(), Some(value), true),
         PatchOperation::Remove { attribute } => (attribute.as_str(), None, true),
     };
-    if READ_ONLY.contains(&attribute) {
+    if validate::READ_ONLY.contains(&attribute) {
         return Err(Rejection::forbidden(format!(
             "Attribute '{attribute}' is read-only."
         )));

@@ -126,6 +126,18 @@ pub(super) fn start_task(
     Ok(vec![task_event(TaskEventKind::Started, task, next)])
 }
 
+/// An image's import task ends only together with its image (complete_import or
+/// fail_import): ending it alone would leave the image importing for good.
+fn standalone(task: &Task) -> Result<(), Rejection> {
+    if task.task_type == TaskType::ApiImageImport {
+        return Err(Rejection::conflict(format!(
+            "Task {} is an image import: it ends with complete_import or fail_import, which also move its image.",
+            task.id
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn succeed_task(
     task: Option<&Task>,
     c: &SucceedTask,
@@ -133,6 +145,7 @@ pub(super) fn succeed_task(
 ) -> Result<Vec<Event>, Rejection> {
     policy::require_service(&ctx.actor)?;
     let task = existing(task)?;
+    standalone(task)?;
     Ok(vec![finish_task(task, TaskAction::Succeed, ctx, |t| {
         t.result = Some(c.result.clone())
     })?])
@@ -145,6 +158,7 @@ pub(super) fn fail_task(
 ) -> Result<Vec<Event>, Rejection> {
     policy::require_service(&ctx.actor)?;
     let task = existing(task)?;
+    standalone(task)?;
     Ok(vec![finish_task(task, TaskAction::Fail, ctx, |t| {
         t.message = c.message.clone()
     })?])

@@ -6,20 +6,18 @@ use super::fixtures::*;
 use crate::domain::command::{PatchOperation, UpdateImage};
 use crate::domain::image::IMPORT_TASK_PROPERTY;
 use crate::domain::status::{DiskFormat, Visibility};
-use crate::domain::{
-    Actor, Command, Context, Event, Image, ImageStatus, RejectionKind, State, decide,
-};
+use crate::domain::{Command, Context, Event, Image, ImageStatus, RejectionKind, State, decide};
 use RejectionKind::{BadRequest, Conflict, Forbidden, PayloadTooLarge};
 use serde_json::{Value, json};
 
-fn add(attribute: &str, value: Value) -> PatchOperation {
+pub fn add(attribute: &str, value: Value) -> PatchOperation {
     PatchOperation::Add {
         attribute: attribute.into(),
         value,
     }
 }
 
-fn replace(attribute: &str, value: Value) -> PatchOperation {
+pub fn replace(attribute: &str, value: Value) -> PatchOperation {
     PatchOperation::Replace {
         attribute: attribute.into(),
         value,
@@ -33,7 +31,7 @@ fn remove(attribute: &str) -> PatchOperation {
 }
 
 /// Applies `operations` to `image` as `ctx`'s actor: the new image, or the refusal kind.
-fn patch_as(
+pub fn patch_as(
     image: Image,
     operations: Vec<PatchOperation>,
     ctx: &Context,
@@ -66,7 +64,7 @@ fn patch_as(
 }
 
 /// Applies `operations` to an active fixture image as its owner.
-fn patch(operations: Vec<PatchOperation>) -> Result<Option<Image>, RejectionKind> {
+pub fn patch(operations: Vec<PatchOperation>) -> Result<Option<Image>, RejectionKind> {
     patch_as(image_in(ImageStatus::Active), operations, &ctx(owner()))
 }
 
@@ -255,97 +253,4 @@ fn the_property_quota_is_413() {
     ));
     let over = vec![add("k2", json!("v")), add("k3", json!("v"))];
     assert_eq!(patch_as(image(), over, &context), Err(PayloadTooLarge));
-}
-
-#[test]
-fn a_patch_is_all_or_nothing_and_one_version() {
-    assert_eq!(
-        patch(vec![add("k2", json!("v")), replace("missing", json!("x"))]),
-        Err(Conflict)
-    );
-    let image = patch(vec![
-        add("k2", json!("v")),
-        add("k3", json!("v")),
-        replace("min_ram", json!(512)),
-    ])
-    .expect("accepted")
-    .expect("a change");
-    assert_eq!(
-        (image.version, image.min_ram, image.properties.len()),
-        (VERSION + 1, 512, 3)
-    );
-}
-
-#[test]
-fn values_are_checked() {
-    assert_eq!(
-        patch(vec![replace("name", json!("n".repeat(256)))]),
-        Err(BadRequest)
-    );
-    assert!(matches!(patch(vec![replace("name", json!(null))]), Ok(Some(i)) if i.name.is_none()));
-    assert_eq!(patch(vec![replace("min_disk", json!(-1))]), Err(BadRequest));
-    assert_eq!(
-        patch(vec![replace("min_disk", json!(i64::MAX))]),
-        Err(BadRequest)
-    );
-    assert_eq!(
-        patch(vec![replace("min_ram", json!("512"))]),
-        Err(BadRequest)
-    );
-    assert_eq!(
-        patch(vec![replace("protected", json!("yes"))]),
-        Err(BadRequest)
-    );
-    assert_eq!(
-        patch(vec![replace("visibility", json!("everyone"))]),
-        Err(BadRequest)
-    );
-    assert_eq!(
-        patch(vec![replace("tags", json!(["", "a"]))]),
-        Err(BadRequest)
-    );
-    assert_eq!(
-        patch(vec![add("k".repeat(256).as_str(), json!("v"))]),
-        Err(BadRequest)
-    );
-}
-
-#[test]
-fn who_may_patch() {
-    assert_eq!(
-        patch_as(
-            image_in(ImageStatus::Active),
-            vec![add("k2", json!("v"))],
-            &ctx(reader())
-        ),
-        Err(Forbidden)
-    );
-    let mut private = image_in(ImageStatus::Active);
-    private.visibility = Visibility::Private;
-    let got = patch_as(private, vec![add("k2", json!("v"))], &ctx(other()));
-    assert_eq!(got, Err(RejectionKind::NotFound));
-    let service = patch_as(
-        image_in(ImageStatus::Active),
-        vec![add("k2", json!("v"))],
-        &ctx(Actor::service()),
-    );
-    assert!(service.is_err(), "the service is no user: {service:?}");
-}
-
-#[test]
-fn a_stale_if_match_is_412() {
-    let command = Command::UpdateImage(UpdateImage {
-        image_id: IMAGE,
-        operations: vec![add("k2", json!("v"))],
-        expected_version: Some(VERSION - 1),
-    });
-    let state = State {
-        image: Some(image_in(ImageStatus::Active)),
-        task: None,
-    };
-    let got = decide(&state, &command, &ctx(owner()));
-    assert_eq!(
-        got.err().map(|r| r.kind),
-        Some(RejectionKind::PreconditionFailed)
-    );
 }

@@ -212,7 +212,7 @@ fn copy_image_is_for_admins() {
         image: Some(image_in(ImageStatus::Active)),
         task: None,
     };
-    let case = super::table::case(super::table::Row::ImportCopyImage, ImageStatus::Active);
+    let case = super::cases::case(super::cases::Row::ImportCopyImage, ImageStatus::Active);
     let got = decide(&state, &case.command, &ctx(owner()));
     assert_eq!(
         got.err().map(|r| r.kind),

@@ -3,55 +3,14 @@
 //! status, checked against `decide`, not against `image_step`, so the code is checked
 //! against the spec rather than against itself.
 
+use super::cases::{Row, case, create_image, outcome};
 use super::fixtures::Expect::{self, Go, Noop, Same};
 use super::fixtures::*;
-use crate::domain::command::{
-    Abort, AddLocation, BeginImport, CompleteImport, CreateImage, FailImport, ImportMethod, Leased,
-    PatchOperation, RemoveLocation, UpdateImage, UpdateMember, WithDigest,
-};
-use crate::domain::image::IMPORT_TASK_PROPERTY;
-use crate::domain::status::MemberStatus;
-use crate::domain::{
-    Actor, Command, Context, Event, ImageStatus, RejectionKind, State, TaskStatus, decide,
-};
+use crate::domain::command::CreateImage;
+use crate::domain::{Command, Event, ImageStatus, RejectionKind, State, TaskStatus, decide};
 use ImageStatus::{
     Active, Deactivated, Deleted, Importing, PendingDelete, Queued, Saving, Uploading,
 };
-use chrono::Duration;
-
-/// One image command, as a table row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Row {
-    Create,
-    Update,
-    BeginUpload,
-    CompleteUpload,
-    AbortUploadRemoved,
-    AbortUploadKept,
-    BeginStage,
-    CompleteStage,
-    AbortStage,
-    ImportGlanceDirect,
-    ImportWebDownload,
-    ImportCopyImage,
-    CompleteImport,
-    FailImport,
-    Deactivate,
-    Reactivate,
-    Delete,
-    DelayedDelete,
-    Restore,
-    Purge,
-    AddLocation,
-    AddLocationMultiple,
-    RemoveLocation,
-    RemoveLastLocation,
-    AddTag,
-    RemoveTag,
-    AddMember,
-    UpdateMember,
-    RemoveMember,
-}
 
 const NF: Expect<ImageStatus> = Expect::No(RejectionKind::NotFound);
 const CF: Expect<ImageStatus> = Expect::No(RejectionKind::Conflict);
@@ -94,188 +53,6 @@ pub const IMAGE_TABLE: &[(Row, [Expect<ImageStatus>; 9])] = &[
     (Row::UpdateMember,       [Same,         Same,       Same,            Same,        Same,            Same,            Same,   NF,               NF]),
     (Row::RemoveMember,       [Same,         Same,       Same,            Same,        Same,            Same,            Same,   NF,               NF]),
 ];
-
-/// A row's command in one status: the state as loaded, the command and its context.
-pub struct Case {
-    pub state: State,
-    pub command: Command,
-    pub ctx: Context,
-}
-
-/// Builds a well-formed `row` command against the fixture image in `status`, issued by
-/// the actor SPEC names for it: the owner for user commands, the service for internal
-/// steps, an admin for restore and copy-image, the member project for its answer.
-pub fn case(row: Row, status: ImageStatus) -> Case {
-    let mut image = image_in(status);
-    let mut task = None;
-    let mut ctx = ctx(owner());
-    let lease = now() + Duration::hours(1);
-    let abort = |data_removed| Abort {
-        image_id: IMAGE,
-        reason: "client went away".into(),
-        data_removed,
-    };
-    let import = |method| BeginImport {
-        image_id: IMAGE,
-        task_id: TASK,
-        method,
-        stores: Vec::new(),
-        lease_expires_at: lease,
-        request_id: None,
-    };
-    let command = match row {
-        Row::Create => Command::CreateImage(create_image()),
-        Row::Update => Command::UpdateImage(UpdateImage {
-            image_id: IMAGE,
-            operations: vec![PatchOperation::Add {
-                attribute: "k2".into(),
-                value: "v2".into(),
-            }],
-            expected_version: None,
-        }),
-        Row::BeginUpload => Command::BeginUpload(Leased {
-            image_id: IMAGE,
-            lease_expires_at: lease,
-        }),
-        Row::CompleteUpload => Command::CompleteUpload(WithDigest {
-            image_id: IMAGE,
-            digest: digest(),
-        }),
-        Row::AbortUploadRemoved => Command::AbortUpload(abort(true)),
-        Row::AbortUploadKept => Command::AbortUpload(abort(false)),
-        Row::BeginStage => Command::BeginStage(Leased {
-            image_id: IMAGE,
-            lease_expires_at: lease,
-        }),
-        Row::CompleteStage => Command::CompleteStage(image_ref()),
-        Row::AbortStage => Command::AbortStage(abort(true)),
-        Row::ImportGlanceDirect => Command::BeginImport(import(ImportMethod::GlanceDirect)),
-        Row::ImportWebDownload => Command::BeginImport(import(ImportMethod::WebDownload {
-            uri: "https://example.org/cirros.img".into(),
-        })),
-        Row::ImportCopyImage => Command::BeginImport(import(ImportMethod::CopyImage)),
-        Row::CompleteImport | Row::FailImport => {
-            // The command names the image's running import: the lock and a processing
-            // task are in place in every status, so only the status decides.
-            image
-                .properties
-                .insert(IMPORT_TASK_PROPERTY.into(), TASK.to_string());
-            task = Some(task_in(TaskStatus::Processing));
-            if row == Row::CompleteImport {
-                Command::CompleteImport(CompleteImport {
-                    image_id: IMAGE,
-                    task_id: TASK,
-                    digest: digest(),
-                })
-            } else {
-                Command::FailImport(FailImport {
-                    image_id: IMAGE,
-                    task_id: TASK,
-                    message: "404 from source".into(),
-                })
-            }
-        }
-        Row::Deactivate => Command::DeactivateImage(image_ref()),
-        Row::Reactivate => Command::ReactivateImage(image_ref()),
-        Row::Delete | Row::DelayedDelete => Command::DeleteImage(image_ref()),
-        Row::Restore => Command::RestoreImage(image_ref()),
-        Row::Purge => Command::PurgeImage(image_ref()),
-        Row::AddLocation | Row::AddLocationMultiple => Command::AddLocation(AddLocation {
-            image_id: IMAGE,
-            location: location(9),
-            digest: Some(digest()),
-        }),
-        Row::RemoveLocation | Row::RemoveLastLocation => {
-            image.locations = if row == Row::RemoveLocation {
-                vec![location(1), location(2)]
-            } else {
-                vec![location(1)]
-            };
-            Command::RemoveLocation(RemoveLocation {
-                image_id: IMAGE,
-                url: location(1).url,
-            })
-        }
-        Row::AddTag => Command::AddTag(tag("t2")),
-        Row::RemoveTag => Command::RemoveTag(tag("t1")),
-        Row::AddMember => Command::AddMember(member("p9")),
-        Row::UpdateMember => Command::UpdateMember(UpdateMember {
-            image_id: IMAGE,
-            member_id: MEMBER.into(),
-            status: MemberStatus::Accepted,
-        }),
-        Row::RemoveMember => Command::RemoveMember(member(MEMBER)),
-    };
-    ctx.actor = match row {
-        Row::CompleteUpload
-        | Row::AbortUploadRemoved
-        | Row::AbortUploadKept
-        | Row::CompleteStage
-        | Row::AbortStage
-        | Row::CompleteImport
-        | Row::FailImport
-        | Row::Purge
-        | Row::AddLocation
-        | Row::AddLocationMultiple => Actor::service(),
-        Row::Restore | Row::ImportCopyImage => admin(),
-        Row::UpdateMember => shared_member(),
-        _ => owner(),
-    };
-    ctx.config.delayed_delete = row == Row::DelayedDelete;
-    ctx.config.show_multiple_locations = matches!(
-        row,
-        Row::AddLocationMultiple | Row::RemoveLocation | Row::RemoveLastLocation
-    );
-    Case {
-        state: State {
-            image: Some(image),
-            task,
-        },
-        command,
-        ctx,
-    }
-}
-
-/// A well-formed creation of the fixture image's id.
-pub fn create_image() -> CreateImage {
-    CreateImage {
-        image_id: IMAGE,
-        name: Some("cirros".into()),
-        visibility: None,
-        protected: None,
-        os_hidden: None,
-        disk_format: None,
-        container_format: None,
-        min_disk: None,
-        min_ram: None,
-        tags: vec!["t1".into()],
-        properties: Default::default(),
-        owner: None,
-    }
-}
-
-/// `Ok(..)` or `Err(..)` as a short line for mismatch reports.
-pub fn outcome(result: &Result<Vec<Event>, crate::domain::Rejection>) -> String {
-    match result {
-        Err(r) => format!("{:?} ({})", r.kind, r.message),
-        Ok(events) if events.is_empty() => "Ok(vec![])".into(),
-        Ok(events) => {
-            let list: Vec<_> = events
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{} {:?}->{} v{}",
-                        e.aggregate_type(),
-                        e.from_status(),
-                        e.to_status(),
-                        e.version()
-                    )
-                })
-                .collect();
-            format!("Ok[{}]", list.join(", "))
-        }
-    }
-}
 
 /// Checks one cell; the error is a line naming status, command, expected and got.
 fn check(row: Row, status: ImageStatus, expect: Expect<ImageStatus>) -> Result<(), String> {
@@ -382,7 +159,7 @@ fn the_table_covers_every_image_command() {
         "expire_task",
     ];
     // `type_name` is an exhaustive match: a new command shows up in this list of all of them.
-    let all = super::strategies::all_command_type_names();
+    let all = super::commands::all_command_type_names();
     let missing: Vec<_> = all
         .iter()
         .filter(|t| !covered.contains(*t) && !task_commands.contains(t))

@@ -1,0 +1,121 @@
+//! The relay's statements on the `events` table: read the oldest unpublished rows in
+//! `seq` order, turn a row into the [`EventEnvelope`] subscribers receive, and stamp a
+//! confirmed batch as published in one statement. Also the reasoning for why reading in
+//! `seq` order publishes each aggregate's events in version order.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::events;
+use crate::messaging::{EVENT_SCHEMA_V1, EventEnvelope};
+
+/// One unpublished row of the outbox, as the relay reads it.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = events)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct OutboxRow {
+    /// Insertion order.
+    pub seq: i64,
+    /// The event's id; the AMQP `message_id`.
+    pub event_id: Uuid,
+    /// `image` or `task`.
+    pub aggregate_type: String,
+    /// The image's or task's id.
+    pub aggregate_id: Uuid,
+    /// The aggregate's version after the change.
+    pub version: i64,
+    /// e.g. `image.updated`.
+    pub event_type: String,
+    /// Status before (none for a creation).
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: String,
+    /// The topic routing key to publish with.
+    pub routing_key: String,
+    /// The command that caused the event.
+    pub command_id: Uuid,
+    /// The request that caused the command.
+    pub correlation_id: Option<String>,
+    /// Who sent the command, as stored.
+    pub actor: serde_json::Value,
+    /// The aggregate after the change.
+    pub snapshot: serde_json::Value,
+    /// When the change was committed.
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl OutboxRow {
+    /// The envelope to publish. Fails only if the stored actor does not decode, which
+    /// the repository never writes: such a row is a hand edit and is not published.
+    pub fn envelope(&self) -> Result<EventEnvelope, serde_json::Error> {
+        Ok(EventEnvelope {
+            schema: EVENT_SCHEMA_V1.to_owned(),
+            event_id: self.event_id,
+            occurred_at: self.occurred_at,
+            aggregate: self.aggregate_type.clone(),
+            id: self.aggregate_id,
+            version: self.version,
+            event_type: self.event_type.clone(),
+            from_status: self.from_status.clone(),
+            to_status: self.to_status.clone(),
+            command_id: self.command_id,
+            correlation_id: self.correlation_id.clone(),
+            actor: serde_json::from_value(self.actor.clone())?,
+            snapshot: self.snapshot.clone(),
+        })
+    }
+}
+
+/// The oldest `limit` unpublished rows, in `seq` order.
+///
+/// Why `seq` order is version order per aggregate, although `seq` is taken at insert
+/// and transactions commit in any order (so a row with a lower `seq` can become
+/// visible after a higher one was already published):
+///
+/// - Every change of an aggregate is a versioned write (`UPDATE .. WHERE version = n`,
+///   or the insert of version 1) in the same transaction as its event. The writer of
+///   version n+1 read version n, so version n had committed before that transaction
+///   even began its insert: its `seq` is drawn later (the identity sequence has the
+///   default cache of 1, so values are handed out in time order across sessions).
+///   For one aggregate, `seq` order is version order and commit order.
+/// - Hence whenever version n+1 is visible to this query, version n is visible too:
+///   either it was published already, or it is unpublished with a lower `seq` and
+///   sorts (and fits under the `LIMIT`) before n+1.
+/// - A late-committing row of *another* aggregate with a lower `seq` is not skipped:
+///   there is no high-water mark, every read starts again from the unpublished tail
+///   (the partial index `events_unpublished_seq_idx` keeps that cheap).
+///
+/// Publishing one batch on one channel keeps that order on the broker, and
+/// [`crate::outbox::relay`] never marks a row whose earlier sibling in the batch failed.
+pub async fn fetch_unpublished(
+    conn: &mut AsyncPgConnection,
+    limit: u32,
+) -> QueryResult<Vec<OutboxRow>> {
+    events::table
+        .filter(events::published_at.is_null())
+        .order(events::seq.asc())
+        .limit(i64::from(limit))
+        .select(OutboxRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Stamps the rows `seqs` as published, in one statement (`seq = ANY($1)`). Rows
+/// already stamped are left alone: `published_at` is set once (the table's trigger
+/// refuses a second stamp), and a relay that lost its lock unknowingly may have raced
+/// its successor. Returns how many rows were stamped.
+pub async fn mark_published(conn: &mut AsyncPgConnection, seqs: &[i64]) -> QueryResult<usize> {
+    if seqs.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(
+        events::table
+            .filter(events::seq.eq_any(seqs))
+            .filter(events::published_at.is_null()),
+    )
+    .set(events::published_at.eq(diesel::dsl::now))
+    .execute(conn)
+    .await
+}

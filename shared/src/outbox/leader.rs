@@ -1,0 +1,174 @@
+//! The relay's dedicated Postgres session: it holds the leader's advisory lock, listens
+//! on the outbox channel and runs the relay's reads and writes. One connection for all
+//! three on purpose: the lock lives exactly as long as the session, so a statement
+//! that succeeds on it proves the lock is still held, and a dead session shows up as a
+//! failed statement or an ended notification stream, never as a relay that goes on
+//! publishing after its lock was released.
+
+use std::time::Duration;
+
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Bool};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use futures::{FutureExt, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::{OUTBOX_CHANNEL, RelayError, bounded};
+
+/// Why [`LeaderSession::wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// A transaction inserted events (or a notification was already waiting).
+    Notified,
+    /// The poll interval passed without a notification.
+    Polled,
+    /// The shutdown token was cancelled.
+    Shutdown,
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// A dedicated connection (never from a pool: a pooled connection would go back to the
+/// pool still holding the lock and the `LISTEN`).
+pub struct LeaderSession {
+    conn: AsyncPgConnection,
+    key: i64,
+    io_timeout: Duration,
+}
+
+impl LeaderSession {
+    /// Opens the session. Nothing is locked yet.
+    pub async fn connect(
+        database_url: &str,
+        key: i64,
+        io_timeout: Duration,
+    ) -> Result<Self, RelayError> {
+        let conn = bounded(
+            io_timeout,
+            "connecting to Postgres",
+            AsyncPgConnection::establish(database_url),
+        )
+        .await?;
+        Ok(Self {
+            conn,
+            key,
+            io_timeout,
+        })
+    }
+
+    /// One attempt at the lock; true when this session holds it now. Session-level, so
+    /// Postgres releases it when the session ends, however the process dies.
+    pub async fn try_lock(&mut self) -> Result<bool, RelayError> {
+        let query = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+            .bind::<BigInt, _>(self.key);
+        let row: Locked = bounded(
+            self.io_timeout,
+            "trying the leader lock",
+            query.get_result(&mut self.conn),
+        )
+        .await?;
+        Ok(row.locked)
+    }
+
+    /// Tries the lock every `retry` until it is held (true) or `shutdown` is cancelled
+    /// (false). A follower thus takes over within about `retry` of the leader's session
+    /// ending.
+    pub async fn acquire(
+        &mut self,
+        retry: Duration,
+        shutdown: &CancellationToken,
+    ) -> Result<bool, RelayError> {
+        let mut logged = false;
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(false);
+            }
+            if self.try_lock().await? {
+                return Ok(true);
+            }
+            if !logged {
+                tracing::info!("another relay leads; following");
+                logged = true;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(false),
+                () = tokio::time::sleep(retry) => {}
+            }
+        }
+    }
+
+    /// Releases the lock (on a graceful stop, so a follower need not wait for the
+    /// session to close).
+    pub async fn unlock(&mut self) -> Result<(), RelayError> {
+        let query = diesel::sql_query("SELECT pg_advisory_unlock($1) AS locked")
+            .bind::<BigInt, _>(self.key);
+        let _: Locked = bounded(
+            self.io_timeout,
+            "releasing the leader lock",
+            query.get_result(&mut self.conn),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Subscribes to the outbox channel. Called on every new session, before the first
+    /// read: a commit after this point notifies us, one before it is seen by the read.
+    pub async fn listen(&mut self) -> Result<(), RelayError> {
+        let sql = format!("LISTEN {OUTBOX_CHANNEL}");
+        bounded(
+            self.io_timeout,
+            "subscribing to outbox notifications",
+            self.conn.batch_execute(&sql),
+        )
+        .await
+    }
+
+    /// Discards the notifications already received. Called right before a read: every
+    /// transaction they announce committed before the read starts, so the read sees its
+    /// rows and the notification has nothing more to say.
+    pub fn drain_notifications(&mut self) -> Result<usize, RelayError> {
+        let mut stream = std::pin::pin!(self.conn.notifications_stream());
+        let mut drained = 0;
+        loop {
+            match stream.next().now_or_never() {
+                None => return Ok(drained),
+                Some(Some(Ok(_))) => drained += 1,
+                Some(Some(Err(error))) => return Err(RelayError::SessionLost(error.to_string())),
+                Some(None) => return Err(RelayError::SessionLost("connection closed".into())),
+            }
+        }
+    }
+
+    /// Sleeps until a notification arrives, `poll` passes, or `shutdown` is cancelled.
+    /// Also notices a session that died while idle (the notification stream ends).
+    pub async fn wait(
+        &mut self,
+        poll: Duration,
+        shutdown: &CancellationToken,
+    ) -> Result<Wake, RelayError> {
+        let mut stream = std::pin::pin!(self.conn.notifications_stream());
+        tokio::select! {
+            () = shutdown.cancelled() => Ok(Wake::Shutdown),
+            () = tokio::time::sleep(poll) => Ok(Wake::Polled),
+            next = stream.next() => match next {
+                Some(Ok(_)) => Ok(Wake::Notified),
+                Some(Err(error)) => Err(RelayError::SessionLost(error.to_string())),
+                None => Err(RelayError::SessionLost("connection closed".into())),
+            },
+        }
+    }
+
+    /// The connection, for the relay's reads and writes (see [`super::batch`]).
+    pub fn conn(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
+
+    /// The bound applied to each statement.
+    pub fn io_timeout(&self) -> Duration {
+        self.io_timeout
+    }
+}

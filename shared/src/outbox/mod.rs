@@ -1,0 +1,132 @@
+//! The outbox relay: moves the events that accepted commands wrote to the `events` table
+//! (the transactional outbox) onto the events exchange. One relay of the fleet leads at a
+//! time, holding a session-level Postgres advisory lock; it wakes on `LISTEN/NOTIFY`
+//! with a poll as fallback, publishes each batch in seq order in confirm mode and marks
+//! the rows published only after the broker confirmed them. Delivery is at least once:
+//! a relay that dies between the broker's confirm and the marking leaves the rows to
+//! its successor, which publishes them again (subscribers drop duplicates by
+//! `event_id`).
+//!
+//! - [`batch`]: reading the unpublished rows, turning them into envelopes, marking them.
+//! - [`leader`]: the dedicated session: advisory lock, `LISTEN`, waiting for a wake-up.
+//! - [`relay`]: the loop that ties them to the broker, with reconnects and shutdown.
+
+pub mod batch;
+pub mod leader;
+pub mod relay;
+
+use std::time::Duration;
+
+pub use relay::{Relay, run_relay};
+/// Re-exported so callers (binaries, tests) can build the shutdown token without
+/// depending on tokio-util themselves.
+pub use tokio_util::sync::CancellationToken;
+
+use crate::messaging::Topology;
+
+/// Advisory lock key ("imgfoutb") held by the leading relay. Advisory locks are per
+/// database, so every relay on one database competes for it; other periodic jobs use
+/// other keys.
+pub const OUTBOX_LOCK_KEY: i64 = 0x696d_6766_6f75_7462;
+
+/// The channel the `events` insert trigger notifies (migration `create_events`).
+pub const OUTBOX_CHANNEL: &str = "imagefleet_outbox";
+
+/// Settings of one relay. [`RelayConfig::new`] fills in the defaults; tests change
+/// fields directly.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Postgres URL. The relay opens one dedicated connection (not a pooled one): the
+    /// advisory lock and `LISTEN` belong to a session and must stay with it.
+    pub database_url: String,
+    /// RabbitMQ URL.
+    pub amqp_url: String,
+    /// Where the events exchange is; declared (idempotently) on every connect.
+    pub topology: Topology,
+    /// Most rows read and published per batch.
+    pub batch_size: u32,
+    /// Longest sleep without a notification before the table is read anyway (covers a
+    /// notification lost while the session was being re-established).
+    pub poll_interval: Duration,
+    /// How often a follower tries to take the lock.
+    pub lock_retry_interval: Duration,
+    /// The advisory lock key; relays of one deployment must agree on it.
+    pub lock_key: i64,
+    /// Bounds every database statement and every wait for a batch of confirms; a
+    /// session that exceeds it is considered lost (half-open TCP, stuck broker).
+    pub io_timeout: Duration,
+    /// Name of the AMQP connection, shown in the broker's management UI.
+    pub connection_name: String,
+}
+
+impl RelayConfig {
+    /// Defaults: batches of 256, a 1 s poll fallback, a 1 s lock retry, 30 s I/O timeout.
+    pub fn new(
+        database_url: impl Into<String>,
+        amqp_url: impl Into<String>,
+        topology: Topology,
+    ) -> Self {
+        Self {
+            database_url: database_url.into(),
+            amqp_url: amqp_url.into(),
+            topology,
+            batch_size: 256,
+            poll_interval: Duration::from_secs(1),
+            lock_retry_interval: Duration::from_secs(1),
+            lock_key: OUTBOX_LOCK_KEY,
+            io_timeout: Duration::from_secs(30),
+            connection_name: "imagefleet-outbox-relay".to_owned(),
+        }
+    }
+}
+
+/// Why a relay session ended. All of these are retryable from the relay's point of
+/// view: [`Relay::run`] logs them, backs off and starts a new session. Only
+/// [`RelayError::InvalidConfig`] is returned to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The configuration cannot work (e.g. a batch size of zero).
+    #[error("invalid relay configuration: {0}")]
+    InvalidConfig(String),
+    /// The dedicated Postgres connection could not be opened.
+    #[error("cannot connect to Postgres: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    /// A statement on the dedicated connection failed (the session may be gone).
+    #[error("outbox query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// The connection stopped delivering notifications: it is closed or broken.
+    #[error("the Postgres session ended: {0}")]
+    SessionLost(String),
+    /// Connecting, declaring, publishing or confirming on RabbitMQ failed.
+    #[error("RabbitMQ failed: {0}")]
+    Broker(#[from] lapin::Error),
+    /// The broker answered a publish without a confirm: the channel is not in confirm
+    /// mode, so nothing could ever be stamped.
+    #[error("the channel is not in confirm mode")]
+    NotConfirming,
+    /// An operation took longer than [`RelayConfig::io_timeout`].
+    #[error("timed out while {0}")]
+    Timeout(&'static str),
+}
+
+impl RelayError {
+    /// False for errors a new session cannot fix.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, RelayError::InvalidConfig(_))
+    }
+}
+
+/// Runs `future` under `limit`, turning the elapsed case into [`RelayError::Timeout`].
+pub(crate) async fn bounded<T, E>(
+    limit: Duration,
+    what: &'static str,
+    future: impl Future<Output = Result<T, E>>,
+) -> Result<T, RelayError>
+where
+    RelayError: From<E>,
+{
+    match tokio::time::timeout(limit, future).await {
+        Ok(result) => result.map_err(RelayError::from),
+        Err(_) => Err(RelayError::Timeout(what)),
+    }
+}

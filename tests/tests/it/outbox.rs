@@ -1,0 +1,450 @@
+//! The outbox relay against the real Postgres and RabbitMQ: every event the repository
+//! writes reaches the events exchange with its routing key, envelope and AMQP
+//! properties, in version order per image, and is stamped published; a follower takes
+//! over when the leader dies; notifications wake the relay without the poll.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures::StreamExt;
+use imagefleet_tests::fixtures::*;
+use imagefleet_tests::wait::wait_until;
+use imagefleet_tests::{TestBus, TestDb};
+use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use shared::db::Repository;
+use shared::db::schema::events;
+use shared::domain::{Command, DomainConfig, ImageId};
+use shared::messaging::connection::connect;
+use shared::messaging::{CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope};
+use shared::outbox::{CancellationToken, Relay, RelayConfig, RelayError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+/// Generous: a failing test reports within this, a passing one never waits it out.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// One message as the test's queue received it.
+#[derive(Debug, Clone)]
+struct Received {
+    routing_key: String,
+    message_id: Option<String>,
+    correlation_id: Option<String>,
+    content_type: Option<String>,
+    delivery_mode: Option<u8>,
+    envelope: EventEnvelope,
+}
+
+/// An exclusive queue bound with `#` to the test's events exchange, collecting every
+/// message (or why it did not decode). Exclusive: the broker deletes it with the
+/// connection, even if the test panics.
+struct Sink {
+    connection: lapin::Connection,
+    received: Arc<Mutex<Vec<Result<Received, String>>>>,
+    task: JoinHandle<()>,
+}
+
+impl Sink {
+    async fn bind(bus: &TestBus) -> anyhow::Result<Self> {
+        let connection = connect(bus.url(), "imagefleet-test-outbox-sink").await?;
+        let channel = connection.create_channel().await?;
+        let queue = format!("{}.outbox-sink", bus.topology().prefix());
+        let exclusive = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        channel
+            .queue_declare(queue.as_str().into(), exclusive, FieldTable::default())
+            .await?;
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                bus.topology().events_exchange().into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let no_ack = BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        };
+        let mut consumer = channel
+            .basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                no_ack,
+                FieldTable::default(),
+            )
+            .await?;
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&received);
+        let task = tokio::spawn(async move {
+            while let Some(Ok(delivery)) = consumer.next().await {
+                let properties = &delivery.properties;
+                let message = serde_json::from_slice::<EventEnvelope>(&delivery.data)
+                    .map(|envelope| Received {
+                        routing_key: delivery.routing_key.to_string(),
+                        message_id: properties.message_id().as_ref().map(|s| s.to_string()),
+                        correlation_id: properties.correlation_id().as_ref().map(|s| s.to_string()),
+                        content_type: properties.content_type().as_ref().map(|s| s.to_string()),
+                        delivery_mode: *properties.delivery_mode(),
+                        envelope,
+                    })
+                    .map_err(|e| e.to_string());
+                sink.lock().expect("sink lock").push(message);
+            }
+        });
+        Ok(Self {
+            connection,
+            received,
+            task,
+        })
+    }
+
+    /// Everything received so far, in arrival order; fails the test on a bad message.
+    fn received(&self) -> Vec<Received> {
+        let all = self.received.lock().expect("sink lock").clone();
+        all.into_iter()
+            .map(|m| m.unwrap_or_else(|e| panic!("a message that is no event envelope: {e}")))
+            .collect()
+    }
+
+    /// The distinct event ids received so far.
+    fn event_ids(&self) -> HashSet<Uuid> {
+        self.received()
+            .iter()
+            .map(|r| r.envelope.event_id)
+            .collect()
+    }
+
+    async fn close(self) {
+        self.connection
+            .close(200, "test done".into())
+            .await
+            .expect("closing the sink");
+        self.task.await.expect("sink task");
+    }
+}
+
+/// A relay running in a task of its own.
+struct Running {
+    token: CancellationToken,
+    leader: watch::Receiver<bool>,
+    handle: JoinHandle<Result<(), RelayError>>,
+}
+
+impl Running {
+    fn start(config: RelayConfig) -> Self {
+        let relay = Relay::new(config).expect("a valid relay configuration");
+        let leader = relay.leadership();
+        let token = CancellationToken::new();
+        let shutdown = token.clone();
+        let handle = tokio::spawn(async move { relay.run(shutdown).await });
+        Self {
+            token,
+            leader,
+            handle,
+        }
+    }
+
+    fn is_leader(&self) -> bool {
+        *self.leader.borrow()
+    }
+
+    /// Graceful stop: the relay finishes its batch and returns Ok.
+    async fn stop(self) {
+        self.token.cancel();
+        self.handle
+            .await
+            .expect("the relay task did not panic")
+            .expect("the relay stops cleanly");
+    }
+}
+
+fn config(db: &TestDb, bus: &TestBus) -> RelayConfig {
+    RelayConfig::new(db.url(), bus.url(), bus.topology().clone())
+}
+
+/// What the repository says it recorded for one event.
+#[derive(Debug, Clone)]
+struct Expected {
+    image: Uuid,
+    version: i64,
+    routing_key: String,
+    command_id: Uuid,
+    correlation_id: String,
+}
+
+/// Applies `command` as the owner under a fresh correlation id; returns its events.
+async fn apply(repo: &Repository, command: Command) -> HashMap<Uuid, Expected> {
+    let correlation_id = format!("req-{}", Uuid::new_v4().simple());
+    let envelope = CommandEnvelope::new(owner(), command).with_correlation_id(&correlation_id);
+    let applied = repo.apply(&envelope).await.expect("command accepted");
+    applied
+        .result
+        .events
+        .iter()
+        .map(|e| {
+            let expected = Expected {
+                image: e.aggregate_id,
+                version: e.version,
+                routing_key: e.routing_key.clone(),
+                command_id: envelope.command_id.as_uuid(),
+                correlation_id: correlation_id.clone(),
+            };
+            (e.event_id, expected)
+        })
+        .collect()
+}
+
+/// `(event_id, published)` of every row, in seq order.
+async fn stored(db: &TestDb) -> Vec<(Uuid, bool)> {
+    let mut conn = db.conn().await.expect("connection");
+    events::table
+        .order(events::seq.asc())
+        .select((events::event_id, events::published_at.is_not_null()))
+        .load(&mut conn)
+        .await
+        .expect("events")
+}
+
+/// Waits until every stored row is stamped published and was received.
+async fn wait_for_all(db: &TestDb, sink: &Sink) {
+    wait_until(
+        DEADLINE,
+        "every event is published and received",
+        async || {
+            let rows = stored(db).await;
+            let received = sink.event_ids();
+            rows.iter()
+                .all(|(id, published)| *published && received.contains(id))
+        },
+    )
+    .await
+    .expect("all events delivered");
+}
+
+/// Per image, the versions in the order they first arrived (duplicates dropped, as a
+/// subscriber would by event id).
+fn first_arrivals(received: &[Received]) -> HashMap<Uuid, Vec<i64>> {
+    let mut seen = HashSet::new();
+    let mut versions: HashMap<Uuid, Vec<i64>> = HashMap::new();
+    for r in received {
+        if seen.insert(r.envelope.event_id) {
+            versions
+                .entry(r.envelope.id)
+                .or_default()
+                .push(r.envelope.version);
+        }
+    }
+    versions
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_event_is_published_in_version_order_per_image() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+    let sink = Sink::bind(&bus).await.expect("sink");
+    let repo = Repository::new(db.pool().clone(), DomainConfig::default());
+    let images: Vec<ImageId> = (0..3).map(|_| ImageId::generate()).collect();
+
+    // Written before the relay starts: its first read must find them.
+    let mut expected = apply(&repo, create(images[0], "early")).await;
+    expected.extend(apply(&repo, set_property(images[0], "os_distro", "cirros")).await);
+
+    // Small batches: several reads, full ones among them.
+    let mut config = config(&db, &bus);
+    config.batch_size = 4;
+    let relay = Running::start(config);
+    for (i, id) in images.iter().enumerate().skip(1) {
+        expected.extend(apply(&repo, create(*id, &format!("image-{i}"))).await);
+    }
+    for round in 0..3 {
+        for id in &images {
+            let key = format!("k{round}");
+            expected.extend(apply(&repo, set_property(*id, &key, "v")).await);
+            expected.extend(apply(&repo, add_tag(*id, &key)).await);
+        }
+    }
+    wait_for_all(&db, &sink).await;
+    relay.stop().await;
+
+    let received = sink.received();
+    let rows = stored(&db).await;
+    assert_eq!(rows.len(), expected.len(), "one row per recorded event");
+    assert!(
+        rows.iter().all(|(_, published)| *published),
+        "every row stamped"
+    );
+    let ids: HashSet<Uuid> = received.iter().map(|r| r.envelope.event_id).collect();
+    assert_eq!(
+        ids,
+        expected.keys().copied().collect(),
+        "exactly the recorded events"
+    );
+    assert_eq!(
+        received.len(),
+        ids.len(),
+        "one healthy relay publishes once"
+    );
+
+    for r in &received {
+        let e = &r.envelope;
+        let want = &expected[&e.event_id];
+        assert_eq!(r.routing_key, want.routing_key);
+        let key = if e.version == 1 {
+            "image.queued"
+        } else {
+            "image.updated"
+        };
+        assert_eq!(r.routing_key, key, "version {} of {}", e.version, e.id);
+        assert_eq!(r.message_id, Some(e.event_id.to_string()));
+        assert_eq!(r.content_type.as_deref(), Some("application/json"));
+        assert_eq!(r.delivery_mode, Some(2), "persistent");
+        assert_eq!(
+            r.correlation_id.as_deref(),
+            Some(want.correlation_id.as_str())
+        );
+        assert_eq!(e.schema, EVENT_SCHEMA_V1);
+        assert_eq!(e.aggregate, "image");
+        assert_eq!((e.id, e.version), (want.image, want.version));
+        assert_eq!(e.command_id, want.command_id);
+        assert_eq!(
+            e.correlation_id.as_deref(),
+            Some(want.correlation_id.as_str())
+        );
+        assert_eq!(e.actor, owner());
+        assert_eq!(e.to_status, "queued");
+        let from = if e.version == 1 { None } else { Some("queued") };
+        assert_eq!(e.from_status.as_deref(), from);
+        assert_eq!(e.snapshot["version"], serde_json::json!(e.version));
+        assert_eq!(e.snapshot["id"], serde_json::json!(e.id));
+    }
+    let arrivals = first_arrivals(&received);
+    for id in &images {
+        let versions = &arrivals[&id.as_uuid()];
+        let in_order: Vec<i64> = (1..=versions.len() as i64).collect();
+        assert_eq!(versions, &in_order, "versions of {id:?} in order");
+    }
+    sink.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follower_takes_over_when_the_leader_dies() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+    let sink = Sink::bind(&bus).await.expect("sink");
+    let repo = Repository::new(db.pool().clone(), DomainConfig::default());
+    let images: Vec<ImageId> = (0..4).map(|_| ImageId::generate()).collect();
+
+    let mut config = config(&db, &bus);
+    config.batch_size = 8;
+    let first = Running::start(config.clone());
+    let second = Running::start(config);
+    wait_until(DEADLINE, "a relay leads", async || {
+        first.is_leader() || second.is_leader()
+    })
+    .await
+    .expect("a leader");
+    for (i, id) in images.iter().enumerate() {
+        apply(&repo, create(*id, &format!("image-{i}"))).await;
+    }
+    wait_until(DEADLINE, "events flow", async || {
+        !sink.event_ids().is_empty()
+    })
+    .await
+    .expect("the leader publishes");
+    assert!(
+        first.is_leader() != second.is_leader(),
+        "exactly one relay leads"
+    );
+    let (leader, follower) = if first.is_leader() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+
+    // A stream of commands, during which the leader dies without any goodbye: its task
+    // is dropped, which closes its Postgres session and so releases the lock.
+    let writer = {
+        let (repo, images) = (repo.clone(), images.clone());
+        tokio::spawn(async move {
+            for round in 0..6 {
+                for id in &images {
+                    apply(&repo, set_property(*id, &format!("k{round}"), "v")).await;
+                }
+            }
+        })
+    };
+    wait_until(DEADLINE, "the stream is under way", async || {
+        sink.event_ids().len() > images.len()
+    })
+    .await
+    .expect("more events flow");
+    leader.handle.abort();
+    assert!(leader.handle.await.is_err_and(|e| e.is_cancelled()));
+    wait_until(DEADLINE, "the follower leads", async || {
+        follower.is_leader()
+    })
+    .await
+    .expect("the follower takes over");
+    writer.await.expect("writer");
+    for id in &images {
+        apply(&repo, add_tag(*id, "after")).await;
+    }
+    wait_for_all(&db, &sink).await;
+    follower.stop().await;
+
+    let received = sink.received();
+    let stored_ids: HashSet<Uuid> = stored(&db).await.into_iter().map(|(id, _)| id).collect();
+    let received_ids: HashSet<Uuid> = received.iter().map(|r| r.envelope.event_id).collect();
+    assert_eq!(
+        received_ids, stored_ids,
+        "every event published, none invented"
+    );
+    let duplicates = received.len() - received_ids.len();
+    eprintln!(
+        "failover: {} events, {} messages, {duplicates} duplicates",
+        stored_ids.len(),
+        received.len()
+    );
+    // First arrivals stay in version order even across the handover.
+    for (id, versions) in first_arrivals(&received) {
+        let in_order: Vec<i64> = (1..=versions.len() as i64).collect();
+        assert_eq!(versions, in_order, "versions of {id} in order");
+    }
+    sink.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_wake_the_relay_without_the_poll() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+    let sink = Sink::bind(&bus).await.expect("sink");
+    let repo = Repository::new(db.pool().clone(), DomainConfig::default());
+
+    // With an hour between polls, only LISTEN/NOTIFY can explain a prompt delivery.
+    let mut config = config(&db, &bus);
+    config.poll_interval = Duration::from_secs(3600);
+    let relay = Running::start(config);
+    wait_until(DEADLINE, "the relay leads", async || relay.is_leader())
+        .await
+        .expect("leader");
+    let id = ImageId::generate();
+    apply(&repo, create(id, "notified")).await;
+    wait_for_all(&db, &sink).await;
+    // The first round may have been caught by the relay's first read; by now it has
+    // stamped it and gone to sleep, so this one needs the notification.
+    apply(&repo, set_property(id, "os_distro", "cirros")).await;
+    apply(&repo, add_tag(id, "woken")).await;
+    wait_for_all(&db, &sink).await;
+    assert_eq!(sink.event_ids().len(), 3);
+    relay.stop().await;
+    sink.close().await;
+}
