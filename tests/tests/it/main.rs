@@ -10,6 +10,7 @@ mod migrate;
 mod outbox;
 mod poison;
 mod repository;
+mod restart;
 mod schema;
 mod schema_catalog;
 mod schemas;
