@@ -240,3 +240,30 @@ fn a_marker_is_kept_as_an_image_id() {
         Some(id.to_owned())
     );
 }
+
+#[test]
+fn user_values_are_bound_never_interpolated() {
+    let evil = "x'); DROP TABLE images; --";
+    let marker = "6bbe7cc2-eae7-4c0f-b50d-a7160b0c6a86";
+    let q = ok(&[
+        ("name", evil),
+        ("owner", evil),
+        ("tag", evil),
+        ("checksum", evil),
+        (evil, evil),
+        ("marker", marker),
+        ("sort", "name:asc,size"),
+    ]);
+    let actor = crate::domain::Actor::new(evil, evil, &["reader"]);
+    let sql = sql::image_list_sql(&actor, &q);
+    assert!(!sql.text.contains("DROP TABLE"), "{}", sql.text);
+    assert!(!sql.text.contains(marker), "{}", sql.text);
+    let texts = sql
+        .binds
+        .iter()
+        .filter(|b| **b == BindValue::Text(evil.to_owned()));
+    // The project, name, owner, checksum, tag, and the property's name and value.
+    assert_eq!(texts.count(), 7);
+    let placeholders = (1..=sql.binds.len()).all(|n| sql.text.contains(&format!("${n}")));
+    assert!(placeholders, "every bind is used: {}", sql.text);
+}
