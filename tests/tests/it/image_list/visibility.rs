@@ -168,7 +168,7 @@ async fn the_visibility_filter_narrows_or_widens() {
     let all = [("visibility", "all")];
     let other_all = set(&["pub1", "comm1", "comm2", "admin-comm", "priv2"]);
     assert_eq!(name_set(&db, &other(), &all).await, other_all);
-    assert_eq!(name_set(&db, &admin(), &all).await.len(), 10);
+    assert_eq!(name_set(&db, &admin(), &all).await.len(), 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
