@@ -3,6 +3,7 @@
 
 mod cli;
 mod client;
+mod commands_e2e;
 mod concurrency;
 mod fleet;
 mod image_list;

@@ -1,0 +1,486 @@
+//! Every command type end to end: published on the bus, applied by a worker, visible in
+//! Postgres, and announced on the events exchange with the right routing key and
+//! envelope.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use imagefleet_tests::fixtures::*;
+use imagefleet_tests::{TestBus, TestDb, TestWorker};
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Consumer};
+use shared::db::document;
+use shared::domain::command::*;
+use shared::domain::image::{DataDigest, Location};
+use shared::domain::status::{MemberStatus, TaskType};
+use shared::domain::{Actor, Command, DomainConfig, ImageId, TaskId};
+use shared::messaging::{CommandReply, EVENT_SCHEMA_V1, EventEnvelope, WorkQueue};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Bus {
+    channel: Channel,
+    replies: Consumer,
+    reply_to: String,
+    events: Consumer,
+    exchange: String,
+    queue: String,
+    db: TestDb,
+}
+
+fn digest(size: i64) -> DataDigest {
+    DataDigest {
+        size,
+        checksum: "0".repeat(32),
+        os_hash_algo: "sha512".into(),
+        os_hash_value: "0".repeat(128),
+        virtual_size: None,
+    }
+}
+
+impl Bus {
+    /// Sends a command, waits for its reply, then for its events: `expected` lists
+    /// (routing key, aggregate id, version) of each event, in order.
+    async fn step(&mut self, actor: Actor, command: Command, expected: &[(&str, uuid::Uuid, i64)]) {
+        let name = command.type_name();
+        let envelope = envelope(actor, command);
+        let properties = BasicProperties::default()
+            .with_reply_to(self.reply_to.clone().into())
+            .with_correlation_id(envelope.command_id.to_string().into())
+            .with_delivery_mode(2);
+        self.channel
+            .basic_publish(
+                self.exchange.clone().into(),
+                self.queue.clone().into(),
+                BasicPublishOptions::default(),
+                &serde_json::to_vec(&envelope).expect("json"),
+                properties,
+            )
+            .await
+            .expect("publish");
+        let reply = next(&mut self.replies, "reply").await;
+        match serde_json::from_slice::<CommandReply>(&reply.data).expect("reply") {
+            CommandReply::Accepted { command_id, .. } => {
+                assert_eq!(command_id, envelope.command_id)
+            }
+            CommandReply::Rejected { message, .. } => panic!("{name} was rejected: {message}"),
+        }
+        for (key, id, version) in expected {
+            let delivery = next(&mut self.events, "event").await;
+            let event: EventEnvelope = serde_json::from_slice(&delivery.data).expect("event");
+            assert_eq!(delivery.routing_key.as_str(), *key, "{name}: routing key");
+            assert_eq!(
+                (event.id, event.version),
+                (*id, *version),
+                "{name}: aggregate and version"
+            );
+            assert_eq!(event.schema, EVENT_SCHEMA_V1);
+            assert_eq!(
+                event.command_id,
+                envelope.command_id.as_uuid(),
+                "{name}: command id"
+            );
+            assert_eq!(
+                event.snapshot["status"].as_str(),
+                Some(event.to_status.as_str())
+            );
+            assert_eq!(event.snapshot["version"].as_i64(), Some(*version));
+            if event.aggregate == "image" {
+                let mut conn = self.db.conn().await.expect("connection");
+                let stored = document::image_by_id(&mut conn, *id)
+                    .await
+                    .expect("read")
+                    .expect("image");
+                assert!(
+                    stored.version >= *version,
+                    "{name}: Postgres holds the change"
+                );
+            }
+        }
+    }
+}
+
+async fn next(consumer: &mut Consumer, what: &str) -> lapin::message::Delivery {
+    tokio::time::timeout(DEADLINE, consumer.next())
+        .await
+        .unwrap_or_else(|_| panic!("a {what} before the deadline"))
+        .expect("stream open")
+        .expect("delivery")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_type_is_applied_and_announced() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+    let config = DomainConfig {
+        delayed_delete: true,
+        show_multiple_locations: true,
+        task_time_to_live: chrono::Duration::zero(),
+        ..DomainConfig::default()
+    };
+    let worker = TestWorker::start_with(&db, &bus, "e2e", config);
+    let connection = shared::messaging::connection::connect(bus.url(), "e2e")
+        .await
+        .expect("connection");
+    let channel = connection.create_channel().await.expect("channel");
+    let exclusive = QueueDeclareOptions {
+        exclusive: true,
+        ..Default::default()
+    };
+    let replies = channel
+        .queue_declare("".into(), exclusive, FieldTable::default())
+        .await
+        .expect("queue");
+    let events = channel
+        .queue_declare("".into(), exclusive, FieldTable::default())
+        .await
+        .expect("queue");
+    channel
+        .queue_bind(
+            events.name().clone(),
+            bus.topology().events_exchange().into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind");
+    let no_ack = BasicConsumeOptions {
+        no_ack: true,
+        ..Default::default()
+    };
+    let mut b = Bus {
+        replies: channel
+            .basic_consume(
+                replies.name().clone(),
+                "r".into(),
+                no_ack,
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume"),
+        events: channel
+            .basic_consume(
+                events.name().clone(),
+                "e".into(),
+                no_ack,
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume"),
+        reply_to: replies.name().to_string(),
+        exchange: bus.topology().commands_exchange(),
+        queue: bus.topology().queue(WorkQueue::Commands),
+        channel,
+        db,
+    };
+    let service = Actor::service;
+    let (a, ib, ic) = (
+        ImageId::generate(),
+        ImageId::generate(),
+        ImageId::generate(),
+    );
+    let (ua, ub, uc) = (a.as_uuid(), ib.as_uuid(), ic.as_uuid());
+    let member = |id, member_id: &str| MemberRef {
+        image_id: id,
+        member_id: member_id.into(),
+    };
+    let lease = || chrono::Utc::now() + chrono::Duration::hours(1);
+
+    // Image A: metadata, sharing, upload, actions, delayed delete, restore, purge.
+    b.step(owner(), create(a, "a"), &[("image.queued", ua, 1)])
+        .await;
+    b.step(
+        owner(),
+        set_property(a, "os_distro", "debian"),
+        &[("image.updated", ua, 2)],
+    )
+    .await;
+    b.step(owner(), add_tag(a, "gold"), &[("image.updated", ua, 3)])
+        .await;
+    b.step(owner(), remove_tag(a, "gold"), &[("image.updated", ua, 4)])
+        .await;
+    b.step(
+        owner(),
+        Command::AddMember(member(a, "p2")),
+        &[("image.updated", ua, 5)],
+    )
+    .await;
+    let accept = UpdateMember {
+        image_id: a,
+        member_id: "p2".into(),
+        status: MemberStatus::Accepted,
+    };
+    b.step(
+        other(),
+        Command::UpdateMember(accept),
+        &[("image.updated", ua, 6)],
+    )
+    .await;
+    b.step(
+        owner(),
+        Command::RemoveMember(member(a, "p2")),
+        &[("image.updated", ua, 7)],
+    )
+    .await;
+    b.step(owner(), begin_upload(a), &[("image.saving", ua, 8)])
+        .await;
+    b.step(service(), abort_upload(a), &[("image.queued", ua, 9)])
+        .await;
+    b.step(owner(), begin_upload(a), &[("image.saving", ua, 10)])
+        .await;
+    b.step(
+        service(),
+        complete_upload(a, 4096),
+        &[("image.active", ua, 11)],
+    )
+    .await;
+    b.step(
+        owner(),
+        Command::DeactivateImage(image_ref(a)),
+        &[("image.deactivated", ua, 12)],
+    )
+    .await;
+    b.step(
+        owner(),
+        Command::ReactivateImage(image_ref(a)),
+        &[("image.active", ua, 13)],
+    )
+    .await;
+    b.step(
+        owner(),
+        Command::DeleteImage(image_ref(a)),
+        &[("image.pending_delete", ua, 14)],
+    )
+    .await;
+    b.step(
+        admin(),
+        Command::RestoreImage(image_ref(a)),
+        &[("image.active", ua, 15)],
+    )
+    .await;
+    b.step(
+        owner(),
+        Command::DeleteImage(image_ref(a)),
+        &[("image.pending_delete", ua, 16)],
+    )
+    .await;
+    b.step(
+        service(),
+        Command::PurgeImage(image_ref(a)),
+        &[("image.deleted", ua, 17)],
+    )
+    .await;
+
+    // Image B: staging and a glance-direct import that succeeds.
+    let t1 = TaskId::generate();
+    b.step(owner(), create(ib, "b"), &[("image.queued", ub, 1)])
+        .await;
+    b.step(
+        owner(),
+        Command::BeginStage(Leased {
+            image_id: ib,
+            lease_expires_at: lease(),
+        }),
+        &[("image.uploading", ub, 2)],
+    )
+    .await;
+    let abort = Abort {
+        image_id: ib,
+        reason: "client went away".into(),
+        data_removed: true,
+    };
+    b.step(
+        service(),
+        Command::AbortStage(abort),
+        &[("image.queued", ub, 3)],
+    )
+    .await;
+    b.step(
+        owner(),
+        Command::BeginStage(Leased {
+            image_id: ib,
+            lease_expires_at: lease(),
+        }),
+        &[("image.uploading", ub, 4)],
+    )
+    .await;
+    b.step(
+        service(),
+        Command::CompleteStage(image_ref(ib)),
+        &[("image.updated", ub, 5)],
+    )
+    .await;
+    let import = BeginImport {
+        image_id: ib,
+        task_id: t1,
+        method: ImportMethod::GlanceDirect,
+        stores: vec![],
+        lease_expires_at: lease(),
+        request_id: None,
+    };
+    b.step(
+        owner(),
+        Command::BeginImport(import),
+        &[
+            ("image.importing", ub, 6),
+            ("task.pending", t1.as_uuid(), 1),
+        ],
+    )
+    .await;
+    b.step(
+        service(),
+        Command::StartTask(TaskRef { task_id: t1 }),
+        &[("task.processing", t1.as_uuid(), 2)],
+    )
+    .await;
+    let done = CompleteImport {
+        image_id: ib,
+        task_id: t1,
+        digest: digest(10),
+    };
+    b.step(
+        service(),
+        Command::CompleteImport(done),
+        &[("image.active", ub, 7), ("task.success", t1.as_uuid(), 3)],
+    )
+    .await;
+
+    // Image C: a web-download import that fails, then locations.
+    let t2 = TaskId::generate();
+    b.step(owner(), create(ic, "c"), &[("image.queued", uc, 1)])
+        .await;
+    let method = ImportMethod::WebDownload {
+        uri: "https://example.org/c.img".into(),
+    };
+    let import = BeginImport {
+        image_id: ic,
+        task_id: t2,
+        method,
+        stores: vec![],
+        lease_expires_at: lease(),
+        request_id: None,
+    };
+    b.step(
+        owner(),
+        Command::BeginImport(import),
+        &[
+            ("image.importing", uc, 2),
+            ("task.pending", t2.as_uuid(), 1),
+        ],
+    )
+    .await;
+    b.step(
+        service(),
+        Command::StartTask(TaskRef { task_id: t2 }),
+        &[("task.processing", t2.as_uuid(), 2)],
+    )
+    .await;
+    let failed = FailImport {
+        image_id: ic,
+        task_id: t2,
+        message: "source answered 404".into(),
+    };
+    b.step(
+        service(),
+        Command::FailImport(failed),
+        &[("image.queued", uc, 3), ("task.failure", t2.as_uuid(), 3)],
+    )
+    .await;
+    let location = |url: &str| Location {
+        url: url.into(),
+        metadata: serde_json::json!({}),
+    };
+    let first = AddLocation {
+        image_id: ic,
+        location: location("https://example.org/1"),
+        digest: Some(digest(7)),
+    };
+    b.step(
+        service(),
+        Command::AddLocation(first),
+        &[("image.active", uc, 4)],
+    )
+    .await;
+    let second = AddLocation {
+        image_id: ic,
+        location: location("https://example.org/2"),
+        digest: None,
+    };
+    b.step(
+        service(),
+        Command::AddLocation(second),
+        &[("image.updated", uc, 5)],
+    )
+    .await;
+    let remove = RemoveLocation {
+        image_id: ic,
+        url: "https://example.org/2".into(),
+    };
+    b.step(
+        owner(),
+        Command::RemoveLocation(remove),
+        &[("image.updated", uc, 6)],
+    )
+    .await;
+
+    // The tasks API: success then expiry, and a failure.
+    let (t3, t4) = (TaskId::generate(), TaskId::generate());
+    let input = serde_json::json!({"import_from": "https://example.org/x", "import_from_format": "raw", "image_properties": {}});
+    let task = |task_id| CreateTask {
+        task_id,
+        task_type: TaskType::Import,
+        input: input.clone(),
+        request_id: None,
+    };
+    b.step(
+        admin(),
+        Command::CreateTask(task(t3)),
+        &[("task.pending", t3.as_uuid(), 1)],
+    )
+    .await;
+    b.step(
+        service(),
+        Command::StartTask(TaskRef { task_id: t3 }),
+        &[("task.processing", t3.as_uuid(), 2)],
+    )
+    .await;
+    let success = SucceedTask {
+        task_id: t3,
+        result: serde_json::json!({"image_id": ua}),
+    };
+    b.step(
+        service(),
+        Command::SucceedTask(success),
+        &[("task.success", t3.as_uuid(), 3)],
+    )
+    .await;
+    b.step(
+        service(),
+        Command::ExpireTask(TaskRef { task_id: t3 }),
+        &[("task.deleted", t3.as_uuid(), 4)],
+    )
+    .await;
+    b.step(
+        admin(),
+        Command::CreateTask(task(t4)),
+        &[("task.pending", t4.as_uuid(), 1)],
+    )
+    .await;
+    let failure = FailTask {
+        task_id: t4,
+        message: "bad source".into(),
+    };
+    b.step(
+        service(),
+        Command::FailTask(failure),
+        &[("task.failure", t4.as_uuid(), 2)],
+    )
+    .await;
+
+    connection.close(0, "done".into()).await.expect("close");
+    worker.stop().await;
+}
