@@ -25,7 +25,13 @@ impl TestBus {
     /// Declares a fresh topology under `test_<random>`.
     pub async fn new() -> anyhow::Result<Self> {
         let url = amqp_url();
-        let topology = Topology::new(format!("test_{:016x}", rand::random::<u64>()));
+        // Short retry delays keep the retry tests quick; the mechanism is the same.
+        let topology = Topology::new(format!("test_{:016x}", rand::random::<u64>()))
+            .with_retry_delays(
+                [100, 200, 300]
+                    .map(std::time::Duration::from_millis)
+                    .to_vec(),
+            );
         let connection = connect(&url, "imagefleet-test-setup")
             .await
             .context("connecting to RabbitMQ")?;

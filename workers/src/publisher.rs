@@ -6,7 +6,6 @@ use lapin::message::Delivery;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
-use shared::messaging::topology::RETRY_DELAYS;
 use shared::messaging::{CommandReply, Topology, WorkQueue, headers};
 
 /// Longest failure reason kept in a header.
@@ -153,7 +152,7 @@ impl Publisher {
     ) -> Result<(), lapin::Error> {
         let attempts = attempts_of(&delivery.properties);
         let step = usize::try_from(attempts).unwrap_or(usize::MAX);
-        if step >= RETRY_DELAYS.len() {
+        if step >= self.topology.retry_delays().len() {
             let reason = format!("gave up after {attempts} retries: {reason}");
             return self
                 .dead_letter(delivery, queue, "retryable", &reason, attempts)

@@ -15,7 +15,7 @@ use std::time::Duration;
 /// The production prefix.
 pub const DEFAULT_PREFIX: &str = "imagefleet";
 
-/// Delays before a retryable failure is tried again: one retry queue per step, each
+/// Default delays before a retryable failure is tried again: one retry queue per step, each
 /// with a fixed TTL (a per-message TTL would block behind longer ones at the head).
 pub const RETRY_DELAYS: [Duration; 3] = [
     Duration::from_secs(1),
@@ -52,6 +52,7 @@ impl WorkQueue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
     prefix: String,
+    retry_delays: Vec<Duration>,
 }
 
 impl Default for Topology {
@@ -65,7 +66,20 @@ impl Topology {
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
+            retry_delays: RETRY_DELAYS.to_vec(),
         }
+    }
+
+    /// The same names with other retry delays (tests use short ones). A deployment must
+    /// keep its delays: the broker refuses to re-declare a queue with another TTL.
+    pub fn with_retry_delays(mut self, delays: Vec<Duration>) -> Self {
+        self.retry_delays = delays;
+        self
+    }
+
+    /// The delay before each retry; their number is the number of retries.
+    pub fn retry_delays(&self) -> &[Duration] {
+        &self.retry_delays
     }
 
     /// The prefix.
@@ -109,7 +123,7 @@ impl Topology {
         for queue in WorkQueue::ALL {
             names.push(self.queue(queue));
             names.push(self.dead_letter_queue(queue));
-            names.extend((0..RETRY_DELAYS.len()).map(|step| self.retry_queue(queue, step)));
+            names.extend((0..self.retry_delays.len()).map(|step| self.retry_queue(queue, step)));
         }
         names
     }
@@ -173,7 +187,7 @@ impl Topology {
         )
         .await?;
 
-        for (step, delay) in RETRY_DELAYS.iter().enumerate() {
+        for (step, delay) in self.retry_delays.iter().enumerate() {
             // Expired messages fall back into the work queue through the default exchange.
             let mut args = quorum();
             args.insert(

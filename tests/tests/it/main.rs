@@ -12,6 +12,7 @@ mod outbox;
 mod poison;
 mod repository;
 mod restart;
+mod retry;
 mod schema;
 mod schema_catalog;
 mod schemas;
