@@ -3,7 +3,10 @@
 //! `dlq list` reads messages without removing them: it takes up to `--limit` messages
 //! unacknowledged (so each `basic.get` returns the next one), prints them, then hands
 //! them all back with `nack(requeue)`. If it dies half-way, the broker requeues them
-//! anyway when the channel closes.
+//! anyway when the channel closes. A quorum queue takes nacked messages back through
+//! its log, so they reappear a moment after `list` returns; each look also counts in
+//! the message's `x-delivery-count`, which is harmless because the dead-letter queues
+//! have no delivery limit.
 //!
 //! `dlq replay` moves messages back to their work queue: each is republished (confirmed,
 //! mandatory) through the commands exchange with its attempt count and failure headers

@@ -161,9 +161,12 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_ACCEPTED))
         }
         Err(error @ ClientError::Timeout(_)) => {
+            // Print the envelope itself: publishing it again (same command_id) is the
+            // safe way to learn the outcome, which a fresh wrapper would not be.
+            println!("{}", serde_json::to_string(&envelope)?);
             eprintln!(
-                "error: {error}; re-run with the same command_id ({}) to learn it",
-                envelope.command_id
+                "error: {error}; the envelope is on standard output: publish it again \
+                 with --wait to learn the outcome (it is applied at most once)"
             );
             Ok(ExitCode::from(EXIT_TIMEOUT))
         }

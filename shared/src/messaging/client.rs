@@ -42,16 +42,17 @@ pub const DEFAULT_CONNECTION_NAME: &str = "imagefleet-command-client";
 ///
 /// Retrying is always safe with the **same** `command_id`: a worker applies a command
 /// once however often it is delivered, and a redelivery answers with the stored result.
-/// [`ClientError::is_retryable`] says when a retry can help.
+/// [`ClientError::is_retryable`] says when a retry can help. The underlying error is
+/// part of the message (not a `source`), so a log line or an anyhow chain shows it once.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// RabbitMQ could not be reached (or the topology not declared). Nothing was sent.
     #[error("cannot connect to RabbitMQ: {0}")]
-    Connection(#[source] lapin::Error),
+    Connection(lapin::Error),
     /// The publish failed on the wire (typically the connection dropped). The broker
     /// may or may not have the command.
     #[error("publishing the command failed: {0}")]
-    Publish(#[source] lapin::Error),
+    Publish(lapin::Error),
     /// The broker refused the message (a negative publisher confirm).
     #[error("the broker refused (nacked) the command")]
     Nacked,
@@ -77,10 +78,10 @@ pub enum ClientError {
     Disconnected,
     /// The reply was not a readable [`CommandReply`].
     #[error("the reply is not a valid command reply: {0}")]
-    InvalidReply(#[source] serde_json::Error),
+    InvalidReply(serde_json::Error),
     /// The envelope could not be serialised (it never can in practice).
     #[error("the command cannot be serialised: {0}")]
-    Encode(#[source] serde_json::Error),
+    Encode(serde_json::Error),
     /// [`CommandClient::close`] was called.
     #[error("the command client is closed")]
     Closed,

@@ -6,10 +6,14 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use lapin::BasicProperties;
 use uuid::Uuid;
 
 use crate::db::schema::events;
 use crate::messaging::{EVENT_SCHEMA_V1, EventEnvelope};
+
+/// AMQP short strings (such as the correlation id property) hold at most this many bytes.
+const MAX_SHORT_STRING: usize = 255;
 
 /// One unpublished row of the outbox, as the relay reads it.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
@@ -65,6 +69,29 @@ impl OutboxRow {
             actor: serde_json::from_value(self.actor.clone())?,
             snapshot: self.snapshot.clone(),
         })
+    }
+
+    /// The message body: the envelope as JSON.
+    pub fn body(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&self.envelope()?)
+    }
+
+    /// Persistent, JSON, `message_id` = event id, `type` = event type, `timestamp` =
+    /// when it happened, and the request's correlation id (when it fits an AMQP short
+    /// string; the body carries it regardless).
+    pub fn properties(&self) -> BasicProperties {
+        let mut properties = BasicProperties::default()
+            .with_message_id(self.event_id.to_string().into())
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2)
+            .with_type(self.event_type.as_str().into())
+            .with_timestamp(u64::try_from(self.occurred_at.timestamp()).unwrap_or(0));
+        if let Some(correlation_id) = &self.correlation_id
+            && correlation_id.len() <= MAX_SHORT_STRING
+        {
+            properties = properties.with_correlation_id(correlation_id.as_str().into());
+        }
+        properties
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, Channel, Confirmation};
+use lapin::{Channel, Confirmation};
 use rand::Rng;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -22,9 +22,6 @@ use crate::messaging::connection::{MAX_BACKOFF, connect};
 
 /// First pause after a failed session; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-
-/// AMQP short strings (correlation id) hold at most this many bytes.
-const MAX_SHORT_STRING: usize = 255;
 
 /// One relay process. Any number may run against one database; one leads.
 pub struct Relay {
@@ -107,7 +104,10 @@ impl Relay {
         self.lead(&mut db, shutdown, backoff).await?;
         // A graceful stop hands over at once instead of when the session closes.
         if let Err(error) = db.unlock().await {
-            tracing::warn!(%error, "could not release the leader lock; closing the session releases it");
+            tracing::warn!(
+                %error,
+                "could not release the leader lock; closing the session releases it"
+            );
         }
         Ok(())
     }
@@ -208,7 +208,7 @@ impl Relay {
                 row.routing_key.as_str().into(),
                 BasicPublishOptions::default(),
                 &body,
-                properties(row),
+                row.properties(),
             );
             let confirm = bounded(config.io_timeout, "publishing an event", publish).await?;
             pending.push((row, Some(confirm)));
@@ -225,7 +225,11 @@ impl Relay {
                     Ok(result) => match result? {
                         Confirmation::Ack(_) => true,
                         Confirmation::Nack(_) => {
-                            tracing::warn!(seq = row.seq, event_id = %row.event_id, "broker nacked an event; it will be published again");
+                            tracing::warn!(
+                                seq = row.seq,
+                                event_id = %row.event_id,
+                                "broker nacked an event; it will be published again"
+                            );
                             false
                         }
                         Confirmation::NotRequested => return Err(RelayError::NotConfirming),
@@ -246,33 +250,18 @@ impl Relay {
 /// stays unpublished, and blocks its aggregate's later events, until an operator
 /// repairs it.
 fn encode(row: &OutboxRow) -> Option<Vec<u8>> {
-    let encoded = row
-        .envelope()
-        .and_then(|envelope| serde_json::to_vec(&envelope));
-    match encoded {
+    match row.body() {
         Ok(body) => Some(body),
         Err(error) => {
-            tracing::error!(seq = row.seq, event_id = %row.event_id, %error, "outbox row does not decode; left unpublished");
+            tracing::error!(
+                seq = row.seq,
+                event_id = %row.event_id,
+                %error,
+                "outbox row does not decode; left unpublished"
+            );
             None
         }
     }
-}
-
-/// Persistent, JSON, `message_id` = event id, `type` = event type, and the request's
-/// correlation id (when it fits an AMQP short string; it is in the body regardless).
-fn properties(row: &OutboxRow) -> BasicProperties {
-    let mut properties = BasicProperties::default()
-        .with_message_id(row.event_id.to_string().into())
-        .with_content_type("application/json".into())
-        .with_delivery_mode(2)
-        .with_type(row.event_type.as_str().into())
-        .with_timestamp(u64::try_from(row.occurred_at.timestamp()).unwrap_or(0));
-    if let Some(correlation_id) = &row.correlation_id
-        && correlation_id.len() <= MAX_SHORT_STRING
-    {
-        properties = properties.with_correlation_id(correlation_id.as_str().into());
-    }
-    properties
 }
 
 /// `future`'s output, or None if `shutdown` is cancelled first.

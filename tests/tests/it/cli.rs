@@ -2,6 +2,8 @@
 //! shows dead letters and leaves them in place, `dlq replay` moves them back to their
 //! work queue with a clean failure record, `tail` prints the events its bindings match.
 
+use std::time::Duration;
+
 use imagefleet_cli::dlq::{self, DeadLetter};
 use imagefleet_cli::tail::Tail;
 use imagefleet_tests::TestBus;
@@ -34,6 +36,19 @@ async fn depth(channel: &Channel, queue: &str) -> u32 {
         .await
         .expect("queue exists")
         .message_count()
+}
+
+/// The queue's depth once it reaches `expected`, or after 5 s. A quorum queue takes
+/// back nacked messages through its log, a moment after the nack is sent.
+async fn depth_soon(channel: &Channel, queue: &str, expected: u32) -> u32 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let depth = depth(channel, queue).await;
+        if depth == expected || tokio::time::Instant::now() >= deadline {
+            return depth;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Puts a message in the commands dead-letter queue the way a worker does.
@@ -103,12 +118,16 @@ async fn dlq_list_shows_dead_letters_and_leaves_them() {
 
     // Nothing was removed, and a limit is honoured.
     let dlq_name = bus.topology().dead_letter_queue(WorkQueue::Commands);
+    for i in 0..20 {
+        eprintln!("{i} {}", depth(&channel, &dlq_name).await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(depth(&channel, &dlq_name).await, 2);
     let again = dlq::list(&channel, bus.topology(), WorkQueue::Commands, 1)
         .await
         .expect("listed again");
     assert_eq!(again.len(), 1);
-    assert_eq!(depth(&channel, &dlq_name).await, 2);
+    assert_eq!(depth_soon(&channel, &dlq_name, 2).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

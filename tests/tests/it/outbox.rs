@@ -448,3 +448,62 @@ async fn notifications_wake_the_relay_without_the_poll() {
     relay.stop().await;
     sink.close().await;
 }
+
+/// Backend pids holding an advisory lock in the test's database: only relays take one.
+async fn lock_holders(db: &TestDb) -> Vec<i32> {
+    #[derive(diesel::QueryableByName)]
+    struct Holder {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let mut conn = db.conn().await.expect("connection");
+    let holders: Vec<Holder> = diesel::sql_query(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .load(&mut conn)
+    .await
+    .expect("pg_locks");
+    holders.into_iter().map(|h| h.pid).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_recovers_from_losing_its_postgres_session() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+    let sink = Sink::bind(&bus).await.expect("sink");
+    let repo = Repository::new(db.pool().clone(), DomainConfig::default());
+    // No poll: after the reconnect, only a re-armed LISTEN can deliver round two.
+    let mut config = config(&db, &bus);
+    config.poll_interval = Duration::from_secs(3600);
+    let relay = Running::start(config);
+    wait_until(DEADLINE, "the relay leads", async || relay.is_leader())
+        .await
+        .expect("leader");
+    let before = lock_holders(&db).await;
+    assert_eq!(before.len(), 1, "one session holds the lock");
+
+    // The server ends the relay's session, as a failover or restart of Postgres would.
+    let mut conn = db.conn().await.expect("connection");
+    diesel::sql_query("SELECT pg_terminate_backend($1)")
+        .bind::<diesel::sql_types::Integer, _>(before[0])
+        .execute(&mut conn)
+        .await
+        .expect("terminate the relay's session");
+    drop(conn);
+    wait_until(DEADLINE, "a new session holds the lock", async || {
+        let now = lock_holders(&db).await;
+        now.len() == 1 && now != before
+    })
+    .await
+    .expect("the relay reconnects and leads again");
+
+    let id = ImageId::generate();
+    apply(&repo, create(id, "after-reconnect")).await;
+    wait_for_all(&db, &sink).await;
+    apply(&repo, set_property(id, "os_distro", "cirros")).await;
+    wait_for_all(&db, &sink).await;
+    assert_eq!(sink.event_ids().len(), 2);
+    relay.stop().await;
+    sink.close().await;
+}
