@@ -1,7 +1,26 @@
-//! The `api-gateway` binary: imagefleet's HTTP surface speaking Glance's v2 Image API.
-//! Its endpoints are built on the command bus; until then it only reports that.
+//! The `api-gateway` binary: serves Glance's v2 Image API on `IMAGEFLEET_BIND` until
+//! SIGTERM or Ctrl-C.
 
-fn main() {
-    eprintln!("api-gateway: the HTTP endpoints are not built yet; use `workers migrate`.");
-    std::process::exit(2);
+use anyhow::Context as _;
+use api_gateway::config::GatewayArgs;
+use clap::Parser;
+use shared::config::TelemetryArgs;
+
+/// imagefleet's HTTP gateway (OpenStack Glance v2 Image API).
+#[derive(Debug, Parser)]
+#[command(name = "api-gateway", version, about)]
+struct Cli {
+    #[command(flatten)]
+    telemetry: TelemetryArgs,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    shared::telemetry::init(&cli.telemetry);
+    api_gateway::serve::serve(cli.gateway, shared::shutdown::on_signal())
+        .await
+        .context("running the gateway")
 }

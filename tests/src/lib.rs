@@ -2,12 +2,14 @@
 //! (and later RabbitMQ): each test gets a database of its own, copied from a template
 //! migrated once, so tests run in parallel without seeing each other's rows.
 
+mod app;
 pub mod fixtures;
 mod test_bus;
 mod test_db;
 pub mod wait;
 mod worker;
 
+pub use app::{TestApp, TestResponse};
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};
 pub use worker::TestWorker;

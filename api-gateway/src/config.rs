@@ -1,0 +1,97 @@
+//! The gateway's configuration: flags and `IMAGEFLEET_*` variables, documented by
+//! `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use shared::config::{AmqpArgs, DatabaseArgs, DomainArgs};
+use shared::domain::Actor;
+
+use crate::identity::{AuthMode, Identity, TokenFileError};
+use crate::state::Settings;
+
+/// How the gateway learns who calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthKind {
+    /// Trusted `X-Project-Id`/`X-User-Id`/`X-Roles` headers from an authenticating proxy.
+    Headers,
+    /// `X-Auth-Token` looked up in `IMAGEFLEET_TOKEN_FILE`.
+    TokenFile,
+}
+
+/// Everything the gateway reads at start.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    /// Address to listen on.
+    #[arg(long, env = "IMAGEFLEET_BIND", default_value = "127.0.0.1:9292")]
+    pub bind: SocketAddr,
+    /// How callers are identified.
+    #[arg(long, env = "IMAGEFLEET_AUTH", value_enum, default_value_t = AuthKind::Headers)]
+    pub auth: AuthKind,
+    /// The token file for `--auth token-file`:
+    /// `{"tokens": {"<token>": {"project_id": .., "user_id": .., "roles": [..]}}}`.
+    #[arg(long, env = "IMAGEFLEET_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Act as this project (with roles member and reader) when a request carries no
+    /// identity; off by default (401). `imagefleet up` sets `default`.
+    #[arg(long, env = "IMAGEFLEET_DEFAULT_PROJECT")]
+    pub default_project: Option<String>,
+    /// Seconds to wait for a worker's answer before 503.
+    #[arg(long, env = "IMAGEFLEET_COMMAND_TIMEOUT", default_value_t = 10)]
+    pub command_timeout: u64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub amqp: AmqpArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub domain: DomainArgs,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--auth token-file` without a file.
+    #[error("--auth token-file needs IMAGEFLEET_TOKEN_FILE")]
+    MissingTokenFile,
+    /// The token file is unusable.
+    #[error(transparent)]
+    TokenFile(#[from] TokenFileError),
+}
+
+impl GatewayArgs {
+    /// The identity settings.
+    pub fn identity(&self) -> Result<Identity, ConfigError> {
+        let mode = match self.auth {
+            AuthKind::Headers => AuthMode::Headers,
+            AuthKind::TokenFile => AuthMode::from_token_file(
+                self.token_file
+                    .as_deref()
+                    .ok_or(ConfigError::MissingTokenFile)?,
+            )?,
+        };
+        let default_actor = self.default_project.as_ref().map(|project| {
+            Actor::new(
+                project.clone(),
+                format!("{project}-user"),
+                &["member", "reader"],
+            )
+        });
+        Ok(Identity {
+            mode,
+            default_actor,
+        })
+    }
+
+    /// The answer-shaping settings.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            command_timeout: Duration::from_secs(self.command_timeout),
+            show_multiple_locations: self.domain.show_multiple_locations,
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! imagefleet's HTTP gateway, speaking OpenStack Glance's v2 Image API. It validates and
+//! authorises requests, reads straight from Postgres, and turns every state change into
+//! a command answered by the workers; it never changes a status itself.
+
+pub mod command;
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod routes;
+pub mod serve;
+pub mod state;
+pub mod view;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Request};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+pub use state::{AppState, Settings};
+
+/// The header Glance clients read the request id from.
+pub const REQUEST_ID_HEADER: &str = "x-openstack-request-id";
+
+/// Largest request body accepted outside image data (JSON documents).
+pub const MAX_JSON_BODY: usize = 1 << 20;
+
+/// Glance-style request ids: `req-<uuid>`.
+#[derive(Clone, Copy, Default)]
+struct GlanceRequestId;
+
+impl MakeRequestId for GlanceRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&format!("req-{}", uuid::Uuid::new_v4()))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The gateway's router with its middleware: request ids (accepted from the client or
+/// made), tracing, and Glance-shaped 404s.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    routes::routes()
+        .fallback(routes::not_found)
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, GlanceRequestId))
+        .with_state(state)
+}

@@ -1,0 +1,53 @@
+//! Running the gateway: connect to Postgres and RabbitMQ, bind, serve until shutdown
+//! (axum's graceful shutdown lets requests in flight finish).
+
+use std::sync::Arc;
+
+use shared::db::{PoolOptions, build_pool};
+use shared::messaging::client::CommandClient;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::GatewayArgs;
+use crate::state::AppState;
+
+/// Why the gateway could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The read pool could not be built.
+    #[error(transparent)]
+    Database(#[from] shared::db::DbError),
+    /// RabbitMQ could not be reached.
+    #[error(transparent)]
+    Broker(#[from] shared::messaging::client::ClientError),
+    /// The address could not be bound, or serving failed.
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the gateway until `shutdown` is cancelled.
+pub async fn serve(args: GatewayArgs, shutdown: CancellationToken) -> Result<(), ServeError> {
+    let identity = args.identity()?;
+    let reads = build_pool(
+        &args.database.database_url,
+        PoolOptions {
+            max_size: args.database.database_pool_size,
+            ..PoolOptions::default()
+        },
+    )?;
+    let commands = CommandClient::connect(&args.amqp.amqp_url, args.amqp.topology()).await?;
+    let state = AppState {
+        reads,
+        commands,
+        identity: Arc::new(identity),
+        settings: Arc::new(args.settings()),
+    };
+    let listener = tokio::net::TcpListener::bind(args.bind).await?;
+    tracing::info!(address = %args.bind, "gateway listening");
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The Glance v2 representations of images, members and tasks: core attributes, extra
+//! properties flattened in, links, and timestamps as ISO 8601 with `Z`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use shared::domain::image::Member;
+use shared::domain::{Image, Task};
+
+/// Glance's timestamp form: seconds precision, `Z`.
+pub fn timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// An image as `GET /v2/images/{id}` shows it.
+pub fn image(image: &Image, show_locations: bool) -> Value {
+    let mut body = Map::new();
+    for (key, value) in &image.properties {
+        body.insert(key.clone(), Value::String(value.clone()));
+    }
+    let id = image.id.to_string();
+    let core = json!({
+        "id": id,
+        "name": image.name,
+        "status": image.status.as_str(),
+        "visibility": image.visibility.as_str(),
+        "protected": image.protected,
+        "os_hidden": image.os_hidden,
+        "owner": image.owner,
+        "checksum": image.checksum,
+        "os_hash_algo": image.os_hash_algo,
+        "os_hash_value": image.os_hash_value,
+        "size": image.size,
+        "virtual_size": image.virtual_size,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "disk_format": image.disk_format.map(|f| f.as_str()),
+        "container_format": image.container_format.map(|f| f.as_str()),
+        "tags": image.tags,
+        "created_at": timestamp(&image.created_at),
+        "updated_at": timestamp(&image.updated_at),
+        "self": format!("/v2/images/{id}"),
+        "file": format!("/v2/images/{id}/file"),
+        "schema": "/v2/schemas/image",
+    });
+    if let Value::Object(core) = core {
+        body.extend(core);
+    }
+    if show_locations {
+        body.insert("locations".into(), json!(image.locations));
+        if let Some(first) = image.locations.first() {
+            body.insert("direct_url".into(), Value::String(first.url.clone()));
+        }
+    }
+    Value::Object(body)
+}
+
+/// A member as `/v2/images/{id}/members` shows it.
+pub fn member(image: &Image, member: &Member) -> Value {
+    json!({
+        "image_id": image.id.to_string(),
+        "member_id": member.member_id,
+        "status": member.status.as_str(),
+        "created_at": timestamp(&member.created_at),
+        "updated_at": timestamp(&member.updated_at),
+        "schema": "/v2/schemas/member",
+    })
+}
+
+/// A task as `/v2/tasks/{id}` shows it.
+pub fn task(task: &Task) -> Value {
+    let id = task.id.to_string();
+    json!({
+        "id": id,
+        "type": task.task_type.as_str(),
+        "status": task.status.as_str(),
+        "input": task.input,
+        "result": task.result,
+        "message": task.message,
+        "owner": task.owner,
+        "expires_at": task.expires_at.as_ref().map(timestamp),
+        "created_at": timestamp(&task.created_at),
+        "updated_at": timestamp(&task.updated_at),
+        "image_id": task.image_id.map(|i| i.to_string()),
+        "request_id": task.request_id,
+        "user_id": task.user_id,
+        "self": format!("/v2/tasks/{id}"),
+        "schema": "/v2/schemas/task",
+    })
+}

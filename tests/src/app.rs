@@ -1,0 +1,211 @@
+//! `TestApp`: the whole stack for one test — its own database and topology, workers,
+//! and the gateway's router called in-process through `tower::ServiceExt::oneshot`, with
+//! typed request helpers.
+
+use std::sync::Arc;
+
+use api_gateway::identity::{AuthMode, Identity};
+use api_gateway::{AppState, Settings};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use shared::domain::{Actor, DomainConfig};
+use shared::messaging::client::CommandClient;
+use tower::ServiceExt;
+
+use crate::{TestBus, TestDb, TestWorker};
+
+/// A response, with its body read (JSON when it parses, else `Value::Null` and `text`).
+#[derive(Debug)]
+pub struct TestResponse {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The body as JSON, or null.
+    pub json: serde_json::Value,
+    /// The body as text.
+    pub text: String,
+}
+
+/// The stack of one test.
+pub struct TestApp {
+    /// The test's database.
+    pub db: TestDb,
+    /// The test's topology.
+    pub bus: TestBus,
+    workers: Vec<TestWorker>,
+    router: Router,
+}
+
+impl TestApp {
+    /// One worker, header identity, default settings.
+    pub async fn start() -> Self {
+        Self::start_with(
+            DomainConfig::default(),
+            Settings::default(),
+            AuthMode::Headers,
+            None,
+        )
+        .await
+    }
+
+    /// A stack with these settings.
+    pub async fn start_with(
+        domain: DomainConfig,
+        settings: Settings,
+        mode: AuthMode,
+        default_actor: Option<Actor>,
+    ) -> Self {
+        let db = TestDb::new().await.expect("test database");
+        let bus = TestBus::new().await.expect("test bus");
+        let workers = vec![TestWorker::start_with(&db, &bus, "app-worker", domain)];
+        let commands = CommandClient::connect(bus.url(), bus.topology().clone())
+            .await
+            .expect("command client");
+        let state = AppState {
+            reads: db.pool().clone(),
+            commands,
+            identity: Arc::new(Identity {
+                mode,
+                default_actor,
+            }),
+            settings: Arc::new(settings),
+        };
+        let router = api_gateway::app(state);
+        Self {
+            db,
+            bus,
+            workers,
+            router,
+        }
+    }
+
+    /// Sends a request as `actor` (identity headers), with an optional JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        actor: Option<&Actor>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(actor) = actor {
+            builder = builder
+                .header("x-project-id", &actor.project_id)
+                .header("x-user-id", &actor.user_id)
+                .header("x-roles", actor.roles.join(","));
+        }
+        let request = match body {
+            Some((content_type, bytes)) => builder
+                .header("content-type", content_type)
+                .body(Body::from(bytes)),
+            None => builder.body(Body::empty()),
+        }
+        .expect("request");
+        self.send(request).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible router");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        TestResponse {
+            status,
+            headers,
+            json,
+            text,
+        }
+    }
+
+    /// `GET`.
+    pub async fn get(&self, path: &str, actor: &Actor) -> TestResponse {
+        self.request(Method::GET, path, Some(actor), None).await
+    }
+
+    /// `POST` with a JSON body.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        actor: &Actor,
+        body: serde_json::Value,
+    ) -> TestResponse {
+        self.request(
+            Method::POST,
+            path,
+            Some(actor),
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    /// `PATCH` with a JSON-patch body of Glance's media type.
+    pub async fn patch(
+        &self,
+        path: &str,
+        actor: &Actor,
+        operations: serde_json::Value,
+    ) -> TestResponse {
+        let media = "application/openstack-images-v2.1-json-patch";
+        self.request(
+            Method::PATCH,
+            path,
+            Some(actor),
+            Some((media, operations.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    /// `PUT` with a JSON body.
+    pub async fn put_json(
+        &self,
+        path: &str,
+        actor: &Actor,
+        body: serde_json::Value,
+    ) -> TestResponse {
+        self.request(
+            Method::PUT,
+            path,
+            Some(actor),
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    /// `PUT` without a body.
+    pub async fn put(&self, path: &str, actor: &Actor) -> TestResponse {
+        self.request(Method::PUT, path, Some(actor), None).await
+    }
+
+    /// `DELETE`.
+    pub async fn delete(&self, path: &str, actor: &Actor) -> TestResponse {
+        self.request(Method::DELETE, path, Some(actor), None).await
+    }
+
+    /// `POST` without a body.
+    pub async fn post(&self, path: &str, actor: &Actor) -> TestResponse {
+        self.request(Method::POST, path, Some(actor), None).await
+    }
+
+    /// Stops the workers gracefully.
+    pub async fn stop(self) {
+        for worker in self.workers {
+            worker.stop().await;
+        }
+    }
+}
