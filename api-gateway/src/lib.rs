@@ -44,8 +44,25 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     routes::routes()
         .fallback(routes::not_found)
+        .layer(axum::middleware::map_response(glance_shaped_405))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, GlanceRequestId))
         .with_state(state)
+}
+
+/// axum answers a wrong method with an empty 405 and an `Allow` header; Glance's clients
+/// get the same JSON error body as for every other 4xx.
+async fn glance_shaped_405(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if response.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response
+        .headers()
+        .get(axum::http::header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    error::ApiError::method_not_allowed(&allow).into_response()
 }

@@ -1,5 +1,6 @@
 //! The HTTP routes, one file per endpoint group, registered in [`router`].
 
+pub mod common;
 pub mod versions;
 
 use axum::Router;

@@ -1,0 +1,84 @@
+//! What several endpoint groups share: path ids, loading an image the caller may see,
+//! reading JSON bodies with Glance's 400s, and Glance's empty 204.
+
+use axum::body::Bytes;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use shared::db::document;
+use shared::domain::{Actor, Image, ImageId, TaskId, policy};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An image id from the path; anything but a UUID is an image that does not exist (404).
+pub fn image_id(raw: &str) -> Result<ImageId, ApiError> {
+    ImageId::parse(raw).map_err(|_| ApiError::not_found(format!("No image found with ID {raw}")))
+}
+
+/// A task id from the path; 404 when it is not a UUID.
+pub fn task_id(raw: &str) -> Result<TaskId, ApiError> {
+    TaskId::parse(raw).map_err(|_| ApiError::not_found(format!("No task found with ID {raw}")))
+}
+
+/// The image if it exists and `actor` may see it; 404 otherwise. One query.
+pub async fn visible_image(
+    state: &AppState,
+    actor: &Actor,
+    id: ImageId,
+) -> Result<Image, ApiError> {
+    let mut conn = state
+        .reads
+        .get()
+        .await
+        .map_err(|e| ApiError::unavailable(format!("The database is unavailable: {e}")))?;
+    let image = document::image_by_id(&mut conn, id.as_uuid())
+        .await
+        .map_err(ApiError::internal)?;
+    match image {
+        Some(image) if policy::can_see_image(&image, actor) => Ok(image),
+        _ => Err(ApiError::not_found(format!("No image found with ID {id}"))),
+    }
+}
+
+/// A JSON object body; malformed JSON, a non-object and an empty body are 400 (a JSON
+/// array is a 400 here, where Glance answers 500).
+pub fn json_object(body: &Bytes) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "The request body is empty: send a JSON object.",
+        ));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(other) => Err(ApiError::bad_request(format!(
+            "The request body must be a JSON object, not {}.",
+            kind_of(&other)
+        ))),
+        Err(error) => Err(ApiError::bad_request(format!(
+            "Malformed JSON in request body: {error}"
+        ))),
+    }
+}
+
+/// The JSON type name of a value, for error messages.
+pub fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Glance's 204: an empty body typed `text/html; charset=UTF-8` (clients ignore it; the
+/// fidelity costs nothing).
+pub fn no_content() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+    )
+        .into_response()
+}
