@@ -42,13 +42,17 @@ impl MakeRequestId for GlanceRequestId {
 /// made), tracing, and Glance-shaped 404s.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
-    routes::routes()
+    let api = routes::routes()
         .fallback(routes::not_found)
+        .with_state(state);
+    // The 405 reshaping wraps the whole router, outside the method routers, so it sees
+    // the `Allow` header they add after their fallback ran.
+    Router::new()
+        .fallback_service(api)
         .layer(axum::middleware::map_response(glance_shaped_405))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, GlanceRequestId))
-        .with_state(state)
 }
 
 /// axum answers a wrong method with an empty 405 and an `Allow` header; Glance's clients

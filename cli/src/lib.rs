@@ -5,3 +5,4 @@
 pub mod dlq;
 pub mod publish;
 pub mod tail;
+pub mod up;

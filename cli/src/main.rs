@@ -1,4 +1,5 @@
-//! `imagefleet`: the operator's command line. `publish` sends a command (and with
+//! `imagefleet`: the operator's command line. `up` runs the whole service in one
+//! process, `migrate` applies the migrations, `publish` sends a command (and with
 //! `--wait` prints the reply), `tail` prints events as they are published, `dlq list`
 //! and `dlq replay` inspect and drain the dead-letter queues. Every subcommand reads
 //! the broker and prefix from `--amqp-url`/`--topology-prefix` or `IMAGEFLEET_*`.
@@ -9,7 +10,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use imagefleet_cli::{dlq, publish, tail};
+use imagefleet_cli::{dlq, publish, tail, up};
 use shared::config::TelemetryArgs;
 
 /// imagefleet's operator command.
@@ -24,6 +25,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run migrations, N workers and the gateway in one process (development and small
+    /// sites); stops gracefully on SIGTERM or Ctrl-C.
+    Up(up::UpArgs),
+    /// Create the database if missing and apply pending migrations, then exit.
+    Migrate(shared::config::DatabaseArgs),
     /// Send a command from a JSON file or standard input; `--wait` prints the reply
     /// (exit code 0 accepted, 3 rejected, 4 no reply in time, 1 other errors).
     Publish(publish::PublishArgs),
@@ -37,6 +43,12 @@ enum Command {
 impl Command {
     async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
+            Command::Up(args) => up::run(args).await,
+            Command::Migrate(database) => {
+                let applied = shared::db::migrate::run_migrations(&database.database_url).await?;
+                println!("applied {} migration(s)", applied.len());
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Publish(args) => publish::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Dlq(command) => dlq::run(command).await,

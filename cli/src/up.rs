@@ -1,0 +1,73 @@
+//! `imagefleet up`: the whole service in one process for development and small sites:
+//! applies the migrations, starts N workers (consumers and an outbox relay candidate
+//! each) and the gateway, and runs until SIGTERM or Ctrl-C. A request with no identity
+//! acts as project `default` with roles member and reader, so `glance` and openstacksdk
+//! work out of the box; set `IMAGEFLEET_DEFAULT_PROJECT` to choose another.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use api_gateway::config::GatewayArgs;
+use clap::Args;
+use tokio::task::JoinSet;
+use workers::{FleetConfig, run_fleet};
+
+/// The project anonymous requests act as under `up`.
+pub const DEVELOPMENT_PROJECT: &str = "default";
+
+/// Arguments of `imagefleet up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    gateway: GatewayArgs,
+    /// Workers to run in this process.
+    #[arg(long, env = "IMAGEFLEET_WORKERS", default_value_t = 2)]
+    workers: usize,
+    /// Commands each worker processes at once, per queue.
+    #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
+    concurrency: usize,
+    /// Deliveries the broker sends each worker ahead of acks, per queue.
+    #[arg(long, env = "IMAGEFLEET_PREFETCH", default_value_t = 16)]
+    prefetch: u16,
+}
+
+/// Runs the service until shutdown.
+pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let UpArgs {
+        mut gateway,
+        workers,
+        concurrency,
+        prefetch,
+    } = args;
+    let applied = shared::db::migrate::run_migrations(&gateway.database.database_url)
+        .await
+        .context("applying migrations")?;
+    tracing::info!(count = applied.len(), "migrations applied");
+    gateway
+        .default_project
+        .get_or_insert_with(|| DEVELOPMENT_PROJECT.to_owned());
+    let shutdown = shared::shutdown::on_signal();
+    let mut fleet = JoinSet::new();
+    for n in 0..workers {
+        let config = FleetConfig {
+            database_url: gateway.database.database_url.clone(),
+            pool_size: gateway.database.database_pool_size,
+            amqp_url: gateway.amqp.amqp_url.clone(),
+            topology: gateway.amqp.topology(),
+            domain: gateway.domain.to_domain(),
+            concurrency,
+            prefetch,
+            name: format!("imagefleet-up-worker-{n}"),
+        };
+        fleet.spawn(run_fleet(config, shutdown.clone()));
+    }
+    tracing::info!(workers, bind = %gateway.bind, "imagefleet is up");
+    let served = api_gateway::serve::serve(gateway, shutdown.clone()).await;
+    // The gateway stopped (shutdown or failure): stop the workers too, gracefully.
+    shutdown.cancel();
+    while let Some(stopped) = fleet.join_next().await {
+        stopped.context("a worker task")?.context("a worker")?;
+    }
+    served.context("running the gateway")?;
+    Ok(ExitCode::SUCCESS)
+}
