@@ -10,6 +10,7 @@ mod image_list;
 mod migrate;
 mod outbox;
 mod poison;
+mod reconnect;
 mod repository;
 mod restart;
 mod retry;
