@@ -126,7 +126,10 @@ async fn consume(
     }
     while in_flight.join_next().await.is_some() {}
     if result.is_ok() {
+        // Close both channels before the connection: lapin reports a channel it finds
+        // still open at connection close as a connection error.
         channel.close(200, "shutting down".into()).await?;
+        publisher.close().await?;
     }
     result
 }

@@ -81,6 +81,11 @@ impl Publisher {
         Ok(())
     }
 
+    /// Closes the publishing channel (graceful shutdown, after the last settle).
+    pub async fn close(&self) -> Result<(), lapin::Error> {
+        self.channel.close(200, "shutting down".into()).await
+    }
+
     /// Answers a producer that set `reply_to`; does nothing otherwise.
     pub async fn reply(
         &self,
