@@ -4,12 +4,14 @@
 
 mod app;
 pub mod fixtures;
+mod probe;
 mod test_bus;
 mod test_db;
 pub mod wait;
 mod worker;
 
 pub use app::{TestApp, TestResponse};
+pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply};
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};
 pub use worker::TestWorker;

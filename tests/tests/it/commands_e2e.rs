@@ -2,32 +2,17 @@
 //! Postgres, and announced on the events exchange with the right routing key and
 //! envelope.
 
-use std::time::Duration;
-
-use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
-use imagefleet_tests::{TestBus, TestDb, TestWorker};
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Consumer};
+use imagefleet_tests::{BusProbe, Received, TestBus, TestDb, TestWorker};
 use shared::db::document;
 use shared::domain::command::*;
 use shared::domain::image::{DataDigest, Location};
 use shared::domain::status::{MemberStatus, TaskType};
 use shared::domain::{Actor, Command, DomainConfig, ImageId, TaskId};
-use shared::messaging::{CommandReply, EVENT_SCHEMA_V1, EventEnvelope, WorkQueue};
-
-const DEADLINE: Duration = Duration::from_secs(30);
+use shared::messaging::{CommandReply, EVENT_SCHEMA_V1};
 
 struct Bus {
-    channel: Channel,
-    replies: Consumer,
-    reply_to: String,
-    events: Consumer,
-    exchange: String,
-    queue: String,
+    probe: BusProbe,
     db: TestDb,
 }
 
@@ -47,31 +32,15 @@ impl Bus {
     async fn step(&mut self, actor: Actor, command: Command, expected: &[(&str, uuid::Uuid, i64)]) {
         let name = command.type_name();
         let envelope = envelope(actor, command);
-        let properties = BasicProperties::default()
-            .with_reply_to(self.reply_to.clone().into())
-            .with_correlation_id(envelope.command_id.to_string().into())
-            .with_delivery_mode(2);
-        self.channel
-            .basic_publish(
-                self.exchange.clone().into(),
-                self.queue.clone().into(),
-                BasicPublishOptions::default(),
-                &serde_json::to_vec(&envelope).expect("json"),
-                properties,
-            )
-            .await
-            .expect("publish");
-        let reply = next(&mut self.replies, "reply").await;
-        match serde_json::from_slice::<CommandReply>(&reply.data).expect("reply") {
+        match self.probe.send(&envelope).await {
             CommandReply::Accepted { command_id, .. } => {
                 assert_eq!(command_id, envelope.command_id)
             }
             CommandReply::Rejected { message, .. } => panic!("{name} was rejected: {message}"),
         }
         for (key, id, version) in expected {
-            let delivery = next(&mut self.events, "event").await;
-            let event: EventEnvelope = serde_json::from_slice(&delivery.data).expect("event");
-            assert_eq!(delivery.routing_key.as_str(), *key, "{name}: routing key");
+            let Received { routing_key, event } = self.probe.event().await;
+            assert_eq!(routing_key, *key, "{name}: routing key");
             assert_eq!(
                 (event.id, event.version),
                 (*id, *version),
@@ -103,14 +72,6 @@ impl Bus {
     }
 }
 
-async fn next(consumer: &mut Consumer, what: &str) -> lapin::message::Delivery {
-    tokio::time::timeout(DEADLINE, consumer.next())
-        .await
-        .unwrap_or_else(|_| panic!("a {what} before the deadline"))
-        .expect("stream open")
-        .expect("delivery")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_command_type_is_applied_and_announced() {
     let db = TestDb::new().await.expect("test database");
@@ -122,59 +83,8 @@ async fn every_command_type_is_applied_and_announced() {
         ..DomainConfig::default()
     };
     let worker = TestWorker::start_with(&db, &bus, "e2e", config);
-    let connection = shared::messaging::connection::connect(bus.url(), "e2e")
-        .await
-        .expect("connection");
-    let channel = connection.create_channel().await.expect("channel");
-    let exclusive = QueueDeclareOptions {
-        exclusive: true,
-        ..Default::default()
-    };
-    let replies = channel
-        .queue_declare("".into(), exclusive, FieldTable::default())
-        .await
-        .expect("queue");
-    let events = channel
-        .queue_declare("".into(), exclusive, FieldTable::default())
-        .await
-        .expect("queue");
-    channel
-        .queue_bind(
-            events.name().clone(),
-            bus.topology().events_exchange().into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bind");
-    let no_ack = BasicConsumeOptions {
-        no_ack: true,
-        ..Default::default()
-    };
     let mut b = Bus {
-        replies: channel
-            .basic_consume(
-                replies.name().clone(),
-                "r".into(),
-                no_ack,
-                FieldTable::default(),
-            )
-            .await
-            .expect("consume"),
-        events: channel
-            .basic_consume(
-                events.name().clone(),
-                "e".into(),
-                no_ack,
-                FieldTable::default(),
-            )
-            .await
-            .expect("consume"),
-        reply_to: replies.name().to_string(),
-        exchange: bus.topology().commands_exchange(),
-        queue: bus.topology().queue(WorkQueue::Commands),
-        channel,
+        probe: BusProbe::with_events(&bus).await,
         db,
     };
     let service = Actor::service;
@@ -481,6 +391,6 @@ async fn every_command_type_is_applied_and_announced() {
     )
     .await;
 
-    connection.close(0, "done".into()).await.expect("close");
+    b.probe.close().await;
     worker.stop().await;
 }

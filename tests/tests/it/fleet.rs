@@ -4,31 +4,22 @@
 //! subscribers see one event per transition, gapless and in order per image.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Jsonb, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
-use imagefleet_tests::{TestBus, TestDb, TestWorker};
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Consumer};
+use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use shared::db::document;
 use shared::domain::{Actor, Command, Context, DomainConfig, Event, ImageId, State, decide};
-use shared::messaging::connection::connect;
-use shared::messaging::{CommandEnvelope, CommandReply, EventEnvelope, WorkQueue};
+use shared::messaging::{CommandEnvelope, CommandReply};
 
 const WORKERS: usize = 3;
 const COMMANDS: usize = 10_000;
 const IMAGES: usize = 200;
-const DEADLINE: Duration = Duration::from_secs(600);
 
 fn random_command(rng: &mut impl Rng, n: usize, image: ImageId) -> (Actor, Command) {
     match rng.random_range(0..100) {
@@ -47,52 +38,6 @@ fn random_command(rng: &mut impl Rng, n: usize, image: ImageId) -> (Actor, Comma
         ),
         _ => (Actor::service(), abort_upload(image)),
     }
-}
-
-async fn publish_all(
-    channel: &Channel,
-    bus: &TestBus,
-    reply_to: &str,
-    messages: &[CommandEnvelope],
-) {
-    let (exchange, key) = (
-        bus.topology().commands_exchange(),
-        bus.topology().queue(WorkQueue::Commands),
-    );
-    for message in messages {
-        let body = serde_json::to_vec(message).expect("json");
-        let properties = BasicProperties::default()
-            .with_message_id(message.command_id.to_string().into())
-            .with_reply_to(reply_to.into())
-            .with_delivery_mode(2);
-        channel
-            .basic_publish(
-                exchange.clone().into(),
-                key.clone().into(),
-                BasicPublishOptions::default(),
-                &body,
-                properties,
-            )
-            .await
-            .expect("publish");
-    }
-    assert!(
-        channel
-            .wait_for_confirms()
-            .await
-            .expect("confirms")
-            .is_empty(),
-        "nothing returned"
-    );
-}
-
-async fn next_json<T: serde::de::DeserializeOwned>(consumer: &mut Consumer, what: &str) -> T {
-    let delivery = tokio::time::timeout(DEADLINE, consumer.next())
-        .await
-        .unwrap_or_else(|_| panic!("a {what} before the deadline"))
-        .expect("stream open")
-        .expect("delivery");
-    serde_json::from_slice(&delivery.data).expect("json")
 }
 
 #[derive(QueryableByName)]
@@ -116,56 +61,7 @@ async fn three_workers_apply_every_command_once_and_publish_every_transition_in_
     let workers: Vec<TestWorker> = (0..WORKERS)
         .map(|i| TestWorker::start(&db, &bus, &format!("fleet-{i}")))
         .collect();
-    let connection = connect(bus.url(), "fleet-test").await.expect("connection");
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirms");
-    let exclusive = QueueDeclareOptions {
-        exclusive: true,
-        ..Default::default()
-    };
-    let replies = channel
-        .queue_declare("".into(), exclusive, FieldTable::default())
-        .await
-        .expect("reply queue");
-    let events = channel
-        .queue_declare("".into(), exclusive, FieldTable::default())
-        .await
-        .expect("event queue");
-    channel
-        .queue_bind(
-            events.name().clone(),
-            bus.topology().events_exchange().into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bind events");
-    let no_ack = BasicConsumeOptions {
-        no_ack: true,
-        ..Default::default()
-    };
-    let mut reply_stream = channel
-        .basic_consume(
-            replies.name().clone(),
-            "replies".into(),
-            no_ack,
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume");
-    let mut event_stream = channel
-        .basic_consume(
-            events.name().clone(),
-            "events".into(),
-            no_ack,
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume");
+    let mut probe = BusProbe::with_events(&bus).await;
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let images: Vec<ImageId> = (0..IMAGES).map(|_| ImageId::generate()).collect();
@@ -186,18 +82,18 @@ async fn three_workers_apply_every_command_once_and_publish_every_transition_in_
     let started = Instant::now();
     // Creations first and awaited: a command racing ahead of its image's creation
     // would be refused (404), which is right but not what this test is about.
-    publish_all(&channel, &bus, replies.name().as_str(), &creations).await;
+    probe.publish_all(&creations).await;
     for _ in 0..creations.len() {
-        let _: CommandReply = next_json(&mut reply_stream, "creation reply").await;
+        probe.reply().await;
     }
-    publish_all(&channel, &bus, replies.name().as_str(), &deliveries).await;
+    probe.publish_all(&deliveries).await;
     let mut accepted_now = 0;
     for _ in 0..deliveries.len() {
         if let CommandReply::Accepted {
             replayed: false,
             result,
             ..
-        } = next_json(&mut reply_stream, "reply").await
+        } = probe.reply().await.reply
         {
             accepted_now += usize::from(!result.events.is_empty());
         }
@@ -272,7 +168,7 @@ async fn three_workers_apply_every_command_once_and_publish_every_transition_in_
     let mut last_version: HashMap<uuid::Uuid, i64> = HashMap::new();
     let mut duplicates = 0;
     while seen.len() < rows.len() {
-        let event: EventEnvelope = next_json(&mut event_stream, "event").await;
+        let event = probe.event().await.event;
         if !seen.insert(event.event_id) {
             duplicates += 1;
             continue;
@@ -296,7 +192,7 @@ async fn three_workers_apply_every_command_once_and_publish_every_transition_in_
         duplicates,
         applied_in
     );
-    connection.close(0, "done".into()).await.expect("close");
+    probe.close().await;
     for worker in workers {
         worker.stop().await;
     }

@@ -3,19 +3,11 @@
 //! again. The connections are closed with `rabbitmqctl close_connection`.
 
 use std::process::Command as Process;
-use std::time::Duration;
 
-use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
-use imagefleet_tests::{TestBus, TestDb, TestWorker};
-use lapin::BasicProperties;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
 use shared::domain::ImageId;
-use shared::messaging::connection::connect;
-use shared::messaging::{CommandReply, WorkQueue};
-
-const DEADLINE: Duration = Duration::from_secs(60);
+use shared::messaging::CommandReply;
 
 /// Closes every broker connection whose name contains `needle`; returns how many.
 fn close_connections(needle: &str) -> usize {
@@ -48,62 +40,13 @@ async fn a_worker_reconnects_after_its_connections_are_closed() {
     let db = TestDb::new().await.expect("test database");
     let bus = TestBus::new().await.expect("test bus");
     let worker = TestWorker::start(&db, &bus, "reconnect-worker");
-    let connection = connect(bus.url(), "reconnect-test")
-        .await
-        .expect("connection");
-    let channel = connection.create_channel().await.expect("channel");
-    let replies = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("reply queue");
-    let mut reply_stream = channel
-        .basic_consume(
-            replies.name().clone(),
-            "replies".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume");
-    let send = async |name: &str| {
-        let command = envelope(owner(), create(ImageId::generate(), name));
-        channel
-            .basic_publish(
-                bus.topology().commands_exchange().into(),
-                bus.topology().queue(WorkQueue::Commands).into(),
-                BasicPublishOptions::default(),
-                &serde_json::to_vec(&command).expect("json"),
-                BasicProperties::default()
-                    .with_reply_to(replies.name().clone())
-                    .with_delivery_mode(2),
-            )
-            .await
-            .expect("publish");
-        command.command_id
+    let mut probe = BusProbe::new(&bus).await;
+    let accepted = |reply: CommandReply| match reply {
+        CommandReply::Accepted { command_id, .. } => command_id,
+        CommandReply::Rejected { message, .. } => panic!("rejected: {message}"),
     };
-    let mut answer = async || {
-        let delivery = tokio::time::timeout(DEADLINE, reply_stream.next())
-            .await
-            .expect("a reply before the deadline")
-            .expect("stream open")
-            .expect("delivery");
-        match serde_json::from_slice::<CommandReply>(&delivery.data).expect("reply") {
-            CommandReply::Accepted { command_id, .. } => command_id,
-            CommandReply::Rejected { message, .. } => panic!("rejected: {message}"),
-        }
-    };
-    let first = send("before").await;
-    assert_eq!(answer().await, first);
+    let first = envelope(owner(), create(ImageId::generate(), "before"));
+    assert_eq!(accepted(probe.send(&first).await), first.command_id);
 
     let needle = format!("reconnect-worker-{}", bus.topology().prefix());
     let closed = tokio::task::spawn_blocking(move || close_connections(&needle))
@@ -114,12 +57,12 @@ async fn a_worker_reconnects_after_its_connections_are_closed() {
         "the worker's two consumer connections were closed"
     );
 
-    let second = send("after").await;
+    let second = envelope(owner(), create(ImageId::generate(), "after"));
+    let answered = accepted(probe.send(&second).await);
     assert_eq!(
-        answer().await,
-        second,
+        answered, second.command_id,
         "the reconnected worker applied the next command"
     );
-    connection.close(0, "done".into()).await.expect("close");
+    probe.close().await;
     worker.stop().await;
 }

@@ -3,26 +3,17 @@
 //! none is applied twice.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
-use imagefleet_tests::{TestBus, TestDb, TestWorker};
-use lapin::BasicProperties;
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use shared::domain::ImageId;
-use shared::messaging::connection::connect;
-use shared::messaging::{CommandEnvelope, CommandReply, WorkQueue};
+use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
+use shared::domain::{CommandId, ImageId};
+use shared::messaging::{CommandEnvelope, CommandReply};
 
 const IMAGES: usize = 20;
 const COMMANDS: usize = 1000;
-const DEADLINE: Duration = Duration::from_secs(300);
 
 #[derive(QueryableByName)]
 struct Row {
@@ -44,83 +35,31 @@ async fn survives(stop: Stop) {
     let bus = TestBus::new().await.expect("test bus");
     let doomed = TestWorker::start(&db, &bus, "doomed");
     let survivor = TestWorker::start(&db, &bus, "survivor");
-    let connection = connect(bus.url(), "restart-test")
-        .await
-        .expect("connection");
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirms");
-    let replies = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("reply queue");
-    let mut reply_stream = channel
-        .basic_consume(
-            replies.name().clone(),
-            "replies".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume");
+    let mut probe = BusProbe::new(&bus).await;
     let images: Vec<ImageId> = (0..IMAGES).map(|_| ImageId::generate()).collect();
-    let mut messages: Vec<CommandEnvelope> = images
+    let creations: Vec<CommandEnvelope> = images
         .iter()
         .map(|id| envelope(owner(), create(*id, "restart")))
         .collect();
-    // Creations go first in the queue; property writes follow, cycling over the images.
-    messages.extend((0..COMMANDS).map(|n| {
-        envelope(
-            owner(),
-            set_property(images[n % IMAGES], &format!("k{n}"), "v"),
-        )
-    }));
-    let (exchange, key) = (
-        bus.topology().commands_exchange(),
-        bus.topology().queue(WorkQueue::Commands),
-    );
-    for (i, message) in messages.iter().enumerate() {
-        if i == IMAGES {
-            // Let the creations land before the writes that need them.
-            collect(&mut reply_stream, &mut HashMap::new(), IMAGES).await;
-        }
-        let properties = BasicProperties::default()
-            .with_reply_to(replies.name().clone())
-            .with_delivery_mode(2);
-        channel
-            .basic_publish(
-                exchange.clone().into(),
-                key.clone().into(),
-                BasicPublishOptions::default(),
-                &serde_json::to_vec(message).expect("json"),
-                properties,
+    // Property writes cycle over the images, after the creations they need have landed.
+    let writes: Vec<CommandEnvelope> = (0..COMMANDS)
+        .map(|n| {
+            envelope(
+                owner(),
+                set_property(images[n % IMAGES], &format!("k{n}"), "v"),
             )
-            .await
-            .expect("publish");
-    }
-    let mut answered = HashMap::new();
-    collect(&mut reply_stream, &mut answered, COMMANDS / 10).await;
+        })
+        .collect();
+    probe.publish_all(&creations).await;
+    collect(&mut probe, &mut HashSet::new(), IMAGES).await;
+    probe.publish_all(&writes).await;
+    let mut answered = HashSet::new();
+    collect(&mut probe, &mut answered, COMMANDS / 10).await;
     match stop {
         Stop::Kill => doomed.abort(),
         Stop::Graceful => doomed.stop().await,
     }
-    collect(&mut reply_stream, &mut answered, COMMANDS).await;
-    assert!(
-        answered.values().all(|accepted| *accepted),
-        "every write was accepted"
-    );
+    collect(&mut probe, &mut answered, COMMANDS).await;
 
     let mut conn = db.conn().await.expect("connection");
     let rows: Vec<Row> = diesel::sql_query(
@@ -141,34 +80,21 @@ async fn survives(stop: Stop) {
         let previous = last.insert(row.aggregate_id, row.version).unwrap_or(0);
         assert_eq!(row.version, previous + 1, "gapless versions");
     }
-    connection.close(0, "done".into()).await.expect("close");
+    probe.close().await;
     survivor.stop().await;
 }
 
-/// Collects replies by command id until `until` distinct commands are answered
-/// (a redelivered command is answered again, as replayed).
-async fn collect(
-    replies: &mut lapin::Consumer,
-    answered: &mut HashMap<uuid::Uuid, bool>,
-    until: usize,
-) {
+/// Collects replies until `until` distinct commands are answered (a redelivered
+/// command is answered again, as replayed); every one must be accepted.
+async fn collect(probe: &mut BusProbe, answered: &mut HashSet<CommandId>, until: usize) {
     while answered.len() < until {
-        let delivery = tokio::time::timeout(DEADLINE, replies.next())
-            .await
-            .expect("a reply before the deadline")
-            .expect("reply stream open")
-            .expect("delivery");
-        match serde_json::from_slice::<CommandReply>(&delivery.data).expect("reply") {
-            CommandReply::Accepted { command_id, .. } => {
-                answered.insert(command_id.as_uuid(), true)
-            }
+        match probe.reply().await.reply {
+            CommandReply::Accepted { command_id, .. } => answered.insert(command_id),
             CommandReply::Rejected {
                 command_id,
                 message,
                 ..
-            } => {
-                panic!("{command_id:?} rejected: {message}")
-            }
+            } => panic!("{command_id:?} rejected: {message}"),
         };
     }
 }

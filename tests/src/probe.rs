@@ -1,0 +1,217 @@
+//! `BusProbe`: a test's own producer and listener on its topology — a confirm-mode
+//! channel that publishes commands with `reply_to`, a private reply queue, and
+//! optionally a private queue bound to the events exchange.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, Consumer};
+use shared::messaging::connection::connect;
+use shared::messaging::{CommandEnvelope, CommandReply, EventEnvelope, Topology, WorkQueue};
+
+use crate::TestBus;
+
+/// How long a probe waits for any one reply or event before the test fails.
+pub const PROBE_DEADLINE: Duration = Duration::from_secs(120);
+
+/// A producer and listener for one test.
+pub struct BusProbe {
+    connection: Connection,
+    channel: Channel,
+    topology: Topology,
+    reply_to: String,
+    replies: Consumer,
+    events: Option<Consumer>,
+}
+
+/// A reply with the AMQP correlation id it came back under.
+pub struct Reply {
+    /// The correlation id the request was published with.
+    pub correlation_id: Option<String>,
+    /// The worker's answer.
+    pub reply: CommandReply,
+}
+
+/// An event with the routing key it was published under.
+pub struct Received {
+    /// The routing key.
+    pub routing_key: String,
+    /// The envelope.
+    pub event: EventEnvelope,
+}
+
+impl BusProbe {
+    /// A probe that listens for replies only.
+    pub async fn new(bus: &TestBus) -> Self {
+        Self::open(bus, false).await
+    }
+
+    /// A probe that also receives every event (`#`).
+    pub async fn with_events(bus: &TestBus) -> Self {
+        Self::open(bus, true).await
+    }
+
+    async fn open(bus: &TestBus, events: bool) -> Self {
+        let connection = connect(bus.url(), "test-probe")
+            .await
+            .expect("probe connection");
+        let channel = connection.create_channel().await.expect("probe channel");
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirm mode");
+        let replies = Self::private_queue(&channel, "probe-replies").await;
+        let reply_to = replies.queue().to_string();
+        let events = if events {
+            let consumer = Self::private_queue(&channel, "probe-events").await;
+            channel
+                .queue_bind(
+                    consumer.queue(),
+                    bus.topology().events_exchange().into(),
+                    "#".into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .expect("bind the event queue");
+            Some(consumer)
+        } else {
+            None
+        };
+        Self {
+            connection,
+            channel,
+            topology: bus.topology().clone(),
+            reply_to,
+            replies,
+            events,
+        }
+    }
+
+    async fn private_queue(channel: &Channel, tag: &str) -> Consumer {
+        let options = QueueDeclareOptions {
+            exclusive: true,
+            ..Default::default()
+        };
+        let queue = channel
+            .queue_declare("".into(), options, FieldTable::default())
+            .await
+            .expect("private queue");
+        let no_ack = BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        };
+        channel
+            .basic_consume(
+                queue.name().clone(),
+                tag.into(),
+                no_ack,
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume the private queue")
+    }
+
+    /// Publishes raw bytes to the commands queue with `reply_to` and `correlation_id`.
+    pub async fn publish_bytes(&self, body: &[u8], correlation_id: &str) {
+        let properties = BasicProperties::default()
+            .with_reply_to(self.reply_to.clone().into())
+            .with_correlation_id(correlation_id.into())
+            .with_delivery_mode(2);
+        let confirm = self
+            .channel
+            .basic_publish(
+                self.topology.commands_exchange().into(),
+                self.topology.queue(WorkQueue::Commands).into(),
+                BasicPublishOptions::default(),
+                body,
+                properties,
+            )
+            .await
+            .expect("publish");
+        assert!(
+            confirm.await.expect("confirm").is_ack(),
+            "the broker took the command"
+        );
+    }
+
+    /// Publishes a command; its correlation id is its command id.
+    pub async fn publish(&self, command: &CommandEnvelope) {
+        let body = serde_json::to_vec(command).expect("an envelope serialises");
+        self.publish_bytes(&body, &command.command_id.to_string())
+            .await;
+    }
+
+    /// Publishes many commands, then waits for all their confirms at once.
+    pub async fn publish_all(&self, commands: &[CommandEnvelope]) {
+        for command in commands {
+            let body = serde_json::to_vec(command).expect("an envelope serialises");
+            let properties = BasicProperties::default()
+                .with_reply_to(self.reply_to.clone().into())
+                .with_correlation_id(command.command_id.to_string().into())
+                .with_delivery_mode(2);
+            self.channel
+                .basic_publish(
+                    self.topology.commands_exchange().into(),
+                    self.topology.queue(WorkQueue::Commands).into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    properties,
+                )
+                .await
+                .expect("publish");
+        }
+        let returned = self.channel.wait_for_confirms().await.expect("confirms");
+        assert!(returned.is_empty(), "every command was routed");
+    }
+
+    /// The next reply.
+    pub async fn reply(&mut self) -> Reply {
+        let delivery = next(&mut self.replies, "reply").await;
+        Reply {
+            correlation_id: delivery
+                .properties
+                .correlation_id()
+                .as_ref()
+                .map(|c| c.to_string()),
+            reply: serde_json::from_slice(&delivery.data).expect("a reply is JSON"),
+        }
+    }
+
+    /// The next event (the probe must have been made `with_events`).
+    pub async fn event(&mut self) -> Received {
+        let events = self.events.as_mut().expect("a probe made with_events");
+        let delivery = next(events, "event").await;
+        Received {
+            routing_key: delivery.routing_key.to_string(),
+            event: serde_json::from_slice(&delivery.data).expect("an event is JSON"),
+        }
+    }
+
+    /// Publishes a command and waits for its reply (no other command may be in flight).
+    pub async fn send(&mut self, command: &CommandEnvelope) -> CommandReply {
+        self.publish(command).await;
+        self.reply().await.reply
+    }
+
+    /// Closes the probe's connection (its private queues go with it).
+    pub async fn close(self) {
+        self.connection
+            .close(0, "test done".into())
+            .await
+            .expect("close the probe");
+    }
+}
+
+async fn next(consumer: &mut Consumer, what: &str) -> lapin::message::Delivery {
+    tokio::time::timeout(PROBE_DEADLINE, consumer.next())
+        .await
+        .unwrap_or_else(|_| panic!("a {what} within {PROBE_DEADLINE:?}"))
+        .expect("the probe's queue is open")
+        .expect("a delivery")
+}
