@@ -50,6 +50,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .fallback_service(api)
         .layer(axum::middleware::map_response(glance_shaped_405))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, GlanceRequestId))

@@ -1,12 +1,22 @@
 //! The HTTP routes, one file per endpoint group, registered in [`router`].
 
+pub mod actions;
 pub mod common;
+pub mod history;
+pub mod image_create;
+pub mod image_patch;
+pub mod images;
+pub mod info;
+pub mod members;
+pub mod schemas;
+pub mod tags;
+pub mod tasks;
 pub mod versions;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -17,6 +27,44 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(versions::multiple_choices))
         .route("/versions", get(versions::list))
         .route("/v2", get(v2_redirect))
+        .route("/v2/images", get(images::list).post(images::create))
+        .route(
+            "/v2/images/{id}",
+            get(images::show)
+                .patch(images::update)
+                .delete(images::delete),
+        )
+        .route(
+            "/v2/images/{id}/tags/{tag}",
+            put(tags::add).delete(tags::remove),
+        )
+        .route(
+            "/v2/images/{id}/members",
+            get(members::list).post(members::create),
+        )
+        .route(
+            "/v2/images/{id}/members/{member}",
+            get(members::show)
+                .put(members::update)
+                .delete(members::remove),
+        )
+        .route(
+            "/v2/images/{id}/actions/deactivate",
+            post(actions::deactivate),
+        )
+        .route(
+            "/v2/images/{id}/actions/reactivate",
+            post(actions::reactivate),
+        )
+        .route("/v2/images/{id}/actions/restore", post(actions::restore))
+        .route("/v2/images/{id}/history", get(history::show))
+        .route("/v2/images/{id}/tasks", get(tasks::of_image))
+        .route("/v2/tasks", get(tasks::list).post(tasks::create))
+        .route("/v2/tasks/{id}", get(tasks::show))
+        .route("/v2/schemas/{name}", get(schemas::show))
+        .route("/v2/info/import", get(info::import))
+        .route("/v2/info/stores", get(info::stores))
+        .route("/v2/info/usage", get(info::usage))
 }
 
 /// `GET /v2` redirects to `/v2/` as Glance does.

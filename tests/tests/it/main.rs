@@ -1,6 +1,9 @@
 //! imagefleet's integration tests: one binary (it links once), a module per feature.
 //! They need the Postgres named by `IMAGEFLEET_TEST_DATABASE_URL` (default: local).
 
+mod api_images;
+mod api_sharing;
+mod api_tasks_info;
 mod cli;
 mod client;
 mod commands_e2e;

@@ -4,6 +4,7 @@
 use super::HandlerContext;
 use crate::outcome::Outcome;
 use shared::db::ApplyError;
+use shared::domain::Rejection;
 use shared::messaging::CommandEnvelope;
 
 /// Applies a state command exactly once.
@@ -18,10 +19,15 @@ pub async fn apply(envelope: &CommandEnvelope, ctx: &HandlerContext) -> Outcome 
             command_id: Some(envelope.command_id),
             rejection,
         },
-        Err(error @ (ApplyError::Contended { .. } | ApplyError::Database(_))) => {
-            Outcome::Retryable {
-                reason: error.to_string(),
-            }
-        }
+        // Losing every optimistic retry inside the worker is the conflict SPEC 12 lets a
+        // caller see (409); retrying it later through the TTL queues would answer a
+        // waiting caller only after its timeout.
+        Err(error @ ApplyError::Contended { .. }) => Outcome::Permanent {
+            command_id: Some(envelope.command_id),
+            rejection: Rejection::conflict(error.to_string()),
+        },
+        Err(ApplyError::Database(error)) => Outcome::Retryable {
+            reason: error.to_string(),
+        },
     }
 }

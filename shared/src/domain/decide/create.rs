@@ -27,6 +27,13 @@ pub(super) fn create_image(
         policy::require_admin(actor, "make an image public")?;
     }
     let owner = match &c.owner {
+        Some(owner) if owner.is_empty() || owner.chars().count() > validate::MAX_TEXT => {
+            return Err(Rejection::bad_request(
+                "'owner' must be a project id of 1 to 255 characters.",
+            ));
+        }
+        // Naming one's own project is what Glance accepts from anyone.
+        Some(owner) if *owner == actor.project_id => owner.clone(),
         Some(owner) => {
             policy::require_admin(actor, "set an image's owner")?;
             owner.clone()

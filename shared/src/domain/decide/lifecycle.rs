@@ -103,8 +103,10 @@ pub(super) fn restore(
     c: &ImageRef,
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
-    let image = policy::visible_image(image, &ctx.actor)?;
+    // Admin first: restore is an admin action (403 for anyone else, SPEC 2), and only
+    // admins can see pending_delete images at all.
     policy::require_admin(&ctx.actor, "restore a deleted image")?;
+    let image = policy::visible_image(image, &ctx.actor)?;
     check_expected_version(image, c.expected_version)?;
     let mut next = next_version(image, ctx);
     if let Some(to) = step(image, ImageAction::Restore)? {

@@ -191,7 +191,8 @@ fn hidden_statuses_are_hidden_from_non_admins_only() {
 
 #[test]
 fn restore_is_for_admins() {
-    // SPEC 2: non-admin 403 on a visible image; the pending_delete one is hidden (404).
+    // SPEC 2: non-admin 403, whatever the image's status: the refusal comes before any
+    // lookup, so it tells nothing about which pending_delete images exist.
     let active = State {
         image: Some(image_in(ImageStatus::Active)),
         task: None,
@@ -203,7 +204,7 @@ fn restore_is_for_admins() {
         task: None,
     };
     let got = decide(&pending, &Command::RestoreImage(image_ref()), &ctx(owner()));
-    assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::NotFound));
+    assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::Forbidden));
 }
 
 #[test]

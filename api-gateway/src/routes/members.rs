@@ -1,0 +1,153 @@
+//! `/v2/images/{id}/members` (SPEC 4 and 7): reads come from Postgres; adding, answering
+//! and removing are commands. As in Glance, the owning project and admins see every
+//! member, and a member project sees only its own entry. The domain refuses members of
+//! images that are not `shared` (403), duplicates (409), changes by anyone but the owner
+//! (403) and status answers by anyone but the member itself (403).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde_json::{Value, json};
+use shared::domain::command::{MemberRef, UpdateMember};
+use shared::domain::image::Member;
+use shared::domain::status::MemberStatus;
+use shared::domain::{Actor, Command, Image};
+
+use super::common::{image_id, json_object, kind_of, no_content, visible_image};
+use crate::command::{RequestContext, execute};
+use crate::error::ApiError;
+use crate::identity::Caller;
+use crate::state::AppState;
+use crate::view;
+
+/// Whether `actor` sees every member of `image` (the owning project and admins), rather
+/// than only its own entry.
+fn sees_all_members(image: &Image, actor: &Actor) -> bool {
+    actor.is_admin() || (image.owner == actor.project_id && actor.is_reader())
+}
+
+/// The members of `image` that `actor` may see.
+fn visible_members<'a>(image: &'a Image, actor: &'a Actor) -> impl Iterator<Item = &'a Member> {
+    let all = sees_all_members(image, actor);
+    image
+        .members
+        .iter()
+        .filter(move |m| all || m.member_id == actor.project_id)
+}
+
+fn member_not_found(image: &Image, member: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "Project {member} is not a member of image {}.",
+        image.id
+    ))
+}
+
+/// The member entry in the image a command returned, as the view shows it.
+fn member_after(image: Option<Image>, member: &str) -> Result<Json<Value>, ApiError> {
+    let image = image.ok_or_else(|| ApiError::internal("a member command returned no image"))?;
+    let entry = image
+        .member(member)
+        .ok_or_else(|| ApiError::internal("a member command returned no member entry"))?;
+    Ok(Json(view::member(&image, entry)))
+}
+
+/// A required string field of a JSON object body; 400 when absent, empty or not a string.
+fn required_text(body: &Bytes, field: &str) -> Result<String, ApiError> {
+    let object = json_object(body)?;
+    match object.get(field) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
+        Some(Value::String(_)) => Err(ApiError::bad_request(format!("'{field}' can't be empty."))),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "'{field}' must be a string, not {}.",
+            kind_of(other)
+        ))),
+        None => Err(ApiError::bad_request(format!(
+            "The request body needs '{field}'."
+        ))),
+    }
+}
+
+/// `GET /v2/images/{id}/members`: 200 `{members, schema}`.
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let image = visible_image(&state, &actor, image_id(&id)?).await?;
+    let members: Vec<Value> = visible_members(&image, &actor)
+        .map(|m| view::member(&image, m))
+        .collect();
+    Ok(Json(
+        json!({ "members": members, "schema": "/v2/schemas/members" }),
+    ))
+}
+
+/// `GET /v2/images/{id}/members/{member}`: 200 with the member; 404 for a project that
+/// is not a member, or one the caller may not see.
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((id, member)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let image = visible_image(&state, &actor, image_id(&id)?).await?;
+    let entry = visible_members(&image, &actor)
+        .find(|m| m.member_id == member)
+        .ok_or_else(|| member_not_found(&image, &member))?;
+    Ok(Json(view::member(&image, entry)))
+}
+
+/// `POST /v2/images/{id}/members` `{"member": "<project>"}`: 200 with the new member,
+/// pending.
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    request: RequestContext,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let image_id = image_id(&id)?;
+    let member_id = required_text(&body, "member")?;
+    let command = Command::AddMember(MemberRef {
+        image_id,
+        member_id: member_id.clone(),
+    });
+    let result = execute(&state, &request, actor, command).await?;
+    member_after(result.image, &member_id)
+}
+
+/// `PUT /v2/images/{id}/members/{member}` `{"status": "accepted"}`: 200 with the member.
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    request: RequestContext,
+    Path((id, member)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let image_id = image_id(&id)?;
+    let status: MemberStatus = required_text(&body, "status")?
+        .parse()
+        .map_err(|e: shared::domain::status::UnknownValue| ApiError::bad_request(e.to_string()))?;
+    let command = Command::UpdateMember(UpdateMember {
+        image_id,
+        member_id: member.clone(),
+        status,
+    });
+    let result = execute(&state, &request, actor, command).await?;
+    member_after(result.image, &member)
+}
+
+/// `DELETE /v2/images/{id}/members/{member}`: 204.
+pub async fn remove(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    request: RequestContext,
+    Path((id, member)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let command = Command::RemoveMember(MemberRef {
+        image_id: image_id(&id)?,
+        member_id: member,
+    });
+    execute(&state, &request, actor, command).await?;
+    Ok(no_content())
+}

@@ -1,0 +1,46 @@
+//! `PUT` and `DELETE /v2/images/{id}/tags/{tag}` (SPEC 4): one command each. The domain
+//! checks, in this order, that the caller sees the image (404), may change it (403) and
+//! that the tag is 1 to 255 characters (400); adding a present tag changes nothing and
+//! removing an absent one is a 404.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use shared::domain::Command;
+use shared::domain::command::TagRef;
+
+use super::common::{image_id, no_content};
+use crate::command::{RequestContext, execute};
+use crate::error::ApiError;
+use crate::identity::Caller;
+use crate::state::AppState;
+
+fn tag_ref(id: &str, tag: String) -> Result<TagRef, ApiError> {
+    Ok(TagRef {
+        image_id: image_id(id)?,
+        tag,
+    })
+}
+
+/// `PUT /v2/images/{id}/tags/{tag}`: 204, also when the tag was already there.
+pub async fn add(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    request: RequestContext,
+    Path((id, tag)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let command = Command::AddTag(tag_ref(&id, tag)?);
+    execute(&state, &request, actor, command).await?;
+    Ok(no_content())
+}
+
+/// `DELETE /v2/images/{id}/tags/{tag}`: 204; 404 when the image has no such tag.
+pub async fn remove(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    request: RequestContext,
+    Path((id, tag)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let command = Command::RemoveTag(tag_ref(&id, tag)?);
+    execute(&state, &request, actor, command).await?;
+    Ok(no_content())
+}
