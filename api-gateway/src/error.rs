@@ -102,9 +102,15 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({
             "code": self.status.as_u16(),
             "title": title,
-            "message": self.message,
+            "message": &self.message,
         });
         let mut response = (self.status, Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::negotiate::ErrorBody {
+                status_line: format!("{} {title}", self.status.as_u16()),
+                message: self.message,
+            });
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }

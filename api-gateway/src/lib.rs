@@ -6,6 +6,7 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod negotiate;
 pub mod routes;
 pub mod serve;
 pub mod state;
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .fallback_service(api)
         .layer(axum::middleware::map_response(glance_shaped_405))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn(negotiate::negotiate_errors))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, GlanceRequestId))

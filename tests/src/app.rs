@@ -108,7 +108,16 @@ impl TestApp {
     }
 
     /// Sends a prepared request.
-    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+    pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
+        // Like openstacksdk, ask for JSON unless the test chose: error bodies are then
+        // JSON (see the gateway's negotiate.rs).
+        let accept = axum::http::header::ACCEPT;
+        if !request.headers().contains_key(&accept) {
+            request.headers_mut().insert(
+                accept,
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+        }
         let response = self
             .router
             .clone()
