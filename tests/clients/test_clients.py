@@ -5,6 +5,7 @@ development identity answers for requests without identity headers).
 Usage: test_clients.py <gateway URL>; exits non-zero on the first failing check.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -31,6 +32,29 @@ def glance(*args, check=True):
     if check and result.returncode != 0:
         raise AssertionError(f"glance {' '.join(args)} failed: {result.stdout}{result.stderr}")
     return result
+
+
+IMAGEFLEET = os.environ.get("IMAGEFLEET_BIN", "target/debug/imagefleet")
+
+
+def activate(image_id):
+    """Gives a queued image data the way the service itself records an upload, through
+    the bus with `imagefleet publish` (the HTTP data path is not what these tests are
+    about)."""
+    lease = "2999-01-01T00:00:00Z"
+    digest = {"size": 0, "checksum": "d41d8cd98f00b204e9800998ecf8427e", "os_hash_algo": "sha512",
+              "os_hash_value": "0" * 128, "virtual_size": None}
+    steps = [
+        ("admin,member,reader", {"type": "begin_upload", "payload": {"image_id": image_id, "lease_expires_at": lease}}),
+        ("service", {"type": "complete_upload", "payload": {"image_id": image_id, "digest": digest}}),
+    ]
+    for roles, command in steps:
+        result = subprocess.run(
+            [IMAGEFLEET, "publish", "--wait", "--project", "imagefleet", "--user", "imagefleet", "--roles", roles],
+            input=json.dumps(command), capture_output=True, text=True, timeout=60,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"publish {command['type']} failed: {result.stdout}{result.stderr}")
 
 
 def field(output, name):
@@ -72,6 +96,12 @@ class GlanceClient(unittest.TestCase):
         refused = glance("image-deactivate", image_id, check=False)
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn("403", refused.stdout + refused.stderr)
+        activate(image_id)
+        self.assertEqual(field(glance("image-show", image_id).stdout, "status"), "active")
+        glance("image-deactivate", image_id)
+        self.assertEqual(field(glance("image-show", image_id).stdout, "status"), "deactivated")
+        glance("image-reactivate", image_id)
+        self.assertEqual(field(glance("image-show", image_id).stdout, "status"), "active")
 
         glance("image-delete", image_id)
         gone = glance("image-show", image_id, check=False)
