@@ -7,6 +7,7 @@ pub mod image_create;
 pub mod image_patch;
 pub mod images;
 pub mod info;
+pub mod locations;
 pub mod members;
 pub mod schemas;
 pub mod tags;
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v2/images/{id}/actions/restore", post(actions::restore))
         .route("/v2/images/{id}/history", get(history::show))
+        .route("/v2/images/{id}/locations", get(locations::list))
         .route("/v2/images/{id}/tasks", get(tasks::of_image))
         .route("/v2/tasks", get(tasks::list).post(tasks::create))
         .route("/v2/tasks/{id}", get(tasks::show))

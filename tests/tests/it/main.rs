@@ -3,6 +3,7 @@
 
 mod api_identity;
 mod api_images;
+mod api_locations;
 mod api_sharing;
 mod api_tasks_info;
 mod cli;
