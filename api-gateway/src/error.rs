@@ -37,9 +37,14 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
-    /// 401.
+    /// 401, with the challenge HTTP requires (the scheme names the header to send).
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, message)
+        let mut error = Self::new(StatusCode::UNAUTHORIZED, message);
+        error.headers.push((
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("X-Auth-Token realm=\"imagefleet\""),
+        ));
+        error
     }
 
     /// 403.

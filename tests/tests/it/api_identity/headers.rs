@@ -90,6 +90,15 @@ async fn no_identity_is_401_without_a_default_identity() {
     ] {
         let response = app.send(build(method, path, &[JSON], body)).await;
         assert_json_error(&response, StatusCode::UNAUTHORIZED);
+        let challenge = response
+            .headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(
+            challenge,
+            Some("X-Auth-Token realm=\"imagefleet\""),
+            "HTTP requires a challenge on 401"
+        );
     }
     // A project header with nothing in it is no identity either.
     let blank = build(
