@@ -49,15 +49,7 @@ pub fn routes() -> Router<AppState> {
                 .put(members::update)
                 .delete(members::remove),
         )
-        .route(
-            "/v2/images/{id}/actions/deactivate",
-            post(actions::deactivate),
-        )
-        .route(
-            "/v2/images/{id}/actions/reactivate",
-            post(actions::reactivate),
-        )
-        .route("/v2/images/{id}/actions/restore", post(actions::restore))
+        .route("/v2/images/{id}/actions/{action}", post(actions::act))
         .route("/v2/images/{id}/history", get(history::show))
         .route("/v2/images/{id}/locations", get(locations::list))
         .route("/v2/images/{id}/tasks", get(tasks::of_image))
