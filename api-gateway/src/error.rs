@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use shared::db::image_list::{ListError, ListReadError};
 use shared::domain::Rejection;
 
 /// Seconds a client is told to wait when the command path is unavailable.
@@ -98,6 +99,21 @@ impl From<Rejection> for ApiError {
         let status =
             StatusCode::from_u16(rejection.kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
         Self::new(status, rejection.message)
+    }
+}
+
+impl From<ListError> for ApiError {
+    fn from(error: ListError) -> Self {
+        Self::bad_request(error.to_string())
+    }
+}
+
+impl From<ListReadError> for ApiError {
+    fn from(error: ListReadError) -> Self {
+        match error {
+            ListReadError::Invalid(e) => e.into(),
+            ListReadError::Db(e) => Self::internal(e),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use shared::db::document;
+use shared::db::pool::PgPooled;
 use shared::domain::{Actor, Image, ImageId, TaskId, policy};
 
 use crate::error::ApiError;
@@ -21,17 +22,22 @@ pub fn task_id(raw: &str) -> Result<TaskId, ApiError> {
     TaskId::parse(raw).map_err(|_| ApiError::not_found(format!("No task found with ID {raw}")))
 }
 
+/// A connection of the read pool; 503 when none can be had.
+pub async fn read_connection(state: &AppState) -> Result<PgPooled, ApiError> {
+    state
+        .reads
+        .get()
+        .await
+        .map_err(|e| ApiError::unavailable(format!("The database is unavailable: {e}")))
+}
+
 /// The image if it exists and `actor` may see it; 404 otherwise. One query.
 pub async fn visible_image(
     state: &AppState,
     actor: &Actor,
     id: ImageId,
 ) -> Result<Image, ApiError> {
-    let mut conn = state
-        .reads
-        .get()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("The database is unavailable: {e}")))?;
+    let mut conn = read_connection(state).await?;
     let image = document::image_by_id(&mut conn, id.as_uuid())
         .await
         .map_err(ApiError::internal)?;

@@ -11,8 +11,8 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
+use super::common::read_connection;
 use super::common::{image_id, visible_image};
-use super::tasks::read_connection;
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::state::AppState;

@@ -10,7 +10,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use shared::db::image_list::{ImageListQuery, ListReadError, list_images};
+use shared::db::image_list::{ImageListQuery, list_images};
+
+use super::common::read_connection;
 use shared::domain::command::{ImageRef, UpdateImage};
 use shared::domain::{Command, Image};
 
@@ -34,19 +36,9 @@ pub async fn list(
         .as_deref()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let query =
-        ImageListQuery::from_pairs(&pairs).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut conn = state
-        .reads
-        .get()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("The database is unavailable: {e}")))?;
-    let page = list_images(&mut conn, &actor, &query)
-        .await
-        .map_err(|e| match e {
-            ListReadError::Invalid(e) => ApiError::bad_request(e.to_string()),
-            ListReadError::Db(e) => ApiError::internal(e),
-        })?;
+    let query = ImageListQuery::from_pairs(&pairs)?;
+    let mut conn = read_connection(&state).await?;
+    let page = list_images(&mut conn, &actor, &query).await?;
     let show_locations = state.settings.show_multiple_locations;
     let images: Vec<Value> = page
         .images

@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
-use super::tasks::read_connection;
+use super::common::read_connection;
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::state::AppState;

@@ -6,6 +6,7 @@
 //! (`policy::can_see_task`: admins and the owning project). `DELETE /v2/tasks/{id}` is a 405 because
 //! only GET is routed there (tasks expire on their own, as in Glance).
 
+use super::common::read_connection;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -13,8 +14,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use shared::db::document;
-use shared::db::image_list::{ListError, ListReadError};
-use shared::db::pool::PgPooled;
 use shared::db::task_list::{TaskListQuery, image_tasks, list_tasks};
 use shared::domain::command::CreateTask;
 use shared::domain::status::TaskType;
@@ -27,15 +26,6 @@ use crate::identity::Caller;
 use crate::state::AppState;
 use crate::view;
 
-/// A connection of the read pool; 503 when none can be had.
-pub(crate) async fn read_connection(state: &AppState) -> Result<PgPooled, ApiError> {
-    state
-        .reads
-        .get()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("The database is unavailable: {e}")))
-}
-
 /// A task as lists show it: without `input` (it may hold credentials), `result` and
 /// `message`, as Glance's partial task schema has it.
 fn summary(task: &Task) -> Value {
@@ -46,17 +36,6 @@ fn summary(task: &Task) -> Value {
         }
     }
     body
-}
-
-fn list_error(error: ListReadError) -> ApiError {
-    match error {
-        ListReadError::Invalid(e) => bad_list(e),
-        ListReadError::Db(e) => ApiError::internal(e),
-    }
-}
-
-fn bad_list(error: ListError) -> ApiError {
-    ApiError::bad_request(error.to_string())
 }
 
 /// `/v2/tasks` with these query pairs, or bare without any.
@@ -81,11 +60,9 @@ pub async fn list(
     let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
-    let query = TaskListQuery::from_pairs(&pairs).map_err(bad_list)?;
+    let query = TaskListQuery::from_pairs(&pairs)?;
     let mut conn = read_connection(&state).await?;
-    let page = list_tasks(&mut conn, &actor, &query)
-        .await
-        .map_err(list_error)?;
+    let page = list_tasks(&mut conn, &actor, &query).await?;
     let mut kept: Vec<(String, String)> =
         pairs.into_iter().filter(|(k, _)| k != "marker").collect();
     let mut body = json!({
