@@ -18,9 +18,6 @@ pub mod relay;
 use std::time::Duration;
 
 pub use relay::{Relay, run_relay};
-/// Re-exported so callers (binaries, tests) can build the shutdown token without
-/// depending on tokio-util themselves.
-pub use tokio_util::sync::CancellationToken;
 
 use crate::messaging::Topology;
 

@@ -20,9 +20,10 @@ use shared::db::schema::events;
 use shared::domain::{Command, DomainConfig, ImageId};
 use shared::messaging::connection::connect;
 use shared::messaging::{CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope};
-use shared::outbox::{CancellationToken, Relay, RelayConfig, RelayError};
+use shared::outbox::{Relay, RelayConfig, RelayError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Generous: a failing test reports within this, a passing one never waits it out.
