@@ -54,11 +54,21 @@ pub async fn run_consumer(
                 return;
             }
             Err(error) => {
-                tracing::warn!(%error, queue = ?config.queue, "consumer lost its connection; reconnecting")
+                // A session that connects but cannot consume (a refused declaration, a
+                // broken channel) must not spin: pause before the next one.
+                tracing::warn!(%error, queue = ?config.queue, pause = ?SESSION_PAUSE, "consumer session ended; reconnecting");
+                drop(connection);
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(SESSION_PAUSE) => {}
+                }
             }
         }
     }
 }
+
+/// Pause between a failed consumer session and the next.
+const SESSION_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn consume(
     connection: &Connection,
@@ -85,10 +95,14 @@ async fn consume(
     tracing::info!(queue = ?config.queue, prefetch = config.prefetch, concurrency = config.concurrency, "consuming");
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut in_flight = JoinSet::new();
+    // Cancelled when a delivery could not be settled: the publishing channel is broken,
+    // so this session ends and a new one starts on a fresh connection.
+    let broken = CancellationToken::new();
     let result = loop {
         // A permit first: in-flight work stays bounded whatever the prefetch.
         let permit = tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
+            () = broken.cancelled() => break Err(session_broken()),
             permit = permits.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break Ok(()),
@@ -96,14 +110,19 @@ async fn consume(
         };
         let next = tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
+            () = broken.cancelled() => break Err(session_broken()),
             next = consumer.next() => next,
         };
         match next {
             Some(Ok(delivery)) => {
-                let (handlers, publisher, queue) =
-                    (handlers.clone(), publisher.clone(), config.queue);
+                let (handlers, publisher, queue, broken) = (
+                    handlers.clone(),
+                    publisher.clone(),
+                    config.queue,
+                    broken.clone(),
+                );
                 in_flight.spawn(async move {
-                    settle(delivery, queue, &handlers, &publisher).await;
+                    settle(delivery, queue, &handlers, &publisher, &broken).await;
                     drop(permit);
                 });
             }
@@ -134,29 +153,45 @@ async fn consume(
     result
 }
 
-/// Processes a delivery; a handler that panics gets its delivery requeued (the quorum
-/// queue's delivery limit dead-letters it if it keeps doing so) instead of holding it.
+/// The error a session ends with when it cannot settle deliveries any more.
+fn session_broken() -> lapin::Error {
+    lapin::ErrorKind::InvalidChannelState(
+        lapin::ChannelState::Error,
+        "a delivery could not be settled",
+    )
+    .into()
+}
+
+/// Processes a delivery. A handler that panics gets its delivery requeued (the quorum
+/// queue's delivery limit dead-letters it if it keeps doing so) instead of holding it;
+/// one that cannot be settled (the broker refused the reply or re-publish) is requeued
+/// and ends the session, so the worker reconnects instead of silently holding deliveries.
 async fn settle(
     delivery: Delivery,
     queue: WorkQueue,
     handlers: &HandlerContext,
     publisher: &Publisher,
+    broken: &CancellationToken,
 ) {
     let acker = delivery.acker.clone();
+    let requeue = BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    };
     match AssertUnwindSafe(delivery::process(delivery, queue, handlers, publisher))
         .catch_unwind()
         .await
     {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
-            tracing::warn!(%error, "could not settle a delivery; the broker will redeliver it")
+            tracing::warn!(%error, "could not settle a delivery; requeueing it and reconnecting");
+            if let Err(error) = acker.nack(requeue).await {
+                tracing::warn!(%error, "could not requeue; the broker redelivers on reconnect");
+            }
+            broken.cancel();
         }
         Err(_) => {
             tracing::error!("a handler panicked; requeueing its delivery");
-            let requeue = BasicNackOptions {
-                requeue: true,
-                ..Default::default()
-            };
             if let Err(error) = acker.nack(requeue).await {
                 tracing::warn!(%error, "could not requeue after a panic");
             }

@@ -34,3 +34,29 @@ pub enum DbError {
         source: serde_json::Error,
     },
 }
+
+impl DbError {
+    /// Whether the same statement may succeed later (the database was unreachable,
+    /// restarting or busy) rather than being refused whenever it is tried: a constraint
+    /// violation or a stored row that does not decode never heals by waiting.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match self {
+            DbError::Query(Error::DatabaseError(
+                Kind::UniqueViolation
+                | Kind::ForeignKeyViolation
+                | Kind::NotNullViolation
+                | Kind::CheckViolation
+                | Kind::RestrictViolation,
+                _,
+            ))
+            | DbError::Corrupt { .. }
+            | DbError::InvalidUrl(_)
+            | DbError::Migration(_) => false,
+            DbError::PoolBuild(_)
+            | DbError::Pool(_)
+            | DbError::Connection(_)
+            | DbError::Query(_) => true,
+        }
+    }
+}

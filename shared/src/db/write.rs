@@ -19,11 +19,19 @@ struct Count {
 
 /// The collections of `after` that differ from `before`, as JSON (null when unchanged),
 /// so the statement touches only the child tables that changed.
-fn changed<T: serde::Serialize + PartialEq>(before: Option<&T>, after: &T) -> Option<Value> {
+fn changed<T: serde::Serialize + PartialEq>(
+    before: Option<&T>,
+    after: &T,
+) -> Result<Option<Value>, DbError> {
     if before == Some(after) {
-        return None;
+        return Ok(None);
     }
-    serde_json::to_value(after).ok()
+    serde_json::to_value(after)
+        .map(Some)
+        .map_err(|source| DbError::Corrupt {
+            what: "image",
+            source,
+        })
 }
 
 /// Child-table statements shared by the insert and the update: each runs only when its
@@ -99,15 +107,15 @@ pub async fn write_image(
     let count: Count = diesel::sql_query(sql)
         .bind::<Jsonb, _>(document)
         .bind::<BigInt, _>(before.map_or(0, |b| b.version))
-        .bind::<Nullable<Jsonb>, _>(changed(before.map(|b| &b.tags), &after.tags))
-        .bind::<Nullable<Jsonb>, _>(changed(before.map(|b| &b.properties), &after.properties))
-        .bind::<Nullable<Jsonb>, _>(changed(before.map(|b| &b.members), &after.members))
+        .bind::<Nullable<Jsonb>, _>(changed(before.map(|b| &b.tags), &after.tags)?)
+        .bind::<Nullable<Jsonb>, _>(changed(before.map(|b| &b.properties), &after.properties)?)
+        .bind::<Nullable<Jsonb>, _>(changed(before.map(|b| &b.members), &after.members)?)
         .get_result(conn)
         .await?;
     if count.n == 0 {
         return Ok(false);
     }
-    if let Some(locations) = changed(before.map(|b| &b.locations), &after.locations) {
+    if let Some(locations) = changed(before.map(|b| &b.locations), &after.locations)? {
         // Locations move positions when one is removed, which a single statement of
         // sibling CTEs cannot do without tripping the (image_id, url) key: rewrite them
         // in a statement of their own. It is rare (location changes only).

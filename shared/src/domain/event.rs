@@ -174,13 +174,19 @@ impl Event {
         }
     }
 
-    /// The aggregate's state after the change, as JSON.
+    /// The aggregate's state after the change, as JSON, as subscribers may see it:
+    /// without an image's locations (they may carry store credentials) or a task's input
+    /// (it may hold secrets), as Glance leaves them out of its notifications (SPEC 10).
     pub fn snapshot(&self) -> serde_json::Value {
-        let snapshot = match self {
-            Event::Image(e) => serde_json::to_value(&e.image),
-            Event::Task(e) => serde_json::to_value(&e.task),
+        let (snapshot, hidden) = match self {
+            Event::Image(e) => (serde_json::to_value(&e.image), "locations"),
+            Event::Task(e) => (serde_json::to_value(&e.task), "input"),
         };
         // Both aggregates are plain data with string keys: serialising cannot fail.
-        snapshot.unwrap_or(serde_json::Value::Null)
+        let mut snapshot = snapshot.unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(fields) = &mut snapshot {
+            fields.remove(hidden);
+        }
+        snapshot
     }
 }

@@ -28,8 +28,20 @@ pub const READ_ONLY: &[&str] = &[
 /// Longest name, tag, property key or value Glance accepts.
 pub const MAX_TEXT: usize = 255;
 
+/// Text without NUL characters, which Postgres cannot store in text or JSON: refused
+/// here, as bad input, rather than failing (and being retried) at the database.
+pub fn storable(what: &str, text: &str) -> Result<(), Rejection> {
+    if text.contains('\0') {
+        return Err(Rejection::bad_request(format!(
+            "{what} must not contain NUL characters."
+        )));
+    }
+    Ok(())
+}
+
 /// A name of at most 255 characters.
 pub fn name(name: Option<&str>) -> Result<(), Rejection> {
+    storable("An image name", name.unwrap_or_default())?;
     match name {
         Some(n) if n.chars().count() > MAX_TEXT => Err(Rejection::bad_request(format!(
             "Image name is {} characters long; at most {MAX_TEXT} are allowed.",
@@ -41,6 +53,7 @@ pub fn name(name: Option<&str>) -> Result<(), Rejection> {
 
 /// A tag of 1 to 255 characters.
 pub fn tag(tag: &str) -> Result<(), Rejection> {
+    storable("A tag", tag)?;
     let len = tag.chars().count();
     if len == 0 || len > MAX_TEXT {
         return Err(Rejection::bad_request(format!(
@@ -52,6 +65,7 @@ pub fn tag(tag: &str) -> Result<(), Rejection> {
 
 /// A client-writable extra property name: 1 to 255 characters, not `os_glance_*`.
 pub fn property_key(key: &str) -> Result<(), Rejection> {
+    storable("A property name", key)?;
     let len = key.chars().count();
     if len == 0 || len > MAX_TEXT {
         return Err(Rejection::bad_request(format!(

@@ -223,9 +223,13 @@ async fn a_lost_channel_fails_waiting_sends_and_the_next_call_reconnects() {
         async move { client.send(&deactivate(), Duration::from_secs(30)).await }
     });
     let commands = topology.queue(WorkQueue::Commands);
-    while depth(&channel, &commands).await == 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    imagefleet_tests::wait::wait_until(
+        Duration::from_secs(30),
+        "the command is queued",
+        async || depth(&channel, &commands).await > 0,
+    )
+    .await
+    .expect("queued");
 
     // Publishing to a missing exchange makes the broker close the client's channel.
     channel

@@ -239,6 +239,10 @@ async fn eight_writers_lose_no_update_and_leave_gapless_versions() {
             }
         }
     }
+    assert!(
+        retried > 0,
+        "the writers raced: some commands lost and were decided again"
+    );
     // Metadata commands never legitimately fail here; only exhausted retries could refuse them.
     for o in outcomes
         .iter()

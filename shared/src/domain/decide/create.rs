@@ -49,6 +49,9 @@ pub(super) fn create_image(
     for key in c.properties.keys() {
         validate::property_key(key)?;
     }
+    for value in c.properties.values() {
+        validate::storable("A property value", value)?;
+    }
     validate::quota(
         "image properties",
         c.properties.len(),

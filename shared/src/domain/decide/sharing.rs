@@ -65,6 +65,7 @@ pub(super) fn add_member(
             image.id, image.visibility
         )));
     }
+    validate::storable("A member id", &c.member_id)?;
     if c.member_id.is_empty() || c.member_id.chars().count() > validate::MAX_TEXT {
         return Err(Rejection::bad_request(
             "A member must be a project id of 1 to 255 characters.",
