@@ -165,12 +165,7 @@ impl Topology {
     ) -> Result<(), lapin::Error> {
         let name = self.queue(queue);
         let dead_letters = self.dead_letter_queue(queue);
-        let mut args = quorum();
-        args.insert(
-            "x-dead-letter-exchange".into(),
-            string(&self.dead_letter_exchange()),
-        );
-        args.insert("x-dead-letter-routing-key".into(), string(&dead_letters));
+        let mut args = dead_lettering_to(&self.dead_letter_exchange(), &dead_letters);
         args.insert(
             "x-delivery-limit".into(),
             AMQPValue::LongLongInt(DELIVERY_LIMIT),
@@ -189,13 +184,11 @@ impl Topology {
 
         for (step, delay) in self.retry_delays.iter().enumerate() {
             // Expired messages fall back into the work queue through the default exchange.
-            let mut args = quorum();
+            let mut args = dead_lettering_to("", &name);
             args.insert(
                 "x-message-ttl".into(),
                 AMQPValue::LongLongInt(delay.as_millis() as i64),
             );
-            args.insert("x-dead-letter-exchange".into(), string(""));
-            args.insert("x-dead-letter-routing-key".into(), string(&name));
             declare_queue(channel, &self.retry_queue(queue, step), args).await?;
         }
         Ok(())
@@ -220,6 +213,19 @@ impl Topology {
 fn quorum() -> FieldTable {
     let mut args = FieldTable::default();
     args.insert("x-queue-type".into(), string("quorum"));
+    args
+}
+
+/// A quorum queue whose dead letters go to `exchange` with `key`, at least once: quorum
+/// queues dead-letter at most once unless told otherwise, and a retry that expires out of
+/// a retry queue, or a poison message past its delivery limit, must not be dropped on the
+/// way. At-least-once dead-lettering needs `reject-publish` overflow.
+fn dead_lettering_to(exchange: &str, key: &str) -> FieldTable {
+    let mut args = quorum();
+    args.insert("x-dead-letter-exchange".into(), string(exchange));
+    args.insert("x-dead-letter-routing-key".into(), string(key));
+    args.insert("x-dead-letter-strategy".into(), string("at-least-once"));
+    args.insert("x-overflow".into(), string("reject-publish"));
     args
 }
 
