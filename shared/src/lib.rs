@@ -5,6 +5,8 @@
 pub mod config;
 pub mod db;
 pub mod domain;
+/// Fetching web-download and location URLs behind the SSRF guard (`[import_filtering_opts]`).
+pub mod fetch;
 pub mod messaging;
 pub mod outbox;
 pub mod shutdown;

@@ -10,6 +10,7 @@ mod cli;
 mod client;
 mod commands_e2e;
 mod concurrency;
+mod fetch;
 mod fleet;
 mod image_list;
 mod migrate;
