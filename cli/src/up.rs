@@ -29,6 +29,11 @@ pub struct UpArgs {
     /// Deliveries the broker sends each worker ahead of acks, per queue.
     #[arg(long, env = "IMAGEFLEET_PREFETCH", default_value_t = 16)]
     prefetch: u16,
+    /// Seconds between janitor rounds (stale leases, task expiry, scrubber); one
+    /// worker's janitor leads.
+    #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    janitor_interval: u64,
 }
 
 /// Runs the service until shutdown.
@@ -38,6 +43,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         workers,
         concurrency,
         prefetch,
+        janitor_interval,
     } = args;
     let applied = shared::db::migrate::run_migrations(&gateway.database.database_url)
         .await
@@ -58,6 +64,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             concurrency,
             prefetch,
             name: format!("imagefleet-up-worker-{n}"),
+            janitor_interval: Some(std::time::Duration::from_secs(janitor_interval)),
         };
         fleet.spawn(run_fleet(config, shutdown.clone()));
     }

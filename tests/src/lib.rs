@@ -14,4 +14,4 @@ pub use app::{TestApp, TestResponse};
 pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply};
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};
-pub use worker::TestWorker;
+pub use worker::{JANITOR_INTERVAL, TestWorker};

@@ -2,11 +2,16 @@
 //! stopped (gracefully) by its handle.
 
 use shared::domain::DomainConfig;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use workers::{FleetConfig, run_fleet};
 
 use crate::{TestBus, TestDb};
+
+/// Time between janitor rounds of test workers: short, so a test waits on the janitor
+/// briefly (it still waits on the outcome, never on this time).
+pub const JANITOR_INTERVAL: Duration = Duration::from_millis(200);
 
 /// A running worker.
 pub struct TestWorker {
@@ -22,6 +27,27 @@ impl TestWorker {
 
     /// Starts a worker deciding with `domain`.
     pub fn start_with(db: &TestDb, bus: &TestBus, name: &str, domain: DomainConfig) -> Self {
+        Self::start_full(db, bus, name, domain, Some(JANITOR_INTERVAL))
+    }
+
+    /// Starts a worker without a janitor candidate, for tests that send the janitor's
+    /// commands (purges, task expiry) themselves and must not race one.
+    pub fn start_without_janitor(
+        db: &TestDb,
+        bus: &TestBus,
+        name: &str,
+        domain: DomainConfig,
+    ) -> Self {
+        Self::start_full(db, bus, name, domain, None)
+    }
+
+    fn start_full(
+        db: &TestDb,
+        bus: &TestBus,
+        name: &str,
+        domain: DomainConfig,
+        janitor_interval: Option<Duration>,
+    ) -> Self {
         let config = FleetConfig {
             database_url: db.url().to_owned(),
             pool_size: 8,
@@ -31,6 +57,7 @@ impl TestWorker {
             concurrency: 4,
             prefetch: 8,
             name: name.to_owned(),
+            janitor_interval,
         };
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();

@@ -1,6 +1,9 @@
-//! Starts a worker: a consumer for each work queue over one shared repository, and runs
-//! them until shutdown. Any number of workers may run against the same Postgres and
+//! Starts a worker: a consumer for each work queue over one shared repository, an
+//! outbox relay candidate and a janitor candidate, and runs them until shutdown. Any
+//! number of workers may run against the same Postgres and
 //! RabbitMQ; they compete for deliveries.
+
+use std::time::Duration;
 
 use shared::db::{PoolOptions, Repository, build_pool};
 use shared::domain::DomainConfig;
@@ -12,6 +15,7 @@ use shared::outbox::{RelayConfig, run_relay};
 
 use crate::consumer::{ConsumerConfig, run_consumer};
 use crate::handlers::HandlerContext;
+use crate::janitor::{Janitor, JanitorConfig, run_janitor};
 
 /// Everything a worker needs; the binary builds it from flags, tests directly.
 #[derive(Debug, Clone)]
@@ -32,6 +36,10 @@ pub struct FleetConfig {
     pub prefetch: u16,
     /// Name of this worker, shown on its broker connections.
     pub name: String,
+    /// Time between janitor rounds (stale leases, task expiry, scrubber); one worker of
+    /// the fleet leads them. None runs no janitor candidate: only for tests that send
+    /// the janitor's commands themselves.
+    pub janitor_interval: Option<Duration>,
 }
 
 /// Why a worker could not start.
@@ -78,6 +86,14 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             tracing::error!(%error, "the outbox relay stopped");
         }
     });
+    if let Some(interval) = config.janitor_interval {
+        let janitor = Janitor {
+            repository: handlers.repository.clone(),
+            store: config.store.clone(),
+        };
+        let janitor_config = JanitorConfig::new(&config.database_url, interval);
+        tasks.spawn(run_janitor(janitor_config, janitor, shutdown.clone()));
+    }
     while tasks.join_next().await.is_some() {}
     Ok(())
 }

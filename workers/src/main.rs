@@ -42,6 +42,12 @@ struct RunArgs {
     /// Deliveries the broker sends ahead of acks, per queue.
     #[arg(long, env = "IMAGEFLEET_PREFETCH", default_value_t = 16)]
     prefetch: u16,
+    /// Seconds between janitor rounds: stale uploads and imports given back, expired
+    /// tasks purged, pending_delete images scrubbed. Every worker runs a candidate; the
+    /// one holding the janitor's advisory lock acts.
+    #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    janitor_interval: u64,
     /// Apply pending migrations before starting (for development).
     #[arg(long, env = "IMAGEFLEET_MIGRATE_ON_START", default_value_t = false)]
     migrate: bool,
@@ -66,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
                 concurrency: args.concurrency,
                 prefetch: args.prefetch,
                 name: format!("imagefleet-worker-{}", std::process::id()),
+                janitor_interval: Some(std::time::Duration::from_secs(args.janitor_interval)),
             };
             run_fleet(config, shared::shutdown::on_signal())
                 .await

@@ -13,6 +13,7 @@ pub use pool::{PgPool, PoolOptions, build_pool};
 pub mod document;
 pub mod image_list;
 pub mod repository;
+pub mod sweep;
 pub mod task_list;
 pub mod write;
 

@@ -99,6 +99,12 @@ impl Repository {
         &self.pool
     }
 
+    /// The settings commands are decided with (the janitor reads `scrub_time` here, so
+    /// what it finds due is what the domain accepts).
+    pub fn config(&self) -> &DomainConfig {
+        &self.config
+    }
+
     /// Applies `envelope` exactly once: decided against the current state and written in
     /// one transaction, or, if its command id was processed before, answered with the
     /// stored result.

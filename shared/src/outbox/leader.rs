@@ -3,7 +3,8 @@
 //! three on purpose: the lock lives exactly as long as the session, so a statement
 //! that succeeds on it proves the lock is still held, and a dead session shows up as a
 //! failed statement or an ended notification stream, never as a relay that goes on
-//! publishing after its lock was released.
+//! publishing after its lock was released. The janitor (in `workers`) holds its own
+//! key through the same session type: one election mechanism for every periodic job.
 
 use std::time::Duration;
 
@@ -99,6 +100,26 @@ impl LeaderSession {
                 () = tokio::time::sleep(retry) => {}
             }
         }
+    }
+
+    /// Whether this session still holds the lock, read from `pg_locks`. A periodic
+    /// leader (the janitor) asks before each round instead of taking the lock again,
+    /// which would stack a second hold that a single unlock does not release. Postgres
+    /// files a bigint key as `classid` (high half) and `objid` (low half).
+    pub async fn holds_lock(&mut self) -> Result<bool, RelayError> {
+        let query = diesel::sql_query(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND pid = pg_backend_pid() AND objsubid = 1 \
+             AND ((classid::bigint << 32) | objid::bigint) = $1) AS locked",
+        )
+        .bind::<BigInt, _>(self.key);
+        let row: Locked = bounded(
+            self.io_timeout,
+            "checking the leader lock",
+            query.get_result(&mut self.conn),
+        )
+        .await?;
+        Ok(row.locked)
     }
 
     /// Releases the lock (on a graceful stop, so a follower need not wait for the

@@ -13,6 +13,7 @@ mod concurrency;
 mod fetch;
 mod fleet;
 mod image_list;
+mod janitor;
 mod migrate;
 mod outbox;
 mod poison;

@@ -32,6 +32,8 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
         concurrency: 1,
         prefetch: 1,
         name: "retry-worker".into(),
+        // The janitor would only retry its lock session against the dead database.
+        janitor_interval: None,
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run_fleet(config, shutdown.clone()));

@@ -67,8 +67,10 @@ async fn actions_follow_the_table_and_if_match() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_restores_a_pending_delete_image() {
+    // Kept well past the test: the janitor's scrubber must not purge it first.
     let config = DomainConfig {
         delayed_delete: true,
+        scrub_time: chrono::Duration::hours(1),
         ..Default::default()
     };
     let mode = api_gateway::identity::AuthMode::Headers;

@@ -1,0 +1,77 @@
+//! Sending one janitor command as the service, and sorting the answer: applied,
+//! refused by the domain (the row moved on: skip it), or a failure that ends the round.
+//! Command ids are derived from the row's id, its version when read and what the
+//! janitor does to it, so two janitors that briefly overlap (a leader whose session is
+//! being replaced) send the same command and it applies once.
+
+use shared::db::{ApplyError, DbError};
+use shared::domain::{Actor, Command, CommandId};
+use shared::messaging::CommandEnvelope;
+use shared::outbox::RelayError;
+use shared::store::StoreError;
+use uuid::Uuid;
+
+use super::Janitor;
+
+/// Names the janitor's command ids.
+const JANITOR_NAMESPACE: Uuid = Uuid::from_u128(0x7d1c_9a4e_2b6f_4c83_9e05_a8f3_16d2_c470);
+
+/// Correlation id of the janitor's commands and their events.
+const CORRELATION_ID: &str = "janitor";
+
+/// Why a round ended before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum JanitorError {
+    /// A read failed or no pooled connection was available.
+    #[error("janitor read failed: {0}")]
+    Database(#[from] DbError),
+    /// Applying a command failed for a reason other than the domain's refusal.
+    #[error("janitor command failed: {0}")]
+    Apply(ApplyError),
+    /// The image store failed to remove data.
+    #[error("janitor could not remove data: {0}")]
+    Store(#[from] StoreError),
+    /// The lock session failed.
+    #[error("janitor lock session: {0}")]
+    Leader(#[from] RelayError),
+}
+
+/// How one command went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// Applied now, or by an overlapping janitor with the same command id before.
+    Applied,
+    /// Refused, or the row kept changing under it: it moved on, nothing to do.
+    Skipped,
+}
+
+/// Applies `command` as the service under an id derived from `name` (what is done to
+/// which row at which version).
+pub(super) async fn send(
+    janitor: &Janitor,
+    name: &str,
+    command: Command,
+) -> Result<Sent, JanitorError> {
+    let command_type = command.type_name();
+    let mut envelope = CommandEnvelope::new(Actor::service(), command);
+    envelope.command_id = CommandId::from_uuid(Uuid::new_v5(&JANITOR_NAMESPACE, name.as_bytes()));
+    envelope.correlation_id = Some(CORRELATION_ID.to_owned());
+    match janitor.repository.apply(&envelope).await {
+        Ok(_) => Ok(Sent::Applied),
+        Err(ApplyError::Rejected(rejection)) => {
+            tracing::debug!(command = command_type, name, %rejection, "janitor command refused; the row moved on");
+            Ok(Sent::Skipped)
+        }
+        // Only this row is busy (users are changing it): leave it to the next round
+        // rather than holding up the rest of the batch.
+        Err(ApplyError::Contended { .. }) => {
+            tracing::debug!(
+                command = command_type,
+                name,
+                "janitor command contended; next round"
+            );
+            Ok(Sent::Skipped)
+        }
+        Err(error) => Err(JanitorError::Apply(error)),
+    }
+}

@@ -1,0 +1,102 @@
+//! The janitor: the fleet's periodic housekeeping, run by exactly one worker at a time.
+//! Every worker runs a candidate; the one holding a Postgres advisory lock (the outbox
+//! relay's mechanism, with a key of its own) runs a round every `interval`:
+//!
+//! - [`leases`]: images whose upload, stage or import lease ran out (the gateway or
+//!   worker holding them died) go back to queued, their partial data removed.
+//! - [`expiry`]: finished tasks past `expires_at` are expired (Glance's task purge).
+//! - [`scrubber`]: pending_delete images past `scrub_time` are purged (delayed delete);
+//!   the `image.deleted` event's job then removes their data.
+//!
+//! Each kind is one query of at most a batch of rows and one command per row, sent as
+//! the service through the repository (see [`command`]). A command the domain refuses
+//! (the row moved on since it was read) is skipped; a transient failure ends the round
+//! and the next round tries again. Nothing here panics on data.
+
+mod command;
+mod expiry;
+mod leadership;
+mod leases;
+mod round;
+mod scrubber;
+
+use std::time::Duration;
+
+use shared::db::Repository;
+use shared::store::ImageStore;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+pub use command::JanitorError;
+pub use leases::{IMPORT_LEASE_EXPIRED, LEASE_EXPIRED};
+pub use round::Tally;
+
+use leadership::Leadership;
+
+/// Advisory lock key ("imgfjani") held by the leading janitor; distinct from the outbox
+/// relay's, so the two elections are independent.
+pub const JANITOR_LOCK_KEY: i64 = 0x696d_6766_6a61_6e69;
+
+/// Settings of one janitor candidate. [`JanitorConfig::new`] fills in the defaults.
+#[derive(Debug, Clone)]
+pub struct JanitorConfig {
+    /// Postgres URL for the dedicated lock session (never a pooled connection: the lock
+    /// belongs to the session and must not go back to a pool with it).
+    pub database_url: String,
+    /// Time between rounds; also how often a follower tries the lock, so a follower
+    /// takes over within about one interval of the leader's session ending.
+    pub interval: Duration,
+    /// Most rows of each kind handled per round.
+    pub batch_size: i64,
+    /// The advisory lock key; janitors of one deployment must agree on it.
+    pub lock_key: i64,
+    /// Bounds every statement on the lock session.
+    pub io_timeout: Duration,
+}
+
+impl JanitorConfig {
+    /// Defaults: batches of 100, the [`JANITOR_LOCK_KEY`], a 30 s I/O timeout.
+    pub fn new(database_url: impl Into<String>, interval: Duration) -> Self {
+        Self {
+            database_url: database_url.into(),
+            interval,
+            batch_size: 100,
+            lock_key: JANITOR_LOCK_KEY,
+            io_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a round works with: the worker's repository (commands and reads) and store.
+#[derive(Clone)]
+pub struct Janitor {
+    /// Applies the janitor's commands and runs its reads (pooled connections).
+    pub repository: Repository,
+    /// Where partial data of stale uploads and stages is removed.
+    pub store: ImageStore,
+}
+
+/// Runs a janitor candidate until `shutdown` is cancelled: tries the lock each
+/// interval, and while it holds it runs a round each interval. Failures are logged and
+/// retried next interval, never returned.
+pub async fn run_janitor(config: JanitorConfig, janitor: Janitor, shutdown: CancellationToken) {
+    let mut leadership = Leadership::new(&config);
+    let mut ticks = tokio::time::interval(config.interval);
+    // A slow round delays the next one instead of causing a burst of catch-up rounds.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        if !leadership.lead(&shutdown).await {
+            continue;
+        }
+        match round::run(&janitor, config.batch_size, &shutdown).await {
+            Ok(tally) if tally.is_empty() => tracing::trace!("janitor round: nothing due"),
+            Ok(tally) => tracing::info!(?tally, "janitor round done"),
+            Err(error) => tracing::warn!(%error, "janitor round ended early; retried next round"),
+        }
+    }
+    leadership.release().await;
+}

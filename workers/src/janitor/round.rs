@@ -1,0 +1,50 @@
+//! One janitor round: the three sweeps in a fixed order, each reading one batch and
+//! sending one command per row. Leases come first: they block users (an image stuck in
+//! saving cannot be uploaded again), while expiry and scrubbing only reclaim space.
+
+use tokio_util::sync::CancellationToken;
+
+use super::command::{JanitorError, Sent};
+use super::{Janitor, expiry, leases, scrubber};
+
+/// What a round did, for the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Images whose stale lease was given back (queued, partial data removed).
+    pub leases_reclaimed: usize,
+    /// Tasks expired.
+    pub tasks_expired: usize,
+    /// pending_delete images purged.
+    pub images_purged: usize,
+    /// Rows whose command was refused because they moved on since they were read.
+    pub skipped: usize,
+}
+
+impl Tally {
+    /// Whether the round found nothing to do.
+    pub fn is_empty(&self) -> bool {
+        *self == Tally::default()
+    }
+
+    /// Counts one command's outcome into `done` or `skipped`.
+    pub(super) fn count(&mut self, sent: Sent, done: fn(&mut Tally) -> &mut usize) {
+        match sent {
+            Sent::Applied => *done(self) += 1,
+            Sent::Skipped => self.skipped += 1,
+        }
+    }
+}
+
+/// Runs the sweeps in order; a transient failure ends the round (the rows stay due, so
+/// the next round finds them again). Stops between rows once `shutdown` is cancelled.
+pub(super) async fn run(
+    janitor: &Janitor,
+    batch_size: i64,
+    shutdown: &CancellationToken,
+) -> Result<Tally, JanitorError> {
+    let mut tally = Tally::default();
+    leases::sweep(janitor, batch_size, shutdown, &mut tally).await?;
+    expiry::sweep(janitor, batch_size, shutdown, &mut tally).await?;
+    scrubber::sweep(janitor, batch_size, shutdown, &mut tally).await?;
+    Ok(tally)
+}
