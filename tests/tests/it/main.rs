@@ -9,6 +9,7 @@ mod api_tasks_info;
 mod cli;
 mod client;
 mod commands_e2e;
+mod compose;
 mod concurrency;
 mod fetch;
 mod fleet;

@@ -1,0 +1,90 @@
+# imagefleet's container image: the three binaries (`api-gateway`, `workers`,
+# `imagefleet`) on a slim Debian, run as an unprivileged user. docker-compose.yml runs
+# the gateway, the workers and the migration step from this one image.
+#
+#   docker build -t imagefleet .
+#   docker run --rm imagefleet api-gateway --help
+#
+# The default command is the gateway; pass `workers run`, `workers migrate` or
+# `imagefleet ...` to run the others.
+
+# The toolchain the workspace is developed and tested with (its rust-version is the
+# minimum; building with the tested one avoids surprises from a dependency's MSRV).
+ARG RUST_VERSION=1.95
+
+# --- builder ---------------------------------------------------------------------------
+FROM rust:${RUST_VERSION}-bookworm AS builder
+WORKDIR /build
+
+# Dependency cache: with only the manifests, the lock file and empty targets, this layer
+# compiles every dependency, and is reused as long as no manifest and Cargo.lock change.
+# Every workspace member's manifest must be present for cargo to load the workspace, and
+# the explicitly declared targets of the tests crate need a file (it is never built here).
+# Afterwards the stubs' own artifacts are dropped: COPY keeps the sources' modification
+# times, which may be older than the stubs', and cargo would then keep the empty binaries.
+COPY Cargo.toml Cargo.lock ./
+COPY shared/Cargo.toml shared/
+COPY inspector/Cargo.toml inspector/
+COPY api-gateway/Cargo.toml api-gateway/
+COPY workers/Cargo.toml workers/
+COPY cli/Cargo.toml cli/
+COPY tests/Cargo.toml tests/
+RUN set -eux; \
+    for crate in shared inspector api-gateway workers cli tests; do \
+        mkdir -p "$crate/src"; : > "$crate/src/lib.rs"; \
+    done; \
+    for crate in api-gateway workers cli; do echo 'fn main() {}' > "$crate/src/main.rs"; done; \
+    mkdir -p tests/src/bin tests/tests/it; \
+    echo 'fn main() {}' > tests/src/bin/bench_fleet.rs; \
+    : > tests/tests/it/main.rs; \
+    cargo build --release --locked \
+        -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli; \
+    cargo clean --release \
+        -p imagefleet-shared -p imagefleet-inspector \
+        -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli
+
+# The real sources (the tests crate keeps its stubs: it is not part of the image).
+# migrations/ is embedded into the binaries by the shared crate at compile time.
+COPY migrations migrations
+COPY shared shared
+COPY inspector inspector
+COPY api-gateway api-gateway
+COPY workers workers
+COPY cli cli
+RUN cargo build --release --locked \
+        -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli
+
+# --- runtime ---------------------------------------------------------------------------
+# bookworm-slim matches the builder's glibc. No HTTP client is installed: the compose
+# health check speaks HTTP through bash's /dev/tcp (bash is part of every Debian image).
+FROM debian:bookworm-slim AS runtime
+
+# ca-certificates: TLS to S3 stores and web-download imports verifies against the
+# system roots.
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends ca-certificates; \
+    rm -rf /var/lib/apt/lists/*
+
+# A fixed uid/gid so volumes and orchestrators (runAsNonRoot) can rely on it. The data
+# directory belongs to it: an empty named volume mounted there is initialised with this
+# ownership, so the store is writable without running as root.
+RUN set -eux; \
+    groupadd --system --gid 10001 imagefleet; \
+    useradd --system --uid 10001 --gid imagefleet \
+        --home-dir /var/lib/imagefleet --no-create-home --shell /usr/sbin/nologin imagefleet; \
+    install -d -o imagefleet -g imagefleet -m 0750 /var/lib/imagefleet
+
+COPY --from=builder /build/target/release/api-gateway /usr/local/bin/api-gateway
+COPY --from=builder /build/target/release/workers /usr/local/bin/workers
+COPY --from=builder /build/target/release/imagefleet /usr/local/bin/imagefleet
+
+# Inside a container the gateway must listen beyond loopback, and the local store lives
+# in the data directory (mount a volume there, shared by every gateway and worker).
+ENV IMAGEFLEET_DATA_DIR=/var/lib/imagefleet \
+    IMAGEFLEET_BIND=0.0.0.0:9292
+
+USER 10001:10001
+WORKDIR /var/lib/imagefleet
+EXPOSE 9292
+CMD ["api-gateway"]
