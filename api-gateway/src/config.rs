@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use shared::config::{AmqpArgs, DatabaseArgs, DomainArgs};
 use shared::domain::Actor;
+use shared::fetch::ImportFilterArgs;
+use shared::store::StoreArgs;
 
 use crate::identity::{AuthMode, Identity, TokenFileError};
 use crate::state::Settings;
@@ -41,6 +43,20 @@ pub struct GatewayArgs {
     /// Seconds to wait for a worker's answer before 503.
     #[arg(long, env = "IMAGEFLEET_COMMAND_TIMEOUT", default_value_t = 10)]
     pub command_timeout: u64,
+    /// Seconds an upload, stage or import may hold its image; after that the janitor
+    /// returns the image to queued and removes partial data.
+    #[arg(long, env = "IMAGEFLEET_DATA_LEASE", default_value_t = 3600)]
+    pub data_lease: u32,
+    /// Most bytes one project's images may hold together (Glance's
+    /// `user_storage_quota`); 0 for no limit. Uploads beyond it get 413.
+    #[arg(long, env = "IMAGEFLEET_USER_STORAGE_QUOTA", default_value_t = 0)]
+    pub user_storage_quota: u64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub import: ImportFilterArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub database: DatabaseArgs,
@@ -92,6 +108,9 @@ impl GatewayArgs {
         Settings {
             command_timeout: Duration::from_secs(self.command_timeout),
             show_multiple_locations: self.domain.show_multiple_locations,
+            data_lease: chrono::Duration::seconds(i64::from(self.data_lease)),
+            image_size_cap: u64::try_from(self.domain.image_size_cap).unwrap_or(0),
+            user_storage_quota: Some(self.user_storage_quota).filter(|q| *q > 0),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod identity;
 pub mod negotiate;
+pub mod quota;
 pub mod routes;
 pub mod serve;
 pub mod state;

@@ -22,6 +22,9 @@ pub enum ServeError {
     /// RabbitMQ could not be reached.
     #[error(transparent)]
     Broker(#[from] shared::messaging::client::ClientError),
+    /// The image store could not be opened.
+    #[error(transparent)]
+    Store(#[from] shared::store::StoreError),
     /// The address could not be bound, or serving failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
@@ -43,6 +46,8 @@ pub async fn serve(args: GatewayArgs, shutdown: CancellationToken) -> Result<(),
         commands,
         identity: Arc::new(identity),
         settings: Arc::new(args.settings()),
+        store: args.store.open()?,
+        fetcher: args.import.fetcher(args.settings().image_size_cap),
     };
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     tracing::info!(address = %args.bind, "gateway listening");

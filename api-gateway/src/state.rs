@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shared::db::PgPool;
+use shared::fetch::SafeFetcher;
 use shared::messaging::client::CommandClient;
+use shared::store::ImageStore;
 
 use crate::identity::Identity;
 
@@ -15,6 +17,14 @@ pub struct Settings {
     pub command_timeout: Duration,
     /// Show `locations` and `direct_url` (Glance's `show_multiple_locations`).
     pub show_multiple_locations: bool,
+    /// How long an upload, stage or import may hold its image before the janitor gives
+    /// the image back to queued.
+    pub data_lease: chrono::Duration,
+    /// Largest image in bytes (`image_size_cap`).
+    pub image_size_cap: u64,
+    /// Most bytes a project's images may hold together (`user_storage_quota`); `None`
+    /// for no limit.
+    pub user_storage_quota: Option<u64>,
 }
 
 impl Default for Settings {
@@ -22,6 +32,9 @@ impl Default for Settings {
         Self {
             command_timeout: Duration::from_secs(10),
             show_multiple_locations: false,
+            data_lease: chrono::Duration::hours(1),
+            image_size_cap: 1 << 40,
+            user_storage_quota: None,
         }
     }
 }
@@ -37,4 +50,8 @@ pub struct AppState {
     pub identity: Arc<Identity>,
     /// Settings.
     pub settings: Arc<Settings>,
+    /// Where image data is written and read.
+    pub store: ImageStore,
+    /// Checks web-download and location URLs, and reads data from locations.
+    pub fetcher: SafeFetcher,
 }

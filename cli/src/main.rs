@@ -27,7 +27,7 @@ struct Cli {
 enum Command {
     /// Run migrations, N workers and the gateway in one process (development and small
     /// sites); stops gracefully on SIGTERM or Ctrl-C.
-    Up(up::UpArgs),
+    Up(Box<up::UpArgs>),
     /// Create the database if missing and apply pending migrations, then exit.
     Migrate(shared::config::DatabaseArgs),
     /// Send a command from a JSON file or standard input; `--wait` prints the reply
@@ -43,7 +43,7 @@ enum Command {
 impl Command {
     async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
-            Command::Up(args) => up::run(args).await,
+            Command::Up(args) => up::run(*args).await,
             Command::Migrate(database) => {
                 let applied = shared::db::migrate::run_migrations(&database.database_url).await?;
                 println!("applied {} migration(s)", applied.len());

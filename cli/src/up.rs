@@ -34,6 +34,8 @@ pub struct UpArgs {
     #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     janitor_interval: u64,
+    #[command(flatten)]
+    notifications: shared::notifications::NotificationsArgs,
 }
 
 /// Runs the service until shutdown.
@@ -44,6 +46,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         concurrency,
         prefetch,
         janitor_interval,
+        notifications,
     } = args;
     let applied = shared::db::migrate::run_migrations(&gateway.database.database_url)
         .await
@@ -54,17 +57,26 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         .get_or_insert_with(|| DEVELOPMENT_PROJECT.to_owned());
     let shutdown = shared::shutdown::on_signal();
     let mut fleet = JoinSet::new();
+    let store = gateway.store.open().context("opening the image store")?;
+    let domain = gateway.domain.to_domain();
+    let fetcher = gateway
+        .import
+        .fetcher(u64::try_from(domain.image_size_cap).unwrap_or(0));
     for n in 0..workers {
         let config = FleetConfig {
+            store: store.clone(),
+            fetcher: fetcher.clone(),
             database_url: gateway.database.database_url.clone(),
             pool_size: gateway.database.database_pool_size,
             amqp_url: gateway.amqp.amqp_url.clone(),
             topology: gateway.amqp.topology(),
-            domain: gateway.domain.to_domain(),
+            domain: domain.clone(),
             concurrency,
             prefetch,
             name: format!("imagefleet-up-worker-{n}"),
+            queues: shared::messaging::WorkQueue::ALL.to_vec(),
             janitor_interval: Some(std::time::Duration::from_secs(janitor_interval)),
+            notifications: notifications.to_config(),
         };
         fleet.spawn(run_fleet(config, shutdown.clone()));
     }

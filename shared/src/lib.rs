@@ -8,6 +8,9 @@ pub mod domain;
 /// Fetching web-download and location URLs behind the SSRF guard (`[import_filtering_opts]`).
 pub mod fetch;
 pub mod messaging;
+/// Glance notifications (oslo.messaging v2 envelope) for existing listeners (SPEC 10).
+pub mod notifications;
 pub mod outbox;
 pub mod shutdown;
+pub mod store;
 pub mod telemetry;

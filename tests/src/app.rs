@@ -11,7 +11,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use shared::domain::{Actor, DomainConfig};
+use shared::fetch::{ImportFilter, SafeFetcher};
 use shared::messaging::client::CommandClient;
+use std::time::Duration;
 use tower::ServiceExt;
 
 use crate::{TestBus, TestDb, TestWorker};
@@ -27,6 +29,8 @@ pub struct TestResponse {
     pub json: serde_json::Value,
     /// The body as text.
     pub text: String,
+    /// The body's bytes (image data).
+    pub bytes: axum::body::Bytes,
 }
 
 /// The stack of one test.
@@ -58,9 +62,42 @@ impl TestApp {
         mode: AuthMode,
         default_actor: Option<Actor>,
     ) -> Self {
+        Self::start_full(
+            domain,
+            settings,
+            mode,
+            default_actor,
+            ImportFilter::default(),
+        )
+        .await
+    }
+
+    /// A stack whose web-downloads and locations are checked by `filter` (tests allow
+    /// their own HTTP server on 127.0.0.1 through it).
+    pub async fn start_importing(
+        domain: DomainConfig,
+        settings: Settings,
+        filter: ImportFilter,
+    ) -> Self {
+        Self::start_full(domain, settings, AuthMode::Headers, None, filter).await
+    }
+
+    async fn start_full(
+        domain: DomainConfig,
+        settings: Settings,
+        mode: AuthMode,
+        default_actor: Option<Actor>,
+        filter: ImportFilter,
+    ) -> Self {
         let db = TestDb::new().await.expect("test database");
         let bus = TestBus::new().await.expect("test bus");
-        let workers = vec![TestWorker::start_with(&db, &bus, "app-worker", domain)];
+        let workers = vec![TestWorker::start_importing(
+            &db,
+            &bus,
+            "app-worker",
+            domain,
+            filter.clone(),
+        )];
         let commands = CommandClient::connect(bus.url(), bus.topology().clone())
             .await
             .expect("command client");
@@ -72,6 +109,8 @@ impl TestApp {
                 default_actor,
             }),
             settings: Arc::new(settings),
+            store: db.store(),
+            fetcher: SafeFetcher::new(filter, 1 << 40, Duration::from_secs(60), 5),
         };
         let router = api_gateway::app(state);
         Self {
@@ -107,6 +146,16 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// Sends a prepared request and hands back the response unread (for streaming
+    /// bodies too large to hold).
+    pub async fn call_raw(&self, request: Request<Body>) -> axum::response::Response {
+        self.router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible router")
+    }
+
     /// Sends a prepared request.
     pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
         // Like openstacksdk, ask for JSON unless the test chose: error bodies are then
@@ -124,6 +173,13 @@ impl TestApp {
             .oneshot(request)
             .await
             .expect("infallible router");
+        TestResponse::read(response).await
+    }
+}
+
+impl TestResponse {
+    /// Reads a response to the end.
+    pub async fn read(response: axum::response::Response) -> Self {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response
@@ -139,9 +195,12 @@ impl TestApp {
             headers,
             json,
             text,
+            bytes,
         }
     }
+}
 
+impl TestApp {
     /// `GET`.
     pub async fn get(&self, path: &str, actor: &Actor) -> TestResponse {
         self.request(Method::GET, path, Some(actor), None).await

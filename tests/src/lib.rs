@@ -4,6 +4,7 @@
 
 mod app;
 pub mod fixtures;
+mod http_source;
 mod probe;
 mod test_bus;
 mod test_db;
@@ -11,6 +12,7 @@ pub mod wait;
 mod worker;
 
 pub use app::{TestApp, TestResponse};
+pub use http_source::HttpSource;
 pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply};
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};

@@ -1,11 +1,13 @@
 //! `TestBus`: one test's own exchanges and queues on the real RabbitMQ, under a random
-//! name prefix, declared at creation and deleted when the value is dropped.
+//! name prefix, declared at creation and deleted when the value is dropped, with the
+//! exchange its relays send Glance notifications to (`<prefix>.glance`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use shared::messaging::Topology;
 use shared::messaging::connection::connect;
+use shared::notifications::NotificationConfig;
 use tokio::sync::OnceCell;
 
 /// Environment variable naming the broker tests use.
@@ -113,11 +115,22 @@ impl TestBus {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Glance notifications of this test: to `<prefix>.glance` (declared by the relay
+    /// that publishes to it, deleted with the topology), with Glance's topic and
+    /// publisher id.
+    pub fn notifications(&self) -> NotificationConfig {
+        NotificationConfig {
+            exchange: format!("{}.glance", self.topology.prefix()),
+            ..NotificationConfig::default()
+        }
+    }
 }
 
 impl Drop for TestBus {
     fn drop(&mut self) {
         let (topology, url) = (self.topology.clone(), self.url.clone());
+        let notifications = self.notifications().exchange;
         // Drop cannot await: clean up on a thread with a runtime of its own.
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -127,6 +140,9 @@ impl Drop for TestBus {
                 let connection = connect(&url, "imagefleet-test-cleanup").await?;
                 let channel = connection.create_channel().await?;
                 topology.delete(&channel).await?;
+                channel
+                    .exchange_delete(notifications.as_str().into(), Default::default())
+                    .await?;
                 connection.close(0, "cleaned up".into()).await?;
                 anyhow::Ok(())
             })

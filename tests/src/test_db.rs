@@ -48,6 +48,8 @@ pub struct TestDb {
     url: String,
     maintenance_url: String,
     pool: PgPool,
+    /// The test's image store directory: the data that goes with the rows.
+    data_dir: std::path::PathBuf,
 }
 
 impl TestDb {
@@ -90,10 +92,34 @@ impl TestDb {
         )?;
         Ok(Self {
             maintenance_url: with_database(&base, MAINTENANCE_DATABASE)?,
+            data_dir: std::env::temp_dir().join(format!("imagefleet-{name}")),
             name,
             url,
             pool,
         })
+    }
+
+    /// The test's image store (a directory of its own, removed with the database).
+    pub fn store(&self) -> shared::store::ImageStore {
+        shared::store::ImageStore::local(&self.data_dir).expect("the test's data directory opens")
+    }
+
+    /// Every file in the test's image store, partial writes included: what a test
+    /// checks to prove no data was left behind.
+    pub fn data_files(&self) -> Vec<std::path::PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.data_dir, &mut out);
+        out
     }
 
     /// The database's name.
@@ -119,6 +145,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
         self.pool.close();
         let maintenance_url = self.maintenance_url.clone();
         let name = self.name.clone();

@@ -2,6 +2,8 @@
 //! stopped (gracefully) by its handle.
 
 use shared::domain::DomainConfig;
+use shared::fetch::{ImportFilter, SafeFetcher};
+use shared::messaging::WorkQueue;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,18 +29,32 @@ impl TestWorker {
 
     /// Starts a worker deciding with `domain`.
     pub fn start_with(db: &TestDb, bus: &TestBus, name: &str, domain: DomainConfig) -> Self {
-        Self::start_full(db, bus, name, domain, Some(JANITOR_INTERVAL))
+        Self::start_importing(db, bus, name, domain, ImportFilter::default())
     }
 
-    /// Starts a worker without a janitor candidate, for tests that send the janitor's
-    /// commands (purges, task expiry) themselves and must not race one.
-    pub fn start_without_janitor(
+    /// Starts a worker whose imports read URLs through `filter`.
+    pub fn start_importing(
+        db: &TestDb,
+        bus: &TestBus,
+        name: &str,
+        domain: DomainConfig,
+        filter: ImportFilter,
+    ) -> Self {
+        Self::start_full(db, bus, name, domain, filter, Some(JANITOR_INTERVAL))
+    }
+
+    /// Starts a worker that only applies commands: no janitor candidate and no jobs
+    /// consumer, for tests that send the janitor's and the jobs' commands (purges, task
+    /// expiry, task steps) themselves and must not race them.
+    pub fn start_commands_only(
         db: &TestDb,
         bus: &TestBus,
         name: &str,
         domain: DomainConfig,
     ) -> Self {
-        Self::start_full(db, bus, name, domain, None)
+        let mut config = Self::config(db, bus, name, domain, ImportFilter::default(), None);
+        config.queues = vec![WorkQueue::Commands];
+        Self::run(config)
     }
 
     fn start_full(
@@ -46,9 +62,32 @@ impl TestWorker {
         bus: &TestBus,
         name: &str,
         domain: DomainConfig,
+        filter: ImportFilter,
         janitor_interval: Option<Duration>,
     ) -> Self {
-        let config = FleetConfig {
+        Self::run(Self::config(
+            db,
+            bus,
+            name,
+            domain,
+            filter,
+            janitor_interval,
+        ))
+    }
+
+    fn config(
+        db: &TestDb,
+        bus: &TestBus,
+        name: &str,
+        domain: DomainConfig,
+        filter: ImportFilter,
+        janitor_interval: Option<Duration>,
+    ) -> FleetConfig {
+        let max_bytes = u64::try_from(domain.image_size_cap).unwrap_or(0);
+        FleetConfig {
+            queues: WorkQueue::ALL.to_vec(),
+            store: db.store(),
+            fetcher: SafeFetcher::new(filter, max_bytes, Duration::from_secs(60), 5),
             database_url: db.url().to_owned(),
             pool_size: 8,
             amqp_url: bus.url().to_owned(),
@@ -58,7 +97,11 @@ impl TestWorker {
             prefetch: 8,
             name: name.to_owned(),
             janitor_interval,
-        };
+            notifications: Some(bus.notifications()),
+        }
+    }
+
+    fn run(config: FleetConfig) -> Self {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {

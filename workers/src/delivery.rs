@@ -7,7 +7,9 @@
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
 use shared::domain::CommandId;
-use shared::messaging::{COMMAND_SCHEMA_V1, CommandEnvelope, WorkQueue};
+use shared::messaging::{
+    COMMAND_SCHEMA_V1, CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope, WorkQueue,
+};
 use tracing::Instrument;
 
 use crate::handlers::{self, HandlerContext};
@@ -49,26 +51,17 @@ pub async fn process(
     handlers: &HandlerContext,
     publisher: &Publisher,
 ) -> Result<(), lapin::Error> {
-    let outcome = match parse(&delivery.data) {
-        Ok(envelope) => {
-            let span = tracing::info_span!(
-                "command",
-                command.id = %envelope.command_id,
-                command.r#type = envelope.command.type_name(),
-                correlation.id = envelope.correlation_id.as_deref().unwrap_or(""),
-            );
-            handlers::dispatch(&envelope, handlers)
-                .instrument(span)
-                .await
-        }
-        Err(outcome) => outcome,
+    let outcome = if queue == WorkQueue::Jobs && is_event(&delivery.data) {
+        run_job(&delivery.data, handlers).await
+    } else {
+        run_command(&delivery.data, handlers).await
     };
-    tracing::debug!(outcome = outcome.label(), "command processed");
+    tracing::debug!(outcome = outcome.label(), "delivery processed");
     if let Some(reply) = outcome.reply() {
         publisher.reply(&delivery.properties, &reply).await?;
     }
     match &outcome {
-        Outcome::Accepted { .. } => {}
+        Outcome::Accepted { .. } | Outcome::Done => {}
         Outcome::Permanent { rejection, .. } => {
             let attempts = attempts_of(&delivery.properties);
             publisher
@@ -83,4 +76,53 @@ pub async fn process(
     }
     delivery.ack(BasicAckOptions::default()).await?;
     Ok(())
+}
+
+/// Events reach only the jobs queue (bound to the events exchange for the kinds that
+/// start a job). They are told apart by their schema, not their routing key: a retried
+/// delivery comes back from its retry queue under the queue's name.
+fn is_event(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Schema<'a> {
+        #[serde(borrow)]
+        schema: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_slice::<Schema<'_>>(body).is_ok_and(|s| s.schema == EVENT_SCHEMA_V1)
+}
+
+async fn run_job(body: &[u8], handlers: &HandlerContext) -> Outcome {
+    match serde_json::from_slice::<EventEnvelope>(body) {
+        Ok(event) if event.schema == EVENT_SCHEMA_V1 => {
+            let span = tracing::info_span!(
+                "job",
+                event.id = %event.event_id,
+                event.r#type = %event.event_type,
+                correlation.id = event.correlation_id.as_deref().unwrap_or(""),
+            );
+            crate::jobs::run(&event, &handlers.jobs)
+                .instrument(span)
+                .await
+        }
+        Ok(event) => {
+            Outcome::unreadable(None, format!("unsupported event schema '{}'", event.schema))
+        }
+        Err(e) => Outcome::unreadable(None, format!("invalid event: {e}")),
+    }
+}
+
+async fn run_command(body: &[u8], handlers: &HandlerContext) -> Outcome {
+    match parse(body) {
+        Ok(envelope) => {
+            let span = tracing::info_span!(
+                "command",
+                command.id = %envelope.command_id,
+                command.r#type = envelope.command.type_name(),
+                correlation.id = envelope.correlation_id.as_deref().unwrap_or(""),
+            );
+            handlers::dispatch(&envelope, handlers)
+                .instrument(span)
+                .await
+        }
+        Err(outcome) => outcome,
+    }
 }

@@ -11,11 +11,15 @@ use shared::messaging::{Topology, WorkQueue};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use shared::notifications::NotificationConfig;
 use shared::outbox::{RelayConfig, run_relay};
 
 use crate::consumer::{ConsumerConfig, run_consumer};
 use crate::handlers::HandlerContext;
 use crate::janitor::{Janitor, JanitorConfig, run_janitor};
+use crate::jobs::JobContext;
+use shared::fetch::SafeFetcher;
+use shared::store::ImageStore;
 
 /// Everything a worker needs; the binary builds it from flags, tests directly.
 #[derive(Debug, Clone)]
@@ -36,10 +40,19 @@ pub struct FleetConfig {
     pub prefetch: u16,
     /// Name of this worker, shown on its broker connections.
     pub name: String,
+    /// The work queues it consumes: both by default; a site may keep long imports off
+    /// the workers that answer commands.
+    pub queues: Vec<WorkQueue>,
     /// Time between janitor rounds (stale leases, task expiry, scrubber); one worker of
     /// the fleet leads them. None runs no janitor candidate: only for tests that send
     /// the janitor's commands themselves.
     pub janitor_interval: Option<Duration>,
+    /// Where image data is.
+    pub store: ImageStore,
+    /// Reads web-download and location URLs behind the import filter.
+    pub fetcher: SafeFetcher,
+    /// Where this worker's relay candidate sends Glance notifications; None sends none.
+    pub notifications: Option<NotificationConfig>,
 }
 
 /// Why a worker could not start.
@@ -59,11 +72,18 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             ..PoolOptions::default()
         },
     )?;
+    let repository = Repository::new(pool, config.domain.clone());
     let handlers = HandlerContext {
-        repository: Repository::new(pool, config.domain.clone()),
+        jobs: JobContext {
+            repository: repository.clone(),
+            store: config.store.clone(),
+            fetcher: config.fetcher.clone(),
+            image_size_cap: u64::try_from(config.domain.image_size_cap).unwrap_or(0),
+        },
+        repository,
     };
     let mut tasks = JoinSet::new();
-    for queue in WorkQueue::ALL {
+    for &queue in &config.queues {
         let consumer = ConsumerConfig {
             amqp_url: config.amqp_url.clone(),
             topology: config.topology.clone(),
@@ -80,6 +100,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
         config.topology.clone(),
     );
     relay.connection_name = format!("{}-relay", config.name);
+    relay.notifications = config.notifications.clone();
     let relay_shutdown = shutdown.clone();
     tasks.spawn(async move {
         if let Err(error) = run_relay(relay, relay_shutdown).await {

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod fleet;
 pub mod handlers;
 pub mod janitor;
+pub mod jobs;
 pub mod outcome;
 pub mod publisher;
 

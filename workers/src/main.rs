@@ -5,6 +5,10 @@
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use shared::config::{AmqpArgs, DatabaseArgs, DomainArgs, TelemetryArgs};
+use shared::fetch::ImportFilterArgs;
+use shared::messaging::WorkQueue;
+use shared::notifications::NotificationsArgs;
+use shared::store::StoreArgs;
 use workers::{FleetConfig, run_fleet};
 
 /// imagefleet's worker fleet.
@@ -20,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Consume and apply commands until SIGTERM or Ctrl-C.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Create the database if it is missing and apply pending migrations, then exit.
     Migrate {
         #[command(flatten)]
@@ -36,6 +40,16 @@ struct RunArgs {
     amqp: AmqpArgs,
     #[command(flatten)]
     domain: DomainArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    import: ImportFilterArgs,
+    #[command(flatten)]
+    notifications: NotificationsArgs,
+    /// The work queues to consume: `commands` (state commands) and `jobs` (imports,
+    /// location hashing, data removal); both by default.
+    #[arg(long, env = "IMAGEFLEET_QUEUES", value_enum, value_delimiter = ',', default_values_t = [QueueName::Commands, QueueName::Jobs])]
+    queues: Vec<QueueName>,
     /// Commands processed at once, per queue.
     #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
     concurrency: usize,
@@ -53,6 +67,24 @@ struct RunArgs {
     migrate: bool,
 }
 
+/// A work queue as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum QueueName {
+    /// State commands.
+    Commands,
+    /// Long-running jobs.
+    Jobs,
+}
+
+impl From<QueueName> for WorkQueue {
+    fn from(name: QueueName) -> Self {
+        match name {
+            QueueName::Commands => WorkQueue::Commands,
+            QueueName::Jobs => WorkQueue::Jobs,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -63,16 +95,23 @@ async fn main() -> anyhow::Result<()> {
             if args.migrate {
                 migrate(&args.database).await?;
             }
+            let domain = args.domain.to_domain();
             let config = FleetConfig {
+                store: args.store.open().context("opening the image store")?,
+                fetcher: args
+                    .import
+                    .fetcher(u64::try_from(domain.image_size_cap).unwrap_or(0)),
                 database_url: args.database.database_url,
                 pool_size: args.database.database_pool_size,
                 amqp_url: args.amqp.amqp_url.clone(),
                 topology: args.amqp.topology(),
-                domain: args.domain.to_domain(),
+                domain,
                 concurrency: args.concurrency,
                 prefetch: args.prefetch,
                 name: format!("imagefleet-worker-{}", std::process::id()),
+                queues: args.queues.iter().copied().map(WorkQueue::from).collect(),
                 janitor_interval: Some(std::time::Duration::from_secs(args.janitor_interval)),
+                notifications: args.notifications.to_config(),
             };
             run_fleet(config, shared::shutdown::on_signal())
                 .await

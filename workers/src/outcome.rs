@@ -17,6 +17,8 @@ pub enum Outcome {
         /// What it did.
         result: Box<CommandResult>,
     },
+    /// A job ran to its end (its own commands recorded how): ack.
+    Done,
     /// Can never succeed as sent: reply with the rejection, dead-letter, ack.
     Permanent {
         /// The command, if the message could be read that far.
@@ -61,7 +63,7 @@ impl Outcome {
                 kind: rejection.kind,
                 message: rejection.message.clone(),
             }),
-            Outcome::Retryable { .. } => None,
+            Outcome::Retryable { .. } | Outcome::Done => None,
         }
     }
 
@@ -74,6 +76,7 @@ impl Outcome {
             Outcome::Accepted { replayed: true, .. } => "replayed",
             Outcome::Permanent { .. } => "rejected",
             Outcome::Retryable { .. } => "retry",
+            Outcome::Done => "done",
         }
     }
 }

@@ -17,7 +17,7 @@ use shared::domain::command::{ImageRef, UpdateImage};
 use shared::domain::{Command, Image};
 
 use super::common::{image_id, json_object, no_content, visible_image};
-use super::{image_create, image_patch};
+use super::{image_create, image_patch, location_patch};
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
@@ -118,9 +118,16 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     // A hidden image answers 404 whatever else is wrong with the request, so a bad
     // request never reveals that it exists.
-    let image_id = visible_image(&state, &actor, image_id(&raw)?).await?.id;
+    let image = visible_image(&state, &actor, image_id(&raw)?).await?;
+    let image_id = image.id;
     let dialect = image_patch::dialect(&headers)?;
     let body = body.map_err(body_rejection)?;
+    if state.settings.show_multiple_locations
+        && let Some(change) = location_patch::location_change(&body, dialect)?
+    {
+        let image = location_patch::apply(&state, &request, actor, image, change).await?;
+        return Ok(image_response(&state, StatusCode::OK, &image));
+    }
     let operations = image_patch::operations(&body, dialect)?;
     let expected_version = image_patch::expected_version(&headers)?;
     // An empty list still goes through the domain: it is a no-op for those allowed to

@@ -4,9 +4,13 @@ pub mod actions;
 pub mod common;
 pub mod history;
 pub mod image_create;
+pub mod image_data;
+pub mod image_download;
 pub mod image_patch;
 pub mod images;
+pub mod import;
 pub mod info;
+pub mod location_patch;
 pub mod locations;
 pub mod members;
 pub mod schemas;
@@ -51,7 +55,16 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v2/images/{id}/actions/{action}", post(actions::act))
         .route("/v2/images/{id}/history", get(history::show))
-        .route("/v2/images/{id}/locations", get(locations::list))
+        .route(
+            "/v2/images/{id}/file",
+            put(image_data::upload).get(image_download::download),
+        )
+        .route("/v2/images/{id}/stage", put(image_data::stage))
+        .route("/v2/images/{id}/import", post(import::import))
+        .route(
+            "/v2/images/{id}/locations",
+            get(locations::list).post(locations::add),
+        )
         .route("/v2/images/{id}/tasks", get(tasks::of_image))
         .route("/v2/tasks", get(tasks::list).post(tasks::create))
         .route("/v2/tasks/{id}", get(tasks::show))

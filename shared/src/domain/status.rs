@@ -182,6 +182,9 @@ vocabulary!(
         Import => "import",
         /// The interoperable image import (`POST /v2/images/{id}/import`).
         ApiImageImport => "api_image_import",
+        /// Hashing the data behind a location added by `POST /v2/images/{id}/locations`
+        /// (Glance's name for the same background work).
+        LocationImport => "location_import",
     }
 );
 

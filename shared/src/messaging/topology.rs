@@ -27,6 +27,10 @@ pub const RETRY_DELAYS: [Duration; 3] = [
 /// dead-lettered by the broker itself: a poison message never blocks the queue.
 pub const DELIVERY_LIMIT: i64 = 5;
 
+/// Routing keys of the events that start a job: a new task runs, a deleted image's
+/// data is removed.
+pub const JOB_EVENTS: [&str; 2] = ["task.pending", "image.deleted"];
+
 /// Which of the two work queues a message goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WorkQueue {
@@ -172,6 +176,14 @@ impl Topology {
         );
         declare_queue(channel, &name, args).await?;
         bind(channel, &name, &self.commands_exchange(), &name).await?;
+        if queue == WorkQueue::Jobs {
+            // Jobs start from the events that ask for them, published by the outbox in
+            // the same transaction as the change: no job is lost between commit and
+            // publish.
+            for key in JOB_EVENTS {
+                bind(channel, &name, &self.events_exchange(), key).await?;
+            }
+        }
 
         declare_queue(channel, &dead_letters, quorum()).await?;
         bind(

@@ -146,3 +146,20 @@ pub async fn mark_published(conn: &mut AsyncPgConnection, seqs: &[i64]) -> Query
     .execute(conn)
     .await
 }
+
+/// The snapshot `aggregate_id` had at `version`, from its event (the outbox keeps
+/// published rows). The relay reads it to tell which member a membership change
+/// touched; None when that event is not there.
+pub async fn fetch_snapshot(
+    conn: &mut AsyncPgConnection,
+    aggregate_id: Uuid,
+    version: i64,
+) -> QueryResult<Option<serde_json::Value>> {
+    events::table
+        .filter(events::aggregate_id.eq(aggregate_id))
+        .filter(events::version.eq(version))
+        .select(events::snapshot)
+        .first(conn)
+        .await
+        .optional()
+}

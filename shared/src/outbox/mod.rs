@@ -5,7 +5,9 @@
 //! the rows published only after the broker confirmed them. Delivery is at least once:
 //! a relay that dies between the broker's confirm and the marking leaves the rows to
 //! its successor, which publishes them again (subscribers drop duplicates by
-//! `event_id`).
+//! `event_id`). Glance notifications (see [`crate::notifications`]) ride in the same
+//! batches under the same rule: a row is marked only once its event and all its
+//! notifications are confirmed.
 //!
 //! - [`batch`]: reading the unpublished rows, turning them into envelopes, marking them.
 //! - [`leader`]: the dedicated session: advisory lock, `LISTEN`, waiting for a wake-up.
@@ -20,6 +22,7 @@ use std::time::Duration;
 pub use relay::{Relay, run_relay};
 
 use crate::messaging::Topology;
+use crate::notifications::NotificationConfig;
 
 /// Advisory lock key ("imgfoutb") held by the leading relay. Advisory locks are per
 /// database, so every relay on one database competes for it; other periodic jobs use
@@ -54,10 +57,14 @@ pub struct RelayConfig {
     pub io_timeout: Duration,
     /// Name of the AMQP connection, shown in the broker's management UI.
     pub connection_name: String,
+    /// Where Glance notifications go, published with each event's batch; None sends
+    /// none. Tests point it at an exchange of their own.
+    pub notifications: Option<NotificationConfig>,
 }
 
 impl RelayConfig {
-    /// Defaults: batches of 256, a 1 s poll fallback, a 1 s lock retry, 30 s I/O timeout.
+    /// Defaults: batches of 256, a 1 s poll fallback, a 1 s lock retry, 30 s I/O
+    /// timeout, Glance notifications on Glance's exchange (`glance`).
     pub fn new(
         database_url: impl Into<String>,
         amqp_url: impl Into<String>,
@@ -73,6 +80,7 @@ impl RelayConfig {
             lock_key: OUTBOX_LOCK_KEY,
             io_timeout: Duration::from_secs(30),
             connection_name: "imagefleet-outbox-relay".to_owned(),
+            notifications: Some(NotificationConfig::default()),
         }
     }
 }

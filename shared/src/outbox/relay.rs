@@ -2,7 +2,8 @@
 //! connects to RabbitMQ in confirm mode, declares the topology and then pumps batches:
 //! read the unpublished tail in `seq` order, publish every row, wait for the broker's
 //! confirms, stamp the confirmed rows in one statement, then sleep until a
-//! notification or the poll interval. Any failure of either connection ends the
+//! notification or the poll interval. Each row's Glance notifications (when enabled)
+//! are published right after its event, on the same channel, in the same batch. Any failure of either connection ends the
 //! session; the loop backs off and starts a new one (lapin does not reconnect by itself,
 //! and the lock and `LISTEN` must be taken again on a new Postgres session anyway).
 
@@ -10,15 +11,16 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{Channel, Confirmation};
+use lapin::{Channel, Confirmation, PublisherConfirm};
 use rand::Rng;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::batch::{OutboxRow, fetch_unpublished, mark_published};
+use super::batch::{OutboxRow, fetch_snapshot, fetch_unpublished, mark_published};
 use super::leader::{LeaderSession, Wake};
 use super::{RelayConfig, RelayError, bounded};
 use crate::messaging::connection::{MAX_BACKOFF, connect};
+use crate::notifications::{self, EventFacts, Notification, NotificationConfig, envelope};
 
 /// First pause after a failed session; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -140,6 +142,10 @@ impl Relay {
             config.topology.declare(&channel),
         )
         .await?;
+        if let Some(notifications) = &config.notifications {
+            let declare = notifications.declare(&broker);
+            bounded(limit, "declaring the notifications exchange", declare).await?;
+        }
         self.set_leader(true);
         *backoff = FIRST_BACKOFF;
         let outcome = self.pump(db, &channel, shutdown).await;
@@ -168,7 +174,8 @@ impl Relay {
             let full = rows.len() >= config.batch_size as usize;
             let mut progress = false;
             if !rows.is_empty() {
-                let confirmed = self.publish(channel, &rows).await?;
+                let notifications = self.notifications(db, &rows).await?;
+                let confirmed = self.publish(channel, &rows, &notifications).await?;
                 // Marked only now that the broker confirmed: a crash before this line
                 // publishes the batch again (at least once), never loses it.
                 let mark = mark_published(db.conn(), &confirmed);
@@ -190,15 +197,67 @@ impl Relay {
         }
     }
 
-    /// Publishes `rows` in order and waits for all their confirms. Returns the `seq` of
-    /// the rows that may be stamped: confirmed, and with no earlier row of the same
+    /// The Glance notifications of each row (empty lists when they are off). A
+    /// membership change reads the aggregate's previous snapshot to name the member.
+    async fn notifications(
+        &self,
+        db: &mut LeaderSession,
+        rows: &[OutboxRow],
+    ) -> Result<Vec<Vec<Notification>>, RelayError> {
+        let mut all = Vec::with_capacity(rows.len());
+        if self.config.notifications.is_none() {
+            all.resize_with(rows.len(), Vec::new);
+            return Ok(all);
+        }
+        for row in rows {
+            let mut previous = None;
+            if notifications::needs_previous(&row.event_type) {
+                let limit = db.io_timeout();
+                let read = fetch_snapshot(db.conn(), row.aggregate_id, row.version - 1);
+                previous = bounded(limit, "reading a previous snapshot", read).await?;
+            }
+            let facts = EventFacts {
+                event_type: &row.event_type,
+                snapshot: &row.snapshot,
+                previous: previous.as_ref(),
+            };
+            // An event that cannot be mapped never will be: retrying would block the
+            // aggregate's events for good over a notification, so it goes without.
+            all.push(notifications::notifications(facts).unwrap_or_else(|error| {
+                tracing::error!(
+                    seq = row.seq,
+                    event_id = %row.event_id,
+                    %error,
+                    "no Glance notification for this event"
+                );
+                Vec::new()
+            }));
+        }
+        Ok(all)
+    }
+
+    /// Publishes `rows` in order, each followed by its `notifications`, and waits for
+    /// all their confirms. Returns the `seq` of the rows that may be stamped: the event
+    /// and every one of its notifications confirmed, and no earlier row of the same
     /// aggregate in this batch left unconfirmed (stamping a later version while an
     /// earlier one is retried would let the retry overtake it for good).
-    async fn publish(&self, channel: &Channel, rows: &[OutboxRow]) -> Result<Vec<i64>, RelayError> {
+    ///
+    /// Why a row waits for its notifications' confirms too: the stamp is the only
+    /// record of what was sent. Stamping on the event's confirm alone would lose a
+    /// notification the broker nacked, or that was in flight when the relay died; not
+    /// stamping publishes event and notifications again (at least once for both:
+    /// listeners see a duplicate with the same `message_id`, subscribers the same
+    /// `event_id`).
+    async fn publish(
+        &self,
+        channel: &Channel,
+        rows: &[OutboxRow],
+        notifications: &[Vec<Notification>],
+    ) -> Result<Vec<i64>, RelayError> {
         let config = &self.config;
         let exchange = config.topology.events_exchange();
         let mut pending = Vec::with_capacity(rows.len());
-        for row in rows {
+        for (row, notes) in rows.iter().zip(notifications) {
             let Some(body) = encode(row) else {
                 pending.push((row, None));
                 continue;
@@ -211,31 +270,39 @@ impl Relay {
                 row.properties(),
             );
             let confirm = bounded(config.io_timeout, "publishing an event", publish).await?;
-            pending.push((row, Some(confirm)));
+            let mut confirms = vec![confirm];
+            if let Some(target) = &config.notifications {
+                for note in notes {
+                    let confirm = self.notify(channel, target, row, note).await?;
+                    confirms.extend(confirm);
+                }
+            }
+            pending.push((row, Some(confirms)));
         }
         // One deadline for the whole batch: the broker confirms in batches too.
         let deadline = tokio::time::Instant::now() + config.io_timeout;
         let mut blocked = HashSet::new();
         let mut confirmed = Vec::with_capacity(pending.len());
-        for (row, confirm) in pending {
-            let acked = match confirm {
-                None => false,
-                Some(confirm) => match tokio::time::timeout_at(deadline, confirm).await {
+        for (row, confirms) in pending {
+            let mut acked = confirms.is_some();
+            for confirm in confirms.into_iter().flatten() {
+                match tokio::time::timeout_at(deadline, confirm).await {
                     Err(_) => return Err(RelayError::Timeout("waiting for publisher confirms")),
                     Ok(result) => match result? {
-                        Confirmation::Ack(_) => true,
+                        Confirmation::Ack(_) => {}
                         Confirmation::Nack(_) => {
                             tracing::warn!(
                                 seq = row.seq,
                                 event_id = %row.event_id,
-                                "broker nacked an event; it will be published again"
+                                "broker nacked an event or its notification; both will be \
+                                 published again"
                             );
-                            false
+                            acked = false;
                         }
                         Confirmation::NotRequested => return Err(RelayError::NotConfirming),
                     },
-                },
-            };
+                }
+            }
             if acked && !blocked.contains(&row.aggregate_id) {
                 confirmed.push(row.seq);
             } else {
@@ -243,6 +310,38 @@ impl Relay {
             }
         }
         Ok(confirmed)
+    }
+}
+
+impl Relay {
+    /// Publishes one notification of `row`; None (logged) if it does not serialise,
+    /// which a JSON value never fails to.
+    async fn notify(
+        &self,
+        channel: &Channel,
+        target: &NotificationConfig,
+        row: &OutboxRow,
+        note: &Notification,
+    ) -> Result<Option<PublisherConfirm>, RelayError> {
+        let message_id = envelope::message_id(row.event_id, note.event_type);
+        let body = match envelope::body(target, note, message_id, &row.occurred_at) {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::error!(seq = row.seq, %error, "a notification does not serialise");
+                return Ok(None);
+            }
+        };
+        let publish = channel.basic_publish(
+            target.exchange.as_str().into(),
+            envelope::routing_key(target, note.priority).into(),
+            BasicPublishOptions::default(),
+            &body,
+            envelope::properties(message_id),
+        );
+        let limit = self.config.io_timeout;
+        Ok(Some(
+            bounded(limit, "publishing a notification", publish).await?,
+        ))
     }
 }
 

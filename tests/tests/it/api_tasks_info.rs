@@ -142,7 +142,7 @@ async fn the_tasks_api_is_for_admins() {
     assert_eq!(ids(&second), [&theirs]);
     assert_eq!(second["first"], "/v2/tasks?limit=1&type=import");
     assert!(second.get("next").is_none(), "{second}");
-    let ascending = get_ok(&app, "/v2/tasks?sort_dir=asc&status=pending", admin()).await;
+    let ascending = get_ok(&app, "/v2/tasks?sort_dir=asc&type=import", admin()).await;
     assert_eq!(ids(&ascending), [&theirs, &ours]);
     let bad = |query: &str| (M::GET, format!("/v2/tasks?{query}"), admin(), None, 400);
     let cases = vec![

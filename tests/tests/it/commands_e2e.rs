@@ -83,7 +83,7 @@ async fn every_command_type_is_applied_and_announced() {
         ..DomainConfig::default()
     };
     // This test purges and expires by itself: a janitor would race it to both.
-    let worker = TestWorker::start_without_janitor(&db, &bus, "e2e", config);
+    let worker = TestWorker::start_commands_only(&db, &bus, "e2e", config);
     let mut b = Bus {
         probe: BusProbe::with_events(&bus).await,
         db,

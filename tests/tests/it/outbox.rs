@@ -169,7 +169,9 @@ impl Running {
 }
 
 fn config(db: &TestDb, bus: &TestBus) -> RelayConfig {
-    RelayConfig::new(db.url(), bus.url(), bus.topology().clone())
+    let mut config = RelayConfig::new(db.url(), bus.url(), bus.topology().clone());
+    config.notifications = Some(bus.notifications());
+    config
 }
 
 /// What the repository says it recorded for one event.

@@ -32,8 +32,17 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
         concurrency: 1,
         prefetch: 1,
         name: "retry-worker".into(),
+        queues: WorkQueue::ALL.to_vec(),
         // The janitor would only retry its lock session against the dead database.
         janitor_interval: None,
+        store: unreachable.store(),
+        fetcher: shared::fetch::SafeFetcher::new(
+            shared::fetch::ImportFilter::default(),
+            1 << 30,
+            std::time::Duration::from_secs(60),
+            5,
+        ),
+        notifications: Some(bus.notifications()),
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run_fleet(config, shutdown.clone()));

@@ -13,6 +13,8 @@ use shared::messaging::CommandEnvelope;
 pub struct HandlerContext {
     /// Applies commands to Postgres exactly once.
     pub repository: Repository,
+    /// What jobs need (they apply their commands through the same repository).
+    pub jobs: crate::jobs::JobContext,
 }
 
 /// Dispatches a parsed command to its handler.

@@ -3,6 +3,7 @@
 use crate::domain::command::{CreateTask, FailTask, SucceedTask, TaskRef};
 use crate::domain::context::Context;
 use crate::domain::event::{Event, TaskChanged, TaskEventKind};
+use crate::domain::ids::ImageId;
 use crate::domain::policy;
 use crate::domain::rejection::Rejection;
 use crate::domain::status::{TaskStatus, TaskType};
@@ -57,17 +58,81 @@ pub(super) fn create_task(
     c: &CreateTask,
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
-    policy::require_admin(&ctx.actor, "use the tasks API")?;
-    if c.task_type != TaskType::Import {
-        return Err(Rejection::bad_request(format!(
-            "Invalid type value: {}. The tasks API creates 'import' tasks; use POST /v2/images/{{id}}/import for interoperable imports.",
-            c.task_type
-        )));
+    if c.task_type == TaskType::Import {
+        policy::require_admin(&ctx.actor, "use the tasks API")?;
     }
     let input = c
         .input
         .as_object()
         .ok_or_else(|| Rejection::bad_request("Task input must be an object."))?;
+    let image_id = match c.task_type {
+        TaskType::Import => {
+            check_import_input(input)?;
+            None
+        }
+        TaskType::LocationImport => Some(check_location_input(input, ctx)?),
+        TaskType::ApiImageImport => {
+            return Err(Rejection::bad_request(format!(
+                "Invalid type value: {}. The tasks API creates 'import' tasks; use POST /v2/images/{{id}}/import for interoperable imports.",
+                c.task_type
+            )));
+        }
+    };
+    if existing.is_some() {
+        return Err(Rejection::conflict(format!(
+            "A task with id {} already exists.",
+            c.task_id
+        )));
+    }
+    let task = Task {
+        id: c.task_id,
+        version: 1,
+        task_type: c.task_type,
+        status: TaskStatus::Pending,
+        input: c.input.clone(),
+        result: None,
+        message: String::new(),
+        owner: ctx.actor.project_id.clone(),
+        image_id,
+        request_id: c.request_id.clone(),
+        user_id: Some(ctx.actor.user_id.clone()),
+        expires_at: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        deleted: false,
+        deleted_at: None,
+    };
+    Ok(vec![Event::Task(TaskChanged {
+        kind: TaskEventKind::Created,
+        from_status: None,
+        task,
+    })])
+}
+
+/// A location import names its image and URL; the gateway has checked that the caller
+/// may change the image, and the location is only added if the image is still queued
+/// when its data has been hashed (by a service command the domain decides again).
+fn check_location_input(
+    input: &serde_json::Map<String, serde_json::Value>,
+    ctx: &Context,
+) -> Result<ImageId, Rejection> {
+    policy::may_create_image(&ctx.actor)?;
+    if input
+        .get("url")
+        .and_then(|v| v.as_str())
+        .is_none_or(str::is_empty)
+    {
+        return Err(Rejection::bad_request("A location import needs a 'url'."));
+    }
+    input
+        .get("image_id")
+        .and_then(|v| v.as_str())
+        .and_then(|id| ImageId::parse(id).ok())
+        .ok_or_else(|| Rejection::bad_request("A location import needs an 'image_id'."))
+}
+
+/// The tasks API's `import` input: `{import_from, import_from_format, image_properties}`.
+fn check_import_input(input: &serde_json::Map<String, serde_json::Value>) -> Result<(), Rejection> {
     for field in ["import_from", "import_from_format"] {
         let given = input
             .get(field)
@@ -84,35 +149,7 @@ pub(super) fn create_task(
             "Task input needs an object 'image_properties'.",
         ));
     }
-    if existing.is_some() {
-        return Err(Rejection::conflict(format!(
-            "A task with id {} already exists.",
-            c.task_id
-        )));
-    }
-    let task = Task {
-        id: c.task_id,
-        version: 1,
-        task_type: c.task_type,
-        status: TaskStatus::Pending,
-        input: c.input.clone(),
-        result: None,
-        message: String::new(),
-        owner: ctx.actor.project_id.clone(),
-        image_id: None,
-        request_id: c.request_id.clone(),
-        user_id: Some(ctx.actor.user_id.clone()),
-        expires_at: None,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-        deleted: false,
-        deleted_at: None,
-    };
-    Ok(vec![Event::Task(TaskChanged {
-        kind: TaskEventKind::Created,
-        from_status: None,
-        task,
-    })])
+    Ok(())
 }
 
 pub(super) fn start_task(

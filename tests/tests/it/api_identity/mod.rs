@@ -18,7 +18,6 @@ use api_gateway::{AppState, Settings};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
 use imagefleet_tests::{TestApp, TestBus, TestDb, TestResponse, TestWorker};
 use shared::messaging::client::CommandClient;
 use tower::ServiceExt;
@@ -122,6 +121,13 @@ impl Stack {
                 default_actor: None,
             }),
             settings: Arc::new(settings),
+            store: db.store(),
+            fetcher: shared::fetch::SafeFetcher::new(
+                shared::fetch::ImportFilter::default(),
+                1 << 40,
+                std::time::Duration::from_secs(60),
+                5,
+            ),
         };
         let router = api_gateway::app(state);
         Self { db, bus, router }
@@ -140,21 +146,6 @@ impl Stack {
             .oneshot(request)
             .await
             .expect("infallible router");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        TestResponse {
-            status,
-            headers,
-            json,
-            text,
-        }
+        TestResponse::read(response).await
     }
 }

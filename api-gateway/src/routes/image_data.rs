@@ -1,0 +1,226 @@
+//! `PUT /v2/images/{id}/file` (upload) and `PUT /v2/images/{id}/stage` (staging for an
+//! interoperable import). Both take the image with a leased command (queued -> saving or
+//! uploading), stream the body into the store while size, md5 and sha512 are computed
+//! in the same pass, then finish with a command (-> active, or staged) or, on any
+//! failure, give the image back (-> queued) with the partial data removed. A gateway
+//! that dies mid-stream leaves the lease to expire: the janitor then does the same.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use chrono::Utc;
+use shared::domain::command::{Abort, ImageRef, Leased, WithDigest};
+use shared::domain::{Actor, Command, Image, ImageId};
+use shared::store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
+
+use super::common::{image_id, no_content};
+use crate::command::{RequestContext, execute};
+use crate::error::ApiError;
+use crate::identity::Caller;
+use crate::quota::data_limits;
+use crate::state::AppState;
+
+/// The only media type image data is accepted as.
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// `PUT /v2/images/{id}/file`.
+pub async fn upload(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    request: RequestContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    receive(&state, &request, actor, &id, &headers, body, Area::Images).await
+}
+
+/// `PUT /v2/images/{id}/stage`.
+pub async fn stage(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    request: RequestContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    receive(&state, &request, actor, &id, &headers, body, Area::Staging).await
+}
+
+/// The commands that begin, finish and abandon a write to one area.
+fn begin(area: Area, image_id: ImageId, lease: chrono::Duration) -> Command {
+    let leased = Leased {
+        image_id,
+        lease_expires_at: Utc::now() + lease,
+    };
+    match area {
+        Area::Images => Command::BeginUpload(leased),
+        Area::Staging => Command::BeginStage(leased),
+    }
+}
+
+fn complete(area: Area, image_id: ImageId, written: WrittenData) -> Command {
+    match area {
+        Area::Images => Command::CompleteUpload(WithDigest {
+            image_id,
+            digest: written.digest,
+        }),
+        Area::Staging => Command::CompleteStage(ImageRef {
+            image_id,
+            expected_version: None,
+        }),
+    }
+}
+
+fn abort(area: Area, image_id: ImageId, reason: String, data_removed: bool) -> Command {
+    let abort = Abort {
+        image_id,
+        reason,
+        data_removed,
+    };
+    match area {
+        Area::Images => Command::AbortUpload(abort),
+        Area::Staging => Command::AbortStage(abort),
+    }
+}
+
+async fn receive(
+    state: &AppState,
+    request: &RequestContext,
+    actor: Actor,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+    area: Area,
+) -> Result<Response, ApiError> {
+    require_octet_stream(headers)?;
+    let image_id = image_id(id)?;
+    let begun = execute(
+        state,
+        request,
+        actor,
+        begin(area, image_id, state.settings.data_lease),
+    )
+    .await?;
+    let image = begun.image.ok_or_else(|| {
+        ApiError::internal("the worker answered a data command without the image")
+    })?;
+    let limits = data_limits(state, &image).await?;
+    let written = match area {
+        Area::Images => {
+            let check = FormatCheck::for_image(&image);
+            let data = body.into_data_stream();
+            state.store.write(area, image_id, data, limits, check).await
+        }
+        Area::Staging => {
+            // Staged data is inspected when the import copies it into place.
+            let data = body.into_data_stream();
+            let check = shared::store::NoCheck;
+            state.store.write(area, image_id, data, limits, check).await
+        }
+    };
+    match written {
+        Ok(written) => finish(state, request, area, &image, written).await,
+        Err(error) => Err(give_back(state, request, area, image_id, limits, error).await),
+    }
+}
+
+/// Records the written data; if the image was deleted meanwhile, its data goes too.
+async fn finish(
+    state: &AppState,
+    request: &RequestContext,
+    area: Area,
+    image: &Image,
+    written: WrittenData,
+) -> Result<Response, ApiError> {
+    let finished = execute(
+        state,
+        request,
+        Actor::service(),
+        complete(area, image.id, written),
+    )
+    .await;
+    match finished {
+        Ok(_) => Ok(no_content()),
+        Err(error) => {
+            // The image was deleted or reset while the data streamed: the bytes belong
+            // to no one, so they must not stay (SPEC 2: 410 and the data removed).
+            if let Err(e) = state.store.delete(area, image.id).await {
+                tracing::error!(%e, image.id = %image.id, "could not remove data of a finished upload");
+            }
+            if error.status == StatusCode::NOT_FOUND {
+                Err(ApiError::new(
+                    StatusCode::GONE,
+                    format!(
+                        "Image {} was deleted while its data was being uploaded.",
+                        image.id
+                    ),
+                ))
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Returns the image to queued after a failed write and says why the write failed.
+async fn give_back(
+    state: &AppState,
+    request: &RequestContext,
+    area: Area,
+    image_id: ImageId,
+    limits: DataLimits,
+    error: WriteError<axum::Error>,
+) -> ApiError {
+    let answer = match &error {
+        WriteError::Source(e) => ApiError::bad_request(format!(
+            "The upload was interrupted before all data arrived: {e}"
+        )),
+        WriteError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The image data exceeds the {} bytes this image may hold (image size cap or storage quota).",
+                limits.max_bytes
+            ),
+        ),
+        WriteError::Refused(refused) if refused.harmful => {
+            ApiError::bad_request(format!("The image data was refused: {refused}"))
+        }
+        WriteError::Refused(refused) => {
+            ApiError::unsupported_media_type(format!("The image data was refused: {refused}"))
+        }
+        WriteError::Store(e) => ApiError::unavailable(format!(
+            "The image store failed; the image is back to queued and the upload can be retried: {e}"
+        )),
+    };
+    let data_removed = match state.store.delete(area, image_id).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(%e, image.id = %image_id, "could not remove partial data");
+            false
+        }
+    };
+    let command = abort(area, image_id, error.to_string(), data_removed);
+    if let Err(e) = execute(state, request, Actor::service(), command).await {
+        // The lease still expires and the janitor gives the image back then.
+        tracing::warn!(error = %e.message, image.id = %image_id, "could not abort a failed write");
+    }
+    answer
+}
+
+/// 415 unless the body is `application/octet-stream` (parameters allowed).
+fn require_octet_stream(headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = given.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case(OCTET_STREAM) {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(format!(
+            "Image data must be sent as {OCTET_STREAM}, not '{given}'."
+        )))
+    }
+}

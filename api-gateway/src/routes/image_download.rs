@@ -1,0 +1,191 @@
+//! `GET /v2/images/{id}/file`: the image's data, streamed from the store (memory does not
+//! grow with the image), whole (200) or one `Range` of it (206, 416 when unsatisfiable).
+//! `Content-MD5` is the hex md5 of the whole image, as Glance sends it, also on partial
+//! answers. No data yet: 204. A deactivated image's data is refused to all but admins.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use shared::domain::{Actor, Image, ImageStatus};
+use shared::store::{Area, ByteRange};
+
+use super::common::{image_id, no_content, visible_image};
+use crate::error::ApiError;
+use crate::identity::Caller;
+use crate::state::AppState;
+
+/// `GET /v2/images/{id}/file`.
+pub async fn download(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let image = visible_image(&state, &actor, image_id(&id)?).await?;
+    may_download(&image, &actor)?;
+    let (Some(size), true) = (
+        image.size,
+        image.status == ImageStatus::Active || image.status == ImageStatus::Deactivated,
+    ) else {
+        return Ok(no_content());
+    };
+    let size = u64::try_from(size).unwrap_or(0);
+    if let Some(location) = image.locations.first() {
+        return from_location(&state, &image, &location.url).await;
+    }
+    let range = match headers.get(header::RANGE) {
+        None => None,
+        Some(value) => Some(parse_range(value, size)?),
+    };
+    let Some(data) = state
+        .store
+        .read(Area::Images, image.id, range.clone())
+        .await
+        .map_err(|e| ApiError::unavailable(format!("The image store cannot be read: {e}")))?
+    else {
+        return Err(data_missing(&image));
+    };
+    let mut response = Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::ACCEPT_RANGES, "bytes");
+    if let Some(checksum) = &image.checksum {
+        response = response.header("content-md5", checksum.as_str());
+    }
+    let (status, length) = match &range {
+        Some(r) => {
+            response = response.header(
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{size}", r.start, r.end - 1),
+            );
+            (StatusCode::PARTIAL_CONTENT, r.end - r.start)
+        }
+        None => (StatusCode::OK, data.size),
+    };
+    let body = Body::from_stream(data.stream);
+    response
+        .status(status)
+        .header(header::CONTENT_LENGTH, length)
+        .body(body)
+        .map_err(ApiError::internal)
+}
+
+/// Streams an image whose data stays at its location (added by `POST /locations`).
+/// Ranges are not forwarded: the whole image is sent, which RFC 9110 allows.
+async fn from_location(state: &AppState, image: &Image, url: &str) -> Result<Response, ApiError> {
+    let body =
+        state.fetcher.open(url).await.map_err(|e| {
+            ApiError::unavailable(format!("The image's location cannot be read: {e}"))
+        })?;
+    let mut response = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/octet-stream");
+    if let Some(checksum) = &image.checksum {
+        response = response.header("content-md5", checksum.as_str());
+    }
+    if let Some(size) = image.size {
+        response = response.header(header::CONTENT_LENGTH, size);
+    }
+    response
+        .body(Body::from_stream(body))
+        .map_err(ApiError::internal)
+}
+
+/// Readers and shared members may download; a deactivated image only admins (SPEC 2).
+fn may_download(image: &Image, actor: &Actor) -> Result<(), ApiError> {
+    if image.status == ImageStatus::Deactivated && !actor.is_admin() {
+        return Err(ApiError::forbidden(
+            "The requested image has been deactivated. Image data download is forbidden.",
+        ));
+    }
+    Ok(())
+}
+
+/// An active image whose bytes are not in the store: an operator must look.
+fn data_missing(image: &Image) -> ApiError {
+    ApiError::internal(format!(
+        "the data of active image {} is missing from the store",
+        image.id
+    ))
+}
+
+/// One `bytes=` range of an image of `size` bytes (`a-b`, `a-` or `-n`); 416 with
+/// `Content-Range: bytes */size` when it cannot be served.
+pub fn parse_range(value: &HeaderValue, size: u64) -> Result<ByteRange, ApiError> {
+    let unsatisfiable = || {
+        let mut error = ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            format!("The requested range cannot be served from an image of {size} bytes."),
+        );
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+            error.headers.push((header::CONTENT_RANGE, value));
+        }
+        error
+    };
+    let spec = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+        .ok_or_else(unsatisfiable)?;
+    // Glance serves one range; a list of ranges is refused rather than half-served.
+    if spec.contains(',') {
+        return Err(unsatisfiable());
+    }
+    let (first, last) = spec.split_once('-').ok_or_else(unsatisfiable)?;
+    let number = |s: &str| s.trim().parse::<u64>().map_err(|_| unsatisfiable());
+    let range = match (first.trim().is_empty(), last.trim().is_empty()) {
+        (false, false) => number(first)?..number(last)?.saturating_add(1).min(size),
+        (false, true) => number(first)?..size,
+        (true, false) => size.saturating_sub(number(last)?)..size,
+        (true, true) => return Err(unsatisfiable()),
+    };
+    if range.start >= range.end || range.start >= size {
+        return Err(unsatisfiable());
+    }
+    Ok(range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(spec: &str, size: u64) -> Result<ByteRange, StatusCode> {
+        parse_range(
+            &HeaderValue::from_str(spec).unwrap_or(HeaderValue::from_static("")),
+            size,
+        )
+        .map_err(|e| e.status)
+    }
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(range("bytes=0-9", 100), Ok(0..10));
+        assert_eq!(range("bytes=90-", 100), Ok(90..100));
+        assert_eq!(range("bytes=-10", 100), Ok(90..100));
+        assert_eq!(range("bytes=95-200", 100), Ok(95..100));
+        assert_eq!(range("bytes=-200", 100), Ok(0..100));
+    }
+
+    #[test]
+    fn unsatisfiable_ranges_are_416() {
+        for spec in [
+            "bytes=100-",
+            "bytes=5-2",
+            "bytes=-0",
+            "bytes=a-b",
+            "items=0-1",
+            "bytes=0-1,3-4",
+            "bytes=-",
+        ] {
+            assert_eq!(
+                range(spec, 100),
+                Err(StatusCode::RANGE_NOT_SATISFIABLE),
+                "{spec}"
+            );
+        }
+        assert_eq!(
+            range("bytes=0-0", 0),
+            Err(StatusCode::RANGE_NOT_SATISFIABLE)
+        );
+    }
+}

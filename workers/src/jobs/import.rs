@@ -1,0 +1,139 @@
+//! The interoperable import's task (`api_image_import`): glance-direct copies the staged
+//! data into place, web-download reads the URL behind the import filter; either way the
+//! bytes are inspected, counted and hashed in the pass that writes them. Success makes
+//! the image active and the task `success`; failure returns the image to queued with the
+//! task's message, and leaves no data (neither partial nor staged) behind.
+
+use shared::domain::command::{CompleteImport, FailImport, ImportMethod, TaskRef};
+use shared::domain::{Command, Image, ImageId, Task};
+use shared::store::{Area, DataLimits, FormatCheck, WrittenData};
+
+use super::steps::{apply, apply_or_log};
+use super::{JobContext, JobError, describe};
+use shared::db::document;
+
+/// Runs an image import task to its end.
+pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
+    let image_id = task
+        .image_id
+        .ok_or_else(|| JobError::Permanent(format!("import task {} names no image", task.id)))?;
+    let method: ImportMethod = serde_json::from_value(task.input["import_req"]["method"].clone())
+        .map_err(|e| {
+        JobError::Permanent(format!("import task {}: bad method: {e}", task.id))
+    })?;
+    apply_or_log(
+        ctx,
+        task.id,
+        "start",
+        Command::StartTask(TaskRef { task_id: task.id }),
+    )
+    .await?;
+    let image = load_image(ctx, image_id).await?;
+    let written = match image {
+        None => Err("the image no longer exists".to_owned()),
+        Some(image) => write(ctx, &image, &method).await?,
+    };
+    match written {
+        Ok(written) => complete(ctx, task, image_id, &method, written).await,
+        Err(message) => fail(ctx, task, image_id, message).await,
+    }
+}
+
+async fn load_image(ctx: &JobContext, image_id: ImageId) -> Result<Option<Image>, JobError> {
+    let mut conn = ctx
+        .repository
+        .pool()
+        .get()
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))?;
+    Ok(document::image_by_id(&mut conn, image_id.as_uuid()).await?)
+}
+
+/// Writes the image's data from the method's source: the written data, or the message
+/// the task fails with.
+async fn write(
+    ctx: &JobContext,
+    image: &Image,
+    method: &ImportMethod,
+) -> Result<Result<WrittenData, String>, JobError> {
+    let limits = DataLimits {
+        max_bytes: ctx.image_size_cap,
+    };
+    let check = FormatCheck::for_image(image);
+    let written = match method {
+        ImportMethod::GlanceDirect => {
+            let Some(staged) = ctx.store.read(Area::Staging, image.id, None).await? else {
+                return Ok(Err(
+                    "no staged data: stage the image's data with PUT /stage first".to_owned(),
+                ));
+            };
+            let data = staged.stream;
+            ctx.store
+                .write(Area::Images, image.id, data, limits, check)
+                .await
+                .map_err(describe)
+        }
+        ImportMethod::WebDownload { uri } => match ctx.fetcher.open(uri).await {
+            Ok(body) => ctx
+                .store
+                .write(Area::Images, image.id, body, limits, check)
+                .await
+                .map_err(describe),
+            Err(e) => return Ok(Err(format!("web-download of {uri} failed: {e}"))),
+        },
+        ImportMethod::CopyImage => {
+            return Ok(Err("copy-image needs more than one store".to_owned()));
+        }
+    };
+    match written {
+        Ok(written) => Ok(Ok(written)),
+        Err(Ok(message)) => Ok(Err(message)),
+        Err(Err(transient)) => Err(transient),
+    }
+}
+
+async fn complete(
+    ctx: &JobContext,
+    task: &Task,
+    image_id: ImageId,
+    method: &ImportMethod,
+    written: WrittenData,
+) -> Result<(), JobError> {
+    let command = Command::CompleteImport(CompleteImport {
+        image_id,
+        task_id: task.id,
+        digest: written.digest,
+    });
+    match apply(ctx, task.id, "complete", command).await? {
+        Ok(_) => {
+            if matches!(method, ImportMethod::GlanceDirect) {
+                ctx.store.delete(Area::Staging, image_id).await?;
+            }
+            Ok(())
+        }
+        Err(rejection) => {
+            // Deleted or reset while the data was copied: the bytes belong to no one.
+            tracing::warn!(task.id = %task.id, %rejection, "import finished for an image that moved on");
+            ctx.store.delete(Area::Images, image_id).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn fail(
+    ctx: &JobContext,
+    task: &Task,
+    image_id: ImageId,
+    message: String,
+) -> Result<(), JobError> {
+    tracing::info!(task.id = %task.id, %message, "import failed");
+    for area in [Area::Images, Area::Staging] {
+        ctx.store.delete(area, image_id).await?;
+    }
+    let command = Command::FailImport(FailImport {
+        image_id,
+        task_id: task.id,
+        message,
+    });
+    apply_or_log(ctx, task.id, "fail", command).await
+}

@@ -1,0 +1,110 @@
+//! Long work, run from the jobs queue. The queue is bound to the events exchange, so a
+//! job starts from an event the outbox published in the transaction that asked for it
+//! (a `task.pending` event runs the task; an `image.deleted` event removes the image's
+//! data): a job is never lost between a commit and a publish. Jobs may run more than
+//! once (redelivery after a crash, duplicate events), so every step is idempotent: the
+//! commands they send have ids derived from the task and the step.
+
+mod cleanup;
+mod import;
+mod legacy_import;
+mod location;
+mod steps;
+
+use shared::db::Repository;
+use shared::db::document;
+use shared::domain::status::TaskType;
+use shared::domain::{ImageId, Rejection, TaskId, TaskStatus};
+use shared::fetch::SafeFetcher;
+use shared::messaging::EventEnvelope;
+use shared::store::{ImageStore, WriteError};
+
+use crate::outcome::Outcome;
+
+/// What jobs need besides the repository.
+#[derive(Clone)]
+pub struct JobContext {
+    /// Applies the commands a job sends.
+    pub repository: Repository,
+    /// Where image data is.
+    pub store: ImageStore,
+    /// Reads web-download and location URLs behind the import filter.
+    pub fetcher: SafeFetcher,
+    /// Largest image in bytes.
+    pub image_size_cap: u64,
+}
+
+/// Why a job stopped without finishing.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Postgres, the store or the broker failed: run the job again later.
+    #[error("{0}")]
+    Transient(String),
+    /// The event cannot start a job (no such task): dead-letter it.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<shared::db::DbError> for JobError {
+    fn from(error: shared::db::DbError) -> Self {
+        JobError::Transient(error.to_string())
+    }
+}
+
+impl From<shared::store::StoreError> for JobError {
+    fn from(error: shared::store::StoreError) -> Self {
+        JobError::Transient(error.to_string())
+    }
+}
+
+/// Runs the job an event asks for; events that ask for none are acked.
+pub async fn run(event: &EventEnvelope, ctx: &JobContext) -> Outcome {
+    let done = match (event.aggregate.as_str(), event.to_status.as_str()) {
+        ("task", "pending") => run_task(TaskId::from_uuid(event.id), ctx).await,
+        ("image", "deleted") => cleanup::remove_data(ImageId::from_uuid(event.id), ctx).await,
+        _ => Ok(()),
+    };
+    match done {
+        Ok(()) => Outcome::Done,
+        Err(JobError::Transient(reason)) => Outcome::Retryable { reason },
+        Err(JobError::Permanent(message)) => Outcome::Permanent {
+            command_id: None,
+            rejection: Rejection::bad_request(message),
+        },
+    }
+}
+
+async fn run_task(task_id: TaskId, ctx: &JobContext) -> Result<(), JobError> {
+    let mut conn = ctx
+        .repository
+        .pool()
+        .get()
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))?;
+    let task = document::task_by_id(&mut conn, task_id.as_uuid())
+        .await?
+        .ok_or_else(|| JobError::Permanent(format!("no task {task_id}")))?;
+    drop(conn);
+    if matches!(task.status, TaskStatus::Success | TaskStatus::Failure) {
+        // A duplicate of an event whose job already ran to the end.
+        return Ok(());
+    }
+    tracing::info!(task.id = %task.id, task.r#type = %task.task_type, "running task");
+    match task.task_type {
+        TaskType::ApiImageImport => import::run(&task, ctx).await,
+        TaskType::LocationImport => location::run(&task, ctx).await,
+        TaskType::Import => legacy_import::run(&task, ctx).await,
+    }
+}
+
+/// What a failed data pass tells the task's owner; store failures are transient.
+fn describe<E: std::fmt::Display>(error: WriteError<E>) -> Result<String, JobError> {
+    match error {
+        WriteError::Store(e) => Err(e.into()),
+        WriteError::Source(e) => Ok(format!("reading the image data failed: {e}")),
+        WriteError::TooLarge { limit } => Ok(format!(
+            "the image data exceeds the image size cap of {limit} bytes"
+        )),
+        WriteError::Refused(refused) => Ok(format!("the image data was refused: {refused}")),
+    }
+}

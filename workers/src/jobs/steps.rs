@@ -1,0 +1,57 @@
+//! The commands a job sends, applied directly through the repository as the service.
+//! Their ids are derived from the task and the step, so a job that runs again replays
+//! its earlier steps instead of applying them twice.
+
+use shared::domain::{Actor, Command, CommandId, Rejection, TaskId};
+use shared::messaging::{CommandEnvelope, CommandResult};
+use uuid::Uuid;
+
+use super::{JobContext, JobError};
+use shared::db::ApplyError;
+
+/// Names the command ids of job steps.
+const STEP_NAMESPACE: Uuid = Uuid::from_u128(0x3c0e_51d4_7a26_4b8f_a1e9_5d72_c4b0_9f13);
+
+/// Applies one step of `task_id`'s job as the service: the result, or the domain's
+/// refusal.
+pub async fn apply(
+    ctx: &JobContext,
+    task_id: TaskId,
+    step: &str,
+    command: Command,
+) -> Result<Result<CommandResult, Rejection>, JobError> {
+    apply_as(ctx, &Actor::service(), task_id, step, command).await
+}
+
+/// Applies one step of `task_id`'s job as `actor` (a step the task's creator could
+/// have taken, decided under the creator's rights).
+pub async fn apply_as(
+    ctx: &JobContext,
+    actor: &Actor,
+    task_id: TaskId,
+    step: &str,
+    command: Command,
+) -> Result<Result<CommandResult, Rejection>, JobError> {
+    let mut envelope = CommandEnvelope::new(actor.clone(), command);
+    let name = format!("{task_id}/{step}");
+    envelope.command_id = CommandId::from_uuid(Uuid::new_v5(&STEP_NAMESPACE, name.as_bytes()));
+    envelope.correlation_id = Some(format!("task-{task_id}"));
+    match ctx.repository.apply(&envelope).await {
+        Ok(applied) => Ok(Ok(applied.result)),
+        Err(ApplyError::Rejected(rejection)) => Ok(Err(rejection)),
+        Err(error) => Err(JobError::Transient(error.to_string())),
+    }
+}
+
+/// Applies a step whose refusal only needs logging (the task or image moved on).
+pub async fn apply_or_log(
+    ctx: &JobContext,
+    task_id: TaskId,
+    step: &str,
+    command: Command,
+) -> Result<(), JobError> {
+    if let Err(rejection) = apply(ctx, task_id, step, command).await? {
+        tracing::warn!(task.id = %task_id, step, %rejection, "job step refused");
+    }
+    Ok(())
+}
