@@ -4,13 +4,12 @@
 //! the image active and the task `success`; failure returns the image to queued with the
 //! task's message, and leaves no data (neither partial nor staged) behind.
 
-use shared::domain::command::{CompleteImport, FailImport, ImportMethod, TaskRef};
+use shared::domain::command::{CompleteImport, FailImport, ImportMethod};
 use shared::domain::{Command, Image, ImageId, Task};
 use shared::store::{Area, DataLimits, FormatCheck, WrittenData};
 
-use super::steps::{apply, apply_or_log};
+use super::steps::{apply, apply_or_log, start};
 use super::{JobContext, JobError, describe};
-use shared::db::document;
 
 /// Runs an image import task to its end.
 pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
@@ -21,14 +20,8 @@ pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
         .map_err(|e| {
         JobError::Permanent(format!("import task {}: bad method: {e}", task.id))
     })?;
-    apply_or_log(
-        ctx,
-        task.id,
-        "start",
-        Command::StartTask(TaskRef { task_id: task.id }),
-    )
-    .await?;
-    let image = load_image(ctx, image_id).await?;
+    start(ctx, task.id).await?;
+    let image = ctx.image(image_id).await?;
     let written = match image {
         None => Err("the image no longer exists".to_owned()),
         Some(image) => write(ctx, &image, &method).await?,
@@ -37,16 +30,6 @@ pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
         Ok(written) => complete(ctx, task, image_id, &method, written).await,
         Err(message) => fail(ctx, task, image_id, message).await,
     }
-}
-
-async fn load_image(ctx: &JobContext, image_id: ImageId) -> Result<Option<Image>, JobError> {
-    let mut conn = ctx
-        .repository
-        .pool()
-        .get()
-        .await
-        .map_err(|e| JobError::Transient(e.to_string()))?;
-    Ok(document::image_by_id(&mut conn, image_id.as_uuid()).await?)
 }
 
 /// Writes the image's data from the method's source: the written data, or the message

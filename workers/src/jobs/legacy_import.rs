@@ -6,14 +6,12 @@
 
 use chrono::Utc;
 use serde_json::{Map, Value, json};
-use shared::domain::command::{
-    Abort, CreateImage, FailTask, Leased, SucceedTask, TaskRef, WithDigest,
-};
+use shared::domain::command::{Abort, CreateImage, FailTask, Leased, SucceedTask, WithDigest};
 use shared::domain::{Actor, Command, ImageId, Task};
 use shared::store::{Area, DataLimits, FormatCheck};
 use uuid::Uuid;
 
-use super::steps::{apply, apply_as, apply_or_log};
+use super::steps::{apply, apply_as, apply_or_log, start};
 use super::{JobContext, JobError, describe};
 
 /// Names the ids of images created by import tasks (one per task, so a rerun finds it).
@@ -24,13 +22,7 @@ const LEASE_HOURS: i64 = 24;
 
 /// Runs a tasks API import to its end.
 pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
-    apply_or_log(
-        ctx,
-        task.id,
-        "start",
-        Command::StartTask(TaskRef { task_id: task.id }),
-    )
-    .await?;
+    start(ctx, task.id).await?;
     // Only admins may create import tasks (SPEC 3), so the job acts as the admin who
     // created it, in the task's project.
     let creator = Actor::new(

@@ -5,14 +5,13 @@
 //! location.
 
 use serde_json::{Value, json};
-use shared::domain::command::{AddLocation, FailTask, SucceedTask, TaskRef};
+use shared::domain::command::{AddLocation, FailTask, SucceedTask};
 use shared::domain::image::{DataDigest, Location};
 use shared::domain::{Command, ImageId, Task};
 use shared::store::{DataLimits, FormatCheck, digest_stream};
 
-use super::steps::{apply, apply_or_log};
+use super::steps::{apply, apply_or_log, start};
 use super::{JobContext, JobError, describe};
-use shared::db::document;
 
 /// Runs a location import task to its end.
 pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
@@ -25,13 +24,7 @@ pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
             )));
         }
     };
-    apply_or_log(
-        ctx,
-        task.id,
-        "start",
-        Command::StartTask(TaskRef { task_id: task.id }),
-    )
-    .await?;
+    start(ctx, task.id).await?;
     let digest = match read(ctx, image_id, &url).await? {
         Ok(digest) => validate(digest, &task.input["validation_data"]),
         Err(message) => Err(message),
@@ -71,16 +64,9 @@ async fn read(
     image_id: ImageId,
     url: &str,
 ) -> Result<Result<DataDigest, String>, JobError> {
-    let mut conn = ctx
-        .repository
-        .pool()
-        .get()
-        .await
-        .map_err(|e| JobError::Transient(e.to_string()))?;
-    let Some(image) = document::image_by_id(&mut conn, image_id.as_uuid()).await? else {
+    let Some(image) = ctx.image(image_id).await? else {
         return Ok(Err("the image no longer exists".to_owned()));
     };
-    drop(conn);
     let body = match ctx.fetcher.open(url).await {
         Ok(body) => body,
         Err(e) => return Ok(Err(format!("reading the location failed: {e}"))),

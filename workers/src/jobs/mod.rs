@@ -14,7 +14,7 @@ mod steps;
 use shared::db::Repository;
 use shared::db::document;
 use shared::domain::status::TaskType;
-use shared::domain::{ImageId, Rejection, TaskId, TaskStatus};
+use shared::domain::{Image, ImageId, Rejection, TaskId, TaskStatus};
 use shared::fetch::SafeFetcher;
 use shared::messaging::EventEnvelope;
 use shared::store::{ImageStore, WriteError};
@@ -43,6 +43,22 @@ pub enum JobError {
     /// The event cannot start a job (no such task): dead-letter it.
     #[error("{0}")]
     Permanent(String),
+}
+
+impl JobContext {
+    /// The image as it is now, if it exists.
+    pub async fn image(&self, image_id: ImageId) -> Result<Option<Image>, JobError> {
+        let mut conn = self.connection().await?;
+        Ok(document::image_by_id(&mut conn, image_id.as_uuid()).await?)
+    }
+
+    async fn connection(&self) -> Result<shared::db::pool::PgPooled, JobError> {
+        self.repository
+            .pool()
+            .get()
+            .await
+            .map_err(|e| JobError::Transient(e.to_string()))
+    }
 }
 
 impl From<shared::db::DbError> for JobError {
@@ -75,12 +91,7 @@ pub async fn run(event: &EventEnvelope, ctx: &JobContext) -> Outcome {
 }
 
 async fn run_task(task_id: TaskId, ctx: &JobContext) -> Result<(), JobError> {
-    let mut conn = ctx
-        .repository
-        .pool()
-        .get()
-        .await
-        .map_err(|e| JobError::Transient(e.to_string()))?;
+    let mut conn = ctx.connection().await?;
     let task = document::task_by_id(&mut conn, task_id.as_uuid())
         .await?
         .ok_or_else(|| JobError::Permanent(format!("no task {task_id}")))?;

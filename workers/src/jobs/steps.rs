@@ -2,6 +2,7 @@
 //! Their ids are derived from the task and the step, so a job that runs again replays
 //! its earlier steps instead of applying them twice.
 
+use shared::domain::command::TaskRef;
 use shared::domain::{Actor, Command, CommandId, Rejection, TaskId};
 use shared::messaging::{CommandEnvelope, CommandResult};
 use uuid::Uuid;
@@ -41,6 +42,17 @@ pub async fn apply_as(
         Err(ApplyError::Rejected(rejection)) => Ok(Err(rejection)),
         Err(error) => Err(JobError::Transient(error.to_string())),
     }
+}
+
+/// Moves the task to processing (a rerun replays this step).
+pub async fn start(ctx: &JobContext, task_id: TaskId) -> Result<(), JobError> {
+    apply_or_log(
+        ctx,
+        task_id,
+        "start",
+        Command::StartTask(TaskRef { task_id }),
+    )
+    .await
 }
 
 /// Applies a step whose refusal only needs logging (the task or image moved on).
