@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
@@ -31,24 +31,6 @@ use lapin::{BasicProperties, Channel, Confirmation};
 use shared::config::AmqpArgs;
 use shared::messaging::connection::connect;
 use shared::messaging::{Topology, WorkQueue, headers};
-
-/// Which dead-letter queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum QueueName {
-    /// The commands queue's dead letters.
-    Commands,
-    /// The jobs queue's dead letters.
-    Jobs,
-}
-
-impl From<QueueName> for WorkQueue {
-    fn from(name: QueueName) -> Self {
-        match name {
-            QueueName::Commands => WorkQueue::Commands,
-            QueueName::Jobs => WorkQueue::Jobs,
-        }
-    }
-}
 
 /// `imagefleet dlq` subcommands.
 #[derive(Debug, Clone, Subcommand)]
@@ -66,8 +48,8 @@ pub struct ListArgs {
     #[command(flatten)]
     pub amqp: AmqpArgs,
     /// The dead-letter queue of which work queue.
-    #[arg(long, value_enum, default_value_t = QueueName::Commands)]
-    pub queue: QueueName,
+    #[arg(long, value_enum, default_value_t = WorkQueue::Commands)]
+    pub queue: WorkQueue,
     /// Most messages to print (they stay unacknowledged until all are printed).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
@@ -80,8 +62,8 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub amqp: AmqpArgs,
     /// The dead-letter queue of which work queue; messages go back to that work queue.
-    #[arg(long, value_enum, default_value_t = QueueName::Commands)]
-    pub queue: QueueName,
+    #[arg(long, value_enum, default_value_t = WorkQueue::Commands)]
+    pub queue: WorkQueue,
     /// Most messages to replay (default: all the queue holds when replay starts).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -350,13 +332,13 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
     let channel = connection.create_channel().await?;
     match &command {
         DlqCommand::List(args) => {
-            let letters = list(&channel, &topology, args.queue.into(), args.limit).await?;
+            let letters = list(&channel, &topology, args.queue, args.limit).await?;
             for letter in &letters {
                 println!("{}", letter.to_json());
             }
         }
         DlqCommand::Replay(args) => {
-            let queue = WorkQueue::from(args.queue);
+            let queue = args.queue;
             let moved = replay(&channel, &topology, queue, args.limit).await?;
             println!(
                 "replayed {moved} message(s) from {} to {}",

@@ -1,4 +1,5 @@
-//! The `workers` binary: `workers run` consumes commands until SIGTERM; `workers
+//! The `workers` binary: `workers run` consumes commands until SIGTERM and serves
+//! `/metrics`, `/healthz` and `/readyz` on `IMAGEFLEET_METRICS_BIND`; `workers
 //! migrate` applies the embedded migrations to the configured database (creating it if
 //! missing).
 
@@ -9,6 +10,8 @@ use shared::fetch::ImportFilterArgs;
 use shared::messaging::WorkQueue;
 use shared::notifications::NotificationsArgs;
 use shared::store::StoreArgs;
+use std::net::SocketAddr;
+use workers::ops::{DEFAULT_METRICS_BIND, OpsConfig, serve_ops};
 use workers::{FleetConfig, run_fleet};
 
 /// imagefleet's worker fleet.
@@ -48,8 +51,8 @@ struct RunArgs {
     notifications: NotificationsArgs,
     /// The work queues to consume: `commands` (state commands) and `jobs` (imports,
     /// location hashing, data removal); both by default.
-    #[arg(long, env = "IMAGEFLEET_QUEUES", value_enum, value_delimiter = ',', default_values_t = [QueueName::Commands, QueueName::Jobs])]
-    queues: Vec<QueueName>,
+    #[arg(long, env = "IMAGEFLEET_QUEUES", value_enum, value_delimiter = ',', default_values_t = WorkQueue::ALL)]
+    queues: Vec<WorkQueue>,
     /// Commands processed at once, per queue.
     #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
     concurrency: usize,
@@ -62,27 +65,12 @@ struct RunArgs {
     #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     janitor_interval: u64,
+    /// Address of the operations port: `/metrics` (Prometheus), `/healthz`, `/readyz`.
+    #[arg(long, env = "IMAGEFLEET_METRICS_BIND", default_value = DEFAULT_METRICS_BIND)]
+    metrics_bind: SocketAddr,
     /// Apply pending migrations before starting (for development).
     #[arg(long, env = "IMAGEFLEET_MIGRATE_ON_START", default_value_t = false)]
     migrate: bool,
-}
-
-/// A work queue as named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum QueueName {
-    /// State commands.
-    Commands,
-    /// Long-running jobs.
-    Jobs,
-}
-
-impl From<QueueName> for WorkQueue {
-    fn from(name: QueueName) -> Self {
-        match name {
-            QueueName::Commands => WorkQueue::Commands,
-            QueueName::Jobs => WorkQueue::Jobs,
-        }
-    }
 }
 
 #[tokio::main]
@@ -109,13 +97,28 @@ async fn main() -> anyhow::Result<()> {
                 concurrency: args.concurrency,
                 prefetch: args.prefetch,
                 name: format!("imagefleet-worker-{}", std::process::id()),
-                queues: args.queues.iter().copied().map(WorkQueue::from).collect(),
+                queues: args.queues.clone(),
                 janitor_interval: Some(std::time::Duration::from_secs(args.janitor_interval)),
                 notifications: args.notifications.to_config(),
             };
-            run_fleet(config, shared::shutdown::on_signal())
-                .await
-                .context("running the worker")
+            let ops = OpsConfig {
+                bind: args.metrics_bind,
+                database_url: config.database_url.clone(),
+                amqp_url: config.amqp_url.clone(),
+                name: format!("{}-probe", config.name),
+            };
+            let shutdown = shared::shutdown::on_signal();
+            let serving = async {
+                let served = serve_ops(ops, shutdown.clone()).await;
+                // A worker whose port cannot be served stops rather than run unwatched.
+                if served.is_err() {
+                    shutdown.cancel();
+                }
+                served
+            };
+            let (fleet, served) = tokio::join!(run_fleet(config, shutdown.clone()), serving);
+            served.context("serving the metrics port")?;
+            fleet.context("running the worker")
         }
     }
 }

@@ -31,8 +31,9 @@ pub const DELIVERY_LIMIT: i64 = 5;
 /// data is removed.
 pub const JOB_EVENTS: [&str; 2] = ["task.pending", "image.deleted"];
 
-/// Which of the two work queues a message goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which of the two work queues a message goes to (named `commands` and `jobs` on
+/// command lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum WorkQueue {
     /// State commands: short transactions, never behind long work.
     Commands,
