@@ -2,10 +2,12 @@
 //! authorises requests, reads straight from Postgres, and turns every state change into
 //! a command answered by the workers; it never changes a status itself.
 
+pub mod byte_count;
 pub mod command;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod metrics_layer;
 pub mod negotiate;
 pub mod quota;
 pub mod routes;
@@ -41,19 +43,29 @@ impl MakeRequestId for GlanceRequestId {
 }
 
 /// The gateway's router with its middleware: request ids (accepted from the client or
-/// made), tracing, and Glance-shaped 404s.
+/// made), tracing, request metrics, and Glance-shaped 404s; plus the operations
+/// endpoints (`/metrics`, `/healthz`, `/readyz`), which need no identity. Installs the
+/// process's metrics recorder if nothing did yet.
 pub fn app(state: AppState) -> Router {
+    shared::metrics::install();
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let remember_route = axum::middleware::from_fn(metrics_layer::remember_route);
+    let ops = routes::ops::routes()
+        .route_layer(remember_route.clone())
+        .with_state(state.clone());
     let api = routes::routes()
+        .route_layer(remember_route)
         .fallback(routes::not_found)
         .with_state(state);
     // The 405 reshaping wraps the whole router, outside the method routers, so it sees
     // the `Allow` header they add after their fallback ran.
     Router::new()
+        .merge(ops)
         .fallback_service(api)
         .layer(axum::middleware::map_response(glance_shaped_405))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn(negotiate::negotiate_errors))
+        .layer(axum::middleware::from_fn(metrics_layer::track))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, GlanceRequestId))

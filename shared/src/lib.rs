@@ -7,7 +7,9 @@ pub mod db;
 pub mod domain;
 /// Fetching web-download and location URLs behind the SSRF guard (`[import_filtering_opts]`).
 pub mod fetch;
+pub mod health;
 pub mod messaging;
+pub mod metrics;
 /// Glance notifications (oslo.messaging v2 envelope) for existing listeners (SPEC 10).
 pub mod notifications;
 pub mod outbox;

@@ -2,7 +2,8 @@
 //! JSON, unknown types and schema versions as permanent failures), dispatch it, and
 //! settle it: reply if asked, then retry, dead-letter or simply ack. The ack comes last,
 //! after the transaction committed and the reply and any re-publish were confirmed, so a
-//! crash at any point redelivers instead of losing the command.
+//! crash at any point redelivers instead of losing the command. Each command is counted
+//! by type and outcome and timed (decide and commit, not the settling); each job by kind.
 
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
@@ -10,6 +11,8 @@ use shared::domain::CommandId;
 use shared::messaging::{
     COMMAND_SCHEMA_V1, CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope, WorkQueue,
 };
+use shared::metrics::{COMMAND_DURATION, COMMANDS, JOBS};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::handlers::{self, HandlerContext};
@@ -90,8 +93,11 @@ fn is_event(body: &[u8]) -> bool {
     serde_json::from_slice::<Schema<'_>>(body).is_ok_and(|s| s.schema == EVENT_SCHEMA_V1)
 }
 
+/// The `type` or `kind` label of a message that could not be read that far.
+const UNREADABLE: &str = "unreadable";
+
 async fn run_job(body: &[u8], handlers: &HandlerContext) -> Outcome {
-    match serde_json::from_slice::<EventEnvelope>(body) {
+    let (kind, outcome) = match serde_json::from_slice::<EventEnvelope>(body) {
         Ok(event) if event.schema == EVENT_SCHEMA_V1 => {
             let span = tracing::info_span!(
                 "job",
@@ -99,19 +105,28 @@ async fn run_job(body: &[u8], handlers: &HandlerContext) -> Outcome {
                 event.r#type = %event.event_type,
                 correlation.id = event.correlation_id.as_deref().unwrap_or(""),
             );
-            crate::jobs::run(&event, &handlers.jobs)
+            let outcome = crate::jobs::run(&event, &handlers.jobs)
                 .instrument(span)
-                .await
+                .await;
+            (event.event_type, outcome)
         }
         Ok(event) => {
-            Outcome::unreadable(None, format!("unsupported event schema '{}'", event.schema))
+            let reason = format!("unsupported event schema '{}'", event.schema);
+            (UNREADABLE.to_owned(), Outcome::unreadable(None, reason))
         }
-        Err(e) => Outcome::unreadable(None, format!("invalid event: {e}")),
-    }
+        Err(e) => (
+            UNREADABLE.to_owned(),
+            Outcome::unreadable(None, format!("invalid event: {e}")),
+        ),
+    };
+    // Event types are a closed set (the outbox writes them), so `kind` stays bounded.
+    metrics::counter!(JOBS, "kind" => kind, "outcome" => outcome.label()).increment(1);
+    outcome
 }
 
 async fn run_command(body: &[u8], handlers: &HandlerContext) -> Outcome {
-    match parse(body) {
+    let started = Instant::now();
+    let (command_type, outcome) = match parse(body) {
         Ok(envelope) => {
             let span = tracing::info_span!(
                 "command",
@@ -119,10 +134,15 @@ async fn run_command(body: &[u8], handlers: &HandlerContext) -> Outcome {
                 command.r#type = envelope.command.type_name(),
                 correlation.id = envelope.correlation_id.as_deref().unwrap_or(""),
             );
-            handlers::dispatch(&envelope, handlers)
+            let outcome = handlers::dispatch(&envelope, handlers)
                 .instrument(span)
-                .await
+                .await;
+            (envelope.command.type_name(), outcome)
         }
-        Err(outcome) => outcome,
-    }
+        Err(outcome) => (UNREADABLE, outcome),
+    };
+    metrics::counter!(COMMANDS, "type" => command_type, "outcome" => outcome.label()).increment(1);
+    metrics::histogram!(COMMAND_DURATION, "type" => command_type)
+        .record(started.elapsed().as_secs_f64());
+    outcome
 }

@@ -65,6 +65,9 @@ pub enum FleetError {
 
 /// Runs the worker until `shutdown` is cancelled and every in-flight command is settled.
 pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Result<(), FleetError> {
+    // Idempotent: `imagefleet up` and tests start several workers (and a gateway) in
+    // one process, all recording into the one recorder.
+    shared::metrics::install();
     let pool = build_pool(
         &config.database_url,
         PoolOptions {

@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod handlers;
 pub mod janitor;
 pub mod jobs;
+pub mod ops;
 pub mod outcome;
 pub mod publisher;
 

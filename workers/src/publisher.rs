@@ -1,12 +1,14 @@
 //! What a worker publishes while settling a delivery: replies to producers, copies into
 //! the retry queues, and dead letters with the reason in headers. Every publish waits
-//! for the broker's confirm before the original delivery is acked.
+//! for the broker's confirm before the original delivery is acked; retries and dead
+//! letters are counted once confirmed.
 
 use lapin::message::Delivery;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
 use shared::messaging::{CommandReply, Topology, WorkQueue, headers};
+use shared::metrics::{COMMAND_RETRIES, DEAD_LETTERED, queue_label};
 
 /// Longest failure reason kept in a header.
 const MAX_REASON: usize = 1000;
@@ -144,7 +146,15 @@ impl Publisher {
             &delivery.data,
             properties,
         )
-        .await
+        .await?;
+        // The class, not the free-text reason: label values must stay a small set.
+        let reason = match class {
+            "retryable" => "retries_exhausted",
+            _ => "permanent",
+        };
+        metrics::counter!(DEAD_LETTERED, "queue" => queue_label(queue), "reason" => reason)
+            .increment(1);
+        Ok(())
     }
 
     /// Sends a retryable failure to the next retry queue, or dead-letters it once the
@@ -172,6 +182,8 @@ impl Publisher {
             &delivery.data,
             properties,
         )
-        .await
+        .await?;
+        metrics::counter!(COMMAND_RETRIES, "queue" => queue_label(queue)).increment(1);
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@ use shared::domain::{Actor, Command, Image, ImageId};
 use shared::store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
 
 use super::common::{image_id, no_content};
+use crate::byte_count;
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
@@ -110,12 +111,12 @@ async fn receive(
     let written = match area {
         Area::Images => {
             let check = FormatCheck::for_image(&image);
-            let data = body.into_data_stream();
+            let data = byte_count::uploaded(body.into_data_stream());
             state.store.write(area, image_id, data, limits, check).await
         }
         Area::Staging => {
             // Staged data is inspected when the import copies it into place.
-            let data = body.into_data_stream();
+            let data = byte_count::uploaded(body.into_data_stream());
             let check = shared::store::NoCheck;
             state.store.write(area, image_id, data, limits, check).await
         }

@@ -11,6 +11,7 @@ use shared::domain::{Actor, Image, ImageStatus};
 use shared::store::{Area, ByteRange};
 
 use super::common::{image_id, no_content, visible_image};
+use crate::byte_count;
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::state::AppState;
@@ -62,7 +63,7 @@ pub async fn download(
         }
         None => (StatusCode::OK, data.size),
     };
-    let body = Body::from_stream(data.stream);
+    let body = Body::from_stream(byte_count::downloaded(data.stream));
     response
         .status(status)
         .header(header::CONTENT_LENGTH, length)
@@ -87,7 +88,7 @@ async fn from_location(state: &AppState, image: &Image, url: &str) -> Result<Res
         response = response.header(header::CONTENT_LENGTH, size);
     }
     response
-        .body(Body::from_stream(body))
+        .body(Body::from_stream(byte_count::downloaded(body)))
         .map_err(ApiError::internal)
 }
 

@@ -13,6 +13,7 @@ pub mod info;
 pub mod location_patch;
 pub mod locations;
 pub mod members;
+pub mod ops;
 pub mod schemas;
 pub mod tags;
 pub mod tasks;

@@ -80,6 +80,34 @@ pub async fn pending_migrations(database_url: &str) -> Result<usize, DbError> {
     .map_err(|join| DbError::Migration(join.into()))?
 }
 
+#[derive(QueryableByName)]
+struct AppliedVersion {
+    #[diesel(sql_type = Text)]
+    version: String,
+}
+
+/// The names of the embedded migrations the database behind `conn` has not applied
+/// (empty when current), read from diesel's bookkeeping table in one query. Unlike
+/// [`pending_migrations`] it writes nothing and needs no connection of its own, so a
+/// readiness check can ask it on a pooled connection as often as it likes. A database
+/// that was never migrated has no bookkeeping table: that is an error here.
+pub async fn unapplied_migrations(conn: &mut AsyncPgConnection) -> Result<Vec<String>, DbError> {
+    use diesel::migration::MigrationSource;
+    use diesel::pg::Pg;
+    let applied: Vec<AppliedVersion> =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+            .load(conn)
+            .await?;
+    let applied: std::collections::HashSet<String> =
+        applied.into_iter().map(|row| row.version).collect();
+    let embedded = MigrationSource::<Pg>::migrations(&MIGRATIONS).map_err(DbError::Migration)?;
+    Ok(embedded
+        .iter()
+        .filter(|m| !applied.contains(&m.name().version().to_string()))
+        .map(|m| m.name().to_string())
+        .collect())
+}
+
 /// Quotes `name` as an SQL identifier (for statements that take no bind parameters,
 /// such as `CREATE DATABASE`).
 pub fn quote_identifier(name: &str) -> String {

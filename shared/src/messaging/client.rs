@@ -214,6 +214,14 @@ impl CommandClient {
         }
     }
 
+    /// Whether the client has a live connection, reopening it (as the next command
+    /// would) if it dropped, within `timeout`: the gateway's readiness check. Reopening
+    /// here matters: a gateway taken out of rotation gets no commands, so a dropped
+    /// connection would otherwise never come back and the gateway never ready again.
+    pub async fn check_connection(&self, timeout: Duration) -> Result<(), ClientError> {
+        self.link(Instant::now() + timeout, timeout).await.map(drop)
+    }
+
     /// Closes the connection; callers still waiting fail with [`ClientError::Closed`],
     /// and later calls too.
     pub async fn close(&self) {

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use chrono::Utc;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Channel, Confirmation, PublisherConfirm};
 use rand::Rng;
@@ -81,8 +82,12 @@ impl Relay {
     }
 
     fn set_leader(&self, leading: bool) {
-        self.leader
+        let changed = self
+            .leader
             .send_if_modified(|current| std::mem::replace(current, leading) != leading);
+        if changed {
+            crate::metrics::record_relay_leadership(leading);
+        }
     }
 
     /// One Postgres session: follow until the lock is ours, then lead. Ok only on
@@ -171,6 +176,8 @@ impl Relay {
             db.drain_notifications()?;
             let read = fetch_unpublished(db.conn(), config.batch_size);
             let rows = bounded(limit, "reading the outbox", read).await?;
+            // The read already has the oldest unpublished row: the lag costs no query.
+            crate::metrics::record_outbox_lag(rows.first().map(|r| r.occurred_at), Utc::now());
             let full = rows.len() >= config.batch_size as usize;
             let mut progress = false;
             if !rows.is_empty() {

@@ -18,6 +18,7 @@ mod image_list;
 mod janitor;
 mod migrate;
 mod notifications;
+mod operability;
 mod outbox;
 mod poison;
 mod reconnect;

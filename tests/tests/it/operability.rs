@@ -1,0 +1,401 @@
+//! Operability (issue #7): `/metrics` carries every `imagefleet_*` family with the
+//! values of a known workload; `/healthz` and `/readyz` on the gateway and on a lone
+//! worker's operations router, ready with the real Postgres and not ready (503 naming
+//! postgres) with a read pool pointing at a closed port.
+//!
+//! The recorder is process-global. nextest runs each test in a process of its own, so
+//! there the workload's counts are asserted exactly; under plain `cargo test` the tests
+//! of the binary share the process and the counts are lower bounds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use api_gateway::identity::{AuthMode, Identity};
+use api_gateway::{AppState, Settings};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use imagefleet_tests::fixtures::owner;
+use imagefleet_tests::wait::wait_until;
+use imagefleet_tests::{TestApp, TestBus, TestDb, TestResponse};
+use serde_json::json;
+use shared::db::{PoolOptions, build_pool};
+use shared::fetch::{ImportFilter, SafeFetcher};
+use shared::messaging::client::CommandClient;
+use tower::ServiceExt;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Whether this test has the process (and so the recorder) to itself.
+fn alone_in_process() -> bool {
+    std::env::var("NEXTEST_EXECUTION_MODE").is_ok_and(|mode| mode == "process-per-test")
+}
+
+/// Asserts `value` is `expected` when the test is alone in its process, else at least it.
+fn assert_count(value: Option<f64>, expected: f64, what: &str) {
+    let value = value.unwrap_or_else(|| panic!("{what} is missing from /metrics"));
+    if alone_in_process() {
+        assert_eq!(value, expected, "{what}");
+    } else {
+        assert!(value >= expected, "{what}: {value} < {expected}");
+    }
+}
+
+/// The sum of the samples of `name` carrying every label of `labels` (a Prometheus
+/// text page), or None when there is no such sample.
+fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut found = None;
+    for line in page.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (series_name, series_labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        if series_name != name {
+            continue;
+        }
+        let has_all = labels.iter().all(|(k, v)| {
+            series_labels
+                .split(',')
+                .any(|pair| pair == format!("{k}=\"{v}\""))
+        });
+        if has_all && let Ok(value) = value.parse::<f64>() {
+            found = Some(found.unwrap_or(0.0) + value);
+        }
+    }
+    found
+}
+
+async fn metrics_page(app: &TestApp) -> String {
+    let response = app.request(Method::GET, "/metrics", None, None).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(
+        response.headers["content-type"],
+        shared::metrics::CONTENT_TYPE
+    );
+    response.text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_a_known_workload() {
+    let app = TestApp::start().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let body =
+            json!({"name": format!("m{n}"), "disk_format": "raw", "container_format": "bare"});
+        let created = app.post_json("/v2/images", &owner(), body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        ids.push(created.json["id"].as_str().expect("id").to_owned());
+    }
+    let patch = json!([{"op": "replace", "path": "/name", "value": "renamed"}]);
+    let patched = app
+        .patch(&format!("/v2/images/{}", ids[0]), &owner(), patch)
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    let data: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    let file = format!("/v2/images/{}/file", ids[1]);
+    let uploaded = app
+        .request(
+            Method::PUT,
+            &file,
+            Some(&owner()),
+            Some(("application/octet-stream", data.clone())),
+        )
+        .await;
+    assert_eq!(uploaded.status, StatusCode::NO_CONTENT, "{}", uploaded.text);
+    let downloaded = app.get(&file, &owner()).await;
+    assert_eq!(downloaded.status, StatusCode::OK);
+    assert_eq!(downloaded.bytes.as_ref(), data.as_slice());
+
+    // The relay leads and reads asynchronously: wait for its gauges, then read once.
+    let mut page = String::new();
+    wait_until(
+        DEADLINE,
+        "the relay leads and measured the outbox",
+        async || {
+            page = metrics_page(&app).await;
+            sample(&page, "imagefleet_relay_leader", &[]).is_some_and(|v| v >= 1.0)
+                && sample(&page, "imagefleet_outbox_lag_seconds", &[]).is_some()
+        },
+    )
+    .await
+    .expect("relay gauges");
+
+    let posts = [("route", "/v2/images"), ("method", "POST")];
+    let created_201 = [posts[0], posts[1], ("status", "201")];
+    assert_count(
+        sample(&page, "imagefleet_http_requests_total", &created_201),
+        3.0,
+        "POST /v2/images 201",
+    );
+    let patch_200 = [
+        ("route", "/v2/images/{id}"),
+        ("method", "PATCH"),
+        ("status", "200"),
+    ];
+    assert_count(
+        sample(&page, "imagefleet_http_requests_total", &patch_200),
+        1.0,
+        "PATCH /v2/images/{id} 200",
+    );
+    let download_200 = [
+        ("route", "/v2/images/{id}/file"),
+        ("method", "GET"),
+        ("status", "200"),
+    ];
+    assert_count(
+        sample(&page, "imagefleet_http_requests_total", &download_200),
+        1.0,
+        "GET /v2/images/{id}/file 200",
+    );
+    // Route templates only: no image id ever becomes a label value.
+    for id in &ids {
+        assert!(
+            !page.contains(id.as_str()),
+            "raw path with {id} in /metrics"
+        );
+    }
+    assert_count(
+        sample(
+            &page,
+            "imagefleet_http_request_duration_seconds_count",
+            &posts,
+        ),
+        3.0,
+        "request duration count of POST /v2/images",
+    );
+    // A histogram with the configured buckets, not a summary.
+    let bucket = [posts[0], posts[1], ("le", "0.005")];
+    assert!(
+        sample(
+            &page,
+            "imagefleet_http_request_duration_seconds_bucket",
+            &bucket
+        )
+        .is_some(),
+        "no 5 ms bucket:\n{page}"
+    );
+    assert_count(
+        sample(&page, "imagefleet_bytes_uploaded_total", &[]),
+        1000.0,
+        "bytes uploaded",
+    );
+    assert_count(
+        sample(&page, "imagefleet_bytes_downloaded_total", &[]),
+        1000.0,
+        "bytes downloaded",
+    );
+    let commands = "imagefleet_commands_total";
+    for (command, count) in [
+        ("create_image", 3.0),
+        ("update_image", 1.0),
+        ("begin_upload", 1.0),
+        ("complete_upload", 1.0),
+    ] {
+        let labels = [("type", command), ("outcome", "accepted")];
+        assert_count(sample(&page, commands, &labels), count, command);
+    }
+    assert_count(
+        sample(
+            &page,
+            "imagefleet_command_duration_seconds_count",
+            &[("type", "create_image")],
+        ),
+        3.0,
+        "command duration count of create_image",
+    );
+    assert_count(
+        sample(&page, "imagefleet_relay_leader", &[]),
+        1.0,
+        "relay leader",
+    );
+    let lag = sample(&page, "imagefleet_outbox_lag_seconds", &[]).expect("outbox lag");
+    assert!(lag >= 0.0, "lag {lag}");
+    app.stop().await;
+}
+
+/// A gateway router whose read pool points at `database_url`, with a real broker.
+async fn gateway(db: &TestDb, bus: &TestBus, database_url: &str) -> Router {
+    let reads = build_pool(
+        database_url,
+        PoolOptions {
+            max_size: 2,
+            ..PoolOptions::default()
+        },
+    )
+    .expect("pool");
+    let commands = CommandClient::connect(bus.url(), bus.topology().clone())
+        .await
+        .expect("command client");
+    api_gateway::app(AppState {
+        reads,
+        commands,
+        identity: Arc::new(Identity {
+            mode: AuthMode::Headers,
+            default_actor: None,
+        }),
+        settings: Arc::new(Settings::default()),
+        store: db.store(),
+        fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
+    })
+}
+
+async fn get(router: &Router, path: &str) -> TestResponse {
+    let request = Request::builder()
+        .uri(path)
+        .body(Body::empty())
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    TestResponse::read(response).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_is_ready_only_while_postgres_answers() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+
+    let unreachable = gateway(&db, &bus, "postgres://postgres@127.0.0.1:1/nothing").await;
+    let health = get(&unreachable, "/healthz").await;
+    assert_eq!(
+        (health.status, health.text.as_str()),
+        (StatusCode::OK, "ok")
+    );
+    let ready = get(&unreachable, "/readyz").await;
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.text
+    );
+    assert_eq!(ready.json["status"], "not ready");
+    let failed = ready.json["failed"].as_array().expect("failed list");
+    assert!(failed.contains(&json!("postgres")), "{}", ready.json);
+    assert_ne!(ready.json["checks"]["postgres"], "ok");
+    assert_eq!(ready.json["checks"]["rabbitmq"], "ok", "{}", ready.json);
+
+    let real = gateway(&db, &bus, db.url()).await;
+    assert_eq!(get(&real, "/healthz").await.status, StatusCode::OK);
+    let ready = get(&real, "/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
+    assert_eq!(
+        ready.json,
+        json!({
+            "status": "ready",
+            "failed": [],
+            "checks": {"postgres": "ok", "migrations": "ok", "rabbitmq": "ok"},
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_serves_metrics_health_and_readiness() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+    let config = |database_url: &str| workers::ops::OpsConfig {
+        bind: workers::ops::DEFAULT_METRICS_BIND.parse().expect("address"),
+        database_url: database_url.to_owned(),
+        amqp_url: bus.url().to_owned(),
+        name: "operability-probe".to_owned(),
+    };
+    let router = workers::ops::router(&config(db.url())).expect("router");
+    let ready = get(&router, "/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
+    assert_eq!(ready.json["failed"], json!([]));
+    assert_eq!(get(&router, "/healthz").await.text, "ok");
+    let metrics = get(&router, "/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(metrics.text.contains("imagefleet_relay_leader"));
+
+    let down =
+        workers::ops::router(&config("postgres://postgres@127.0.0.1:1/nothing")).expect("router");
+    let ready = get(&down, "/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        ready.json["failed"]
+            .as_array()
+            .is_some_and(|f| f.contains(&json!("postgres"))),
+        "{}",
+        ready.json
+    );
+    assert_eq!(get(&down, "/healthz").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_and_dead_letters_are_counted() {
+    let bus = TestBus::new().await.expect("test bus");
+    // Postgres on a closed port: every command fails as retryable until its retries run
+    // out; an unreadable message is refused at once, without the database.
+    let unreachable = TestDb::reserve().await.expect("reserved name");
+    let config = workers::FleetConfig {
+        database_url: unreachable.url().replace(":5432/", ":1/"),
+        pool_size: 2,
+        amqp_url: bus.url().to_owned(),
+        topology: bus.topology().clone(),
+        domain: shared::domain::DomainConfig::default(),
+        concurrency: 1,
+        prefetch: 1,
+        name: "operability-retry-worker".into(),
+        queues: vec![shared::messaging::WorkQueue::Commands],
+        janitor_interval: None,
+        store: unreachable.store(),
+        fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
+        notifications: None,
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(workers::run_fleet(config, shutdown.clone()));
+    let probe = imagefleet_tests::BusProbe::new(&bus).await;
+    probe.publish_bytes(b"{not json", "unreadable-1").await;
+    let image = shared::domain::ImageId::generate();
+    let command = imagefleet_tests::fixtures::envelope(
+        owner(),
+        imagefleet_tests::fixtures::create(image, "retried"),
+    );
+    probe.publish(&command).await;
+
+    let steps = bus.topology().retry_delays().len() as f64;
+    let commands = [("queue", "commands")];
+    let exhausted = [("queue", "commands"), ("reason", "retries_exhausted")];
+    let permanent = [("queue", "commands"), ("reason", "permanent")];
+    let mut page = String::new();
+    wait_until(DEADLINE, "both messages are dead-lettered", async || {
+        page = shared::metrics::install().render();
+        let dead = "imagefleet_dead_lettered_total";
+        sample(&page, dead, &exhausted).is_some() && sample(&page, dead, &permanent).is_some()
+    })
+    .await
+    .expect("dead letters counted");
+    let dead = "imagefleet_dead_lettered_total";
+    assert_count(
+        sample(&page, dead, &permanent),
+        1.0,
+        "dead letters, permanent",
+    );
+    assert_count(
+        sample(&page, dead, &exhausted),
+        1.0,
+        "dead letters, retries",
+    );
+    assert_count(
+        sample(&page, "imagefleet_command_retries_total", &commands),
+        steps,
+        "retries",
+    );
+    let unreadable = [("type", "unreadable"), ("outcome", "rejected")];
+    assert_count(
+        sample(&page, "imagefleet_commands_total", &unreadable),
+        1.0,
+        "unreadable commands",
+    );
+    // Every attempt, the last included, ends as `retry`; the last is then dead-lettered.
+    let retried = [("type", "create_image"), ("outcome", "retry")];
+    assert_count(
+        sample(&page, "imagefleet_commands_total", &retried),
+        steps + 1.0,
+        "attempts of the retried command",
+    );
+    probe.close().await;
+    shutdown.cancel();
+    worker.await.expect("worker task").expect("worker");
+}

@@ -1,0 +1,115 @@
+//! A lone worker's operations port (`IMAGEFLEET_METRICS_BIND`): `/metrics` (the
+//! process's Prometheus page), `/healthz` (alive) and `/readyz` (Postgres answers,
+//! migrations are current, RabbitMQ is reachable; 503 with a JSON body naming the
+//! failed checks otherwise). Started by the `workers` binary, not by
+//! [`crate::run_fleet`]: `imagefleet up` serves the same page on the gateway's port, and
+//! tests that start many workers in one process bind nothing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use shared::db::{PgPool, PoolOptions, build_pool};
+use shared::health::{BrokerProbe, Readiness, database_checks};
+use tokio_util::sync::CancellationToken;
+
+/// Where the operations port listens by default: loopback, Prometheus' exporter port.
+pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
+
+/// What the readiness checks use: a pool of its own (two connections, so a busy
+/// worker's pool cannot make the probe wait) and a broker probe.
+#[derive(Clone)]
+struct OpsState {
+    pool: PgPool,
+    broker: Arc<BrokerProbe>,
+}
+
+/// Settings of the operations port.
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Postgres URL (the worker's).
+    pub database_url: String,
+    /// RabbitMQ URL (the worker's).
+    pub amqp_url: String,
+    /// Name of the probe's broker connection.
+    pub name: String,
+}
+
+/// Why the operations port could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The probe's pool could not be built.
+    #[error(transparent)]
+    Database(#[from] shared::db::DbError),
+    /// The address could not be bound, or serving failed.
+    #[error("serving the metrics port: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The operations router for the worker's Postgres and RabbitMQ (`config.bind` is not
+/// used here; tests call the router without a port). Installs the process's metrics
+/// recorder if nothing did yet.
+pub fn router(config: &OpsConfig) -> Result<Router, OpsError> {
+    shared::metrics::install();
+    let pool = build_pool(
+        &config.database_url,
+        PoolOptions {
+            max_size: 2,
+            ..PoolOptions::default()
+        },
+    )?;
+    let state = OpsState {
+        pool,
+        broker: Arc::new(BrokerProbe::new(&config.amqp_url, &config.name)),
+    };
+    Ok(Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state))
+}
+
+/// Binds `config.bind` and serves [`router`] until `shutdown` is cancelled; an address
+/// that cannot be bound fails at once.
+pub async fn serve_ops(config: OpsConfig, shutdown: CancellationToken) -> Result<(), OpsError> {
+    let router = router(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.bind).await?;
+    tracing::info!(address = %config.bind, "metrics and health endpoints listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}
+
+async fn metrics() -> Response {
+    let page = shared::metrics::install().render();
+    (
+        [(header::CONTENT_TYPE, shared::metrics::CONTENT_TYPE)],
+        page,
+    )
+        .into_response()
+}
+
+async fn healthz() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok").into_response()
+}
+
+/// Every check side by side, each bounded by [`shared::health::CHECK_TIMEOUT`].
+async fn readyz(State(state): State<OpsState>) -> Response {
+    let (database, broker) = tokio::join!(database_checks(&state.pool), state.broker.check());
+    let mut checks = database.to_vec();
+    checks.push(broker);
+    let report = Readiness { checks };
+    let status = if report.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(report.body())).into_response()
+}
