@@ -32,7 +32,8 @@ pub const COMMAND_RETRIES: &str = "imagefleet_command_retries_total";
 pub const DEAD_LETTERED: &str = "imagefleet_dead_lettered_total";
 /// Workers: jobs (event-started work) run, by `kind` (the event type) and `outcome`.
 pub const JOBS: &str = "imagefleet_jobs_total";
-/// Relay leader: age of the oldest unpublished outbox row at the last read (0 if none).
+/// Relay leader: age of the oldest unpublished outbox row at the last read (0 if none,
+/// and 0 on a process whose relay does not lead).
 pub const OUTBOX_LAG: &str = "imagefleet_outbox_lag_seconds";
 /// 1 while a relay of this process holds the outbox leader lock, else 0.
 pub const RELAY_LEADER: &str = "imagefleet_relay_leader";
@@ -140,13 +141,16 @@ pub fn record_outbox_lag(oldest: Option<DateTime<Utc>>, now: DateTime<Utc>) {
 
 /// Moves [`RELAY_LEADER`] when a relay of this process gains (`true`) or loses the lock.
 /// Counted up and down rather than set, so a follower in the same process (tests and
-/// `imagefleet up` start several) cannot overwrite the leader's 1.
+/// `imagefleet up` start several) cannot overwrite the leader's 1. A relay that stops
+/// leading also zeroes [`OUTBOX_LAG`]: only the leader measures it, so a stale value
+/// left on a former leader would mislead a `max` over the fleet.
 pub fn record_relay_leadership(leading: bool) {
     let gauge = metrics::gauge!(RELAY_LEADER);
     if leading {
         gauge.increment(1.0);
     } else {
         gauge.decrement(1.0);
+        metrics::gauge!(OUTBOX_LAG).set(0.0);
     }
 }
 
