@@ -82,6 +82,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             store: config.store.clone(),
             fetcher: config.fetcher.clone(),
             image_size_cap: u64::try_from(config.domain.image_size_cap).unwrap_or(0),
+            database_url: config.database_url.clone(),
         },
         repository,
     };

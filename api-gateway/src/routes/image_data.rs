@@ -144,24 +144,28 @@ async fn finish(
     .await;
     match finished {
         Ok(_) => Ok(no_content()),
-        Err(error) => {
-            // The image was deleted or reset while the data streamed: the bytes belong
-            // to no one, so they must not stay (SPEC 2: 410 and the data removed).
+        // Unanswered is not refused: the completion may still be applied, so the data
+        // must stay. If it never is, the lease expires and the janitor removes it.
+        Err(error) if error.status.is_server_error() => Err(error),
+        Err(error) if error.status == StatusCode::NOT_FOUND => {
+            // The image was deleted while the data streamed: the bytes belong to no one
+            // (SPEC 2: 410 and the data removed).
             if let Err(e) = state.store.delete(area, image.id).await {
-                tracing::error!(%e, image.id = %image.id, "could not remove data of a finished upload");
+                tracing::error!(%e, image.id = %image.id, "could not remove data of a deleted image");
             }
-            if error.status == StatusCode::NOT_FOUND {
-                Err(ApiError::new(
-                    StatusCode::GONE,
-                    format!(
-                        "Image {} was deleted while its data was being uploaded.",
-                        image.id
-                    ),
-                ))
-            } else {
-                Err(error)
-            }
+            Err(ApiError::new(
+                StatusCode::GONE,
+                format!(
+                    "Image {} was deleted while its data was being uploaded.",
+                    image.id
+                ),
+            ))
         }
+        // Any other refusal means the image moved on (its lease given back, another
+        // upload started): its key may hold that writer's data now, so nothing is
+        // removed here; a leftover is overwritten by the next write or goes with the
+        // image.
+        Err(error) => Err(error),
     }
 }
 
@@ -195,17 +199,20 @@ async fn give_back(
             "The image store failed; the image is back to queued and the upload can be retried: {e}"
         )),
     };
-    let data_removed = match state.store.delete(area, image_id).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(%e, image.id = %image_id, "could not remove partial data");
-            false
+    // The write itself left nothing under the key. The image is given back before
+    // anything else is removed, and only if this request still held it: a refused abort
+    // means another writer holds the image now, and its data must stay.
+    let command = abort(area, image_id, error.to_string(), true);
+    match execute(state, request, Actor::service(), command).await {
+        Ok(_) => {
+            if let Err(e) = state.store.delete(area, image_id).await {
+                tracing::error!(%e, image.id = %image_id, "could not remove partial data");
+            }
         }
-    };
-    let command = abort(area, image_id, error.to_string(), data_removed);
-    if let Err(e) = execute(state, request, Actor::service(), command).await {
-        // The lease still expires and the janitor gives the image back then.
-        tracing::warn!(error = %e.message, image.id = %image_id, "could not abort a failed write");
+        // Unanswered: the lease still expires and the janitor gives the image back.
+        Err(e) => {
+            tracing::warn!(error = %e.message, image.id = %image_id, "could not abort a failed write")
+        }
     }
     answer
 }

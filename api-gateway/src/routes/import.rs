@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Map, Value};
 use shared::domain::command::{BeginImport, ImportMethod};
-use shared::domain::{Command, TaskId};
+use shared::domain::{Command, TaskId, policy};
 
-use super::common::{image_id, json_object, kind_of};
+use super::common::{image_id, json_object, kind_of, visible_image};
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
@@ -28,6 +28,20 @@ pub async fn import(
 ) -> Result<Response, ApiError> {
     let image_id = image_id(&id)?;
     let body = json_object(&body)?;
+    let name = body.get("method").and_then(|m| m.get("name"));
+    if name.and_then(Value::as_str) == Some("copy-image") {
+        // As Glance orders it: not visible 404, not an admin 403; then, where Glance
+        // answers 500 with one store, a clear 409.
+        let image = visible_image(&state, &actor, image_id).await?;
+        policy::require_admin(&actor, "copy image data between stores")?;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "copy-image copies data between stores, and this deployment has a single store (image {}).",
+                image.id
+            ),
+        ));
+    }
     let method = import_method(&state, &body)?;
     let stores = stores(&body)?;
     let command = Command::BeginImport(BeginImport {
@@ -69,11 +83,6 @@ fn import_method(state: &AppState, body: &Map<String, Value>) -> Result<ImportMe
                 uri: uri.to_owned(),
             })
         }
-        // Glance answers 500 here with one store; a clear 409 says why instead.
-        Some("copy-image") => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "copy-image copies data between stores, and this deployment has a single store.",
-        )),
         Some(other) => Err(ApiError::bad_request(format!(
             "Unknown import method '{other}': use glance-direct or web-download."
         ))),

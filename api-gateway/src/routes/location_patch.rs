@@ -137,7 +137,7 @@ pub async fn apply(
         LocationChange::Add { url, metadata } => {
             check_location_url(state, &actor, &url)?;
             if image.status == ImageStatus::Queued {
-                start_location_import(state, request, actor, image.id, &url, json!({})).await?;
+                start_location_import(state, request, &image, &url, json!({})).await?;
                 return Ok(image);
             }
             Command::AddLocation(AddLocation {

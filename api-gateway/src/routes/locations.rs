@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use shared::domain::command::CreateTask;
 use shared::domain::status::TaskType;
-use shared::domain::{Actor, Command, ImageId, ImageStatus, TaskId, policy};
+use shared::domain::{Actor, Command, Image, ImageStatus, TaskId, policy};
 use shared::fetch::UrlRefusal;
 
 use super::common::{image_id, json_object, kind_of, visible_image};
@@ -71,7 +71,7 @@ pub async fn add(
         ));
     }
     check_location_url(&state, &actor, &url)?;
-    start_location_import(&state, &request, actor, image_id, &url, validation_data).await?;
+    start_location_import(&state, &request, &image, &url, validation_data).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -92,22 +92,31 @@ pub fn check_location_url(state: &AppState, actor: &Actor, url: &str) -> Result<
 }
 
 /// Creates the `location_import` task that hashes a queued image's new location and
-/// then activates the image with it.
+/// then activates the image with it. The caller's right to change the image has been
+/// checked; the task is the service's (only the service may create one) and belongs to
+/// the image's owner, who sees it at `/v2/images/{id}/tasks`.
 pub async fn start_location_import(
     state: &AppState,
     request: &RequestContext,
-    actor: Actor,
-    image_id: ImageId,
+    image: &Image,
     url: &str,
     validation_data: Value,
 ) -> Result<(), ApiError> {
+    let input = json!({
+        "image_id": image.id,
+        "owner": image.owner,
+        "url": url,
+        "validation_data": validation_data,
+    });
     let command = Command::CreateTask(CreateTask {
         task_id: TaskId::generate(),
         task_type: TaskType::LocationImport,
-        input: json!({ "image_id": image_id, "url": url, "validation_data": validation_data }),
+        input,
         request_id: Some(request.request_id.clone()).filter(|id| !id.is_empty()),
     });
-    execute(state, request, actor, command).await.map(drop)
+    execute(state, request, Actor::service(), command)
+        .await
+        .map(drop)
 }
 
 /// `validation_data`: an object of hex strings the hashed data must match.

@@ -6,9 +6,9 @@
 
 use shared::domain::command::{CompleteImport, FailImport, ImportMethod};
 use shared::domain::{Command, Image, ImageId, Task};
-use shared::store::{Area, DataLimits, FormatCheck, WrittenData};
+use shared::store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
 
-use super::steps::{apply, apply_or_log, start};
+use super::steps::{apply, start};
 use super::{JobContext, JobError, describe};
 
 /// Runs an image import task to its end.
@@ -51,10 +51,16 @@ async fn write(
                 ));
             };
             let data = staged.stream;
-            ctx.store
+            match ctx
+                .store
                 .write(Area::Images, image.id, data, limits, check)
                 .await
-                .map_err(describe)
+            {
+                // Reading the staging area failed: the store's fault, not the data's;
+                // the job runs again rather than throwing the staged data away.
+                Err(WriteError::Source(e)) => return Err(e.into()),
+                written => written.map_err(describe),
+            }
         }
         ImportMethod::WebDownload { uri } => match ctx.fetcher.open(uri).await {
             Ok(body) => ctx
@@ -62,7 +68,10 @@ async fn write(
                 .write(Area::Images, image.id, body, limits, check)
                 .await
                 .map_err(describe),
-            Err(e) => return Ok(Err(format!("web-download of {uri} failed: {e}"))),
+            Err(e) => {
+                let source = super::shown_url(uri);
+                return Ok(Err(format!("web-download of {source} failed: {e}")));
+            }
         },
         ImportMethod::CopyImage => {
             return Ok(Err("copy-image needs more than one store".to_owned()));
@@ -95,9 +104,18 @@ async fn complete(
             Ok(())
         }
         Err(rejection) => {
-            // Deleted or reset while the data was copied: the bytes belong to no one.
+            // The image moved on while the data was copied. Only a deleted image's key
+            // is certainly nobody's: another writer may hold a reset image by now, and
+            // its data must not go (what is left there is overwritten by its next write
+            // or removed with the image).
             tracing::warn!(task.id = %task.id, %rejection, "import finished for an image that moved on");
-            ctx.store.delete(Area::Images, image_id).await?;
+            if ctx
+                .image(image_id)
+                .await?
+                .is_none_or(|image| image.status.is_deleted())
+            {
+                ctx.store.delete(Area::Images, image_id).await?;
+            }
             Ok(())
         }
     }
@@ -110,13 +128,24 @@ async fn fail(
     message: String,
 ) -> Result<(), JobError> {
     tracing::info!(task.id = %task.id, %message, "import failed");
-    for area in [Area::Images, Area::Staging] {
-        ctx.store.delete(area, image_id).await?;
-    }
     let command = Command::FailImport(FailImport {
         image_id,
         task_id: task.id,
         message,
     });
-    apply_or_log(ctx, task.id, "fail", command).await
+    // The image is given back first, and its data removed only by the job that gave it
+    // back: a rerun of this job (the outcome replayed) may find the image in another
+    // writer's hands, whose data must stay.
+    match apply(ctx, task.id, "fail", command).await? {
+        Ok(applied) if !applied.replayed => {
+            for area in [Area::Images, Area::Staging] {
+                ctx.store.delete(area, image_id).await?;
+            }
+        }
+        Ok(_) => {}
+        Err(rejection) => {
+            tracing::warn!(task.id = %task.id, %rejection, "import could not be failed")
+        }
+    }
+    Ok(())
 }

@@ -111,7 +111,7 @@ async fn fill(
         lease_expires_at: Utc::now() + chrono::Duration::hours(LEASE_HOURS),
     });
     let image = match apply_as(ctx, creator, task.id, "begin-upload", begin).await? {
-        Ok(result) => result.image,
+        Ok(applied) => applied.result.image,
         Err(rejection) => {
             return Ok(Err(format!(
                 "the upload could not start: {}",
@@ -127,7 +127,7 @@ async fn fill(
         max_bytes: ctx.image_size_cap,
     };
     let written = match ctx.fetcher.open(url).await {
-        Err(e) => Err(Ok(format!("reading {url} failed: {e}"))),
+        Err(e) => Err(Ok(format!("reading {} failed: {e}", super::shown_url(url)))),
         Ok(body) => ctx
             .store
             .write(
@@ -148,21 +148,25 @@ async fn fill(
             });
             match apply(ctx, task.id, "complete-upload", complete).await? {
                 Ok(_) => Ok(Ok(())),
-                Err(rejection) => {
-                    ctx.store.delete(Area::Images, image_id).await?;
-                    Ok(Err(rejection.message))
-                }
+                // The image this task created moved on (deleted, or its lease given
+                // back); what is under its key is removed with it or overwritten.
+                Err(rejection) => Ok(Err(rejection.message)),
             }
         }
         Err(Err(transient)) => Err(transient),
         Err(Ok(message)) => {
-            ctx.store.delete(Area::Images, image_id).await?;
             let abort = Command::AbortUpload(Abort {
                 image_id,
                 reason: message.clone(),
                 data_removed: true,
             });
-            apply_or_log(ctx, task.id, "abort-upload", abort).await?;
+            // As for the interoperable import: give back, then remove only what this
+            // run gave back.
+            if let Ok(applied) = apply(ctx, task.id, "abort-upload", abort).await?
+                && !applied.replayed
+            {
+                ctx.store.delete(Area::Images, image_id).await?;
+            }
             Ok(Err(message))
         }
     }

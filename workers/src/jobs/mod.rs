@@ -17,7 +17,8 @@ use shared::domain::status::TaskType;
 use shared::domain::{Image, ImageId, Rejection, TaskId, TaskStatus};
 use shared::fetch::SafeFetcher;
 use shared::messaging::EventEnvelope;
-use shared::store::{ImageStore, WriteError};
+use shared::outbox::leader::LeaderSession;
+use shared::store::{Area, ImageStore, WriteError};
 
 use crate::outcome::Outcome;
 
@@ -32,7 +33,15 @@ pub struct JobContext {
     pub fetcher: SafeFetcher,
     /// Largest image in bytes.
     pub image_size_cap: u64,
+    /// Postgres URL, for the session that claims a task while its job runs.
+    pub database_url: String,
 }
+
+/// Salt of the advisory-lock keys that claim tasks, apart from the leaders' keys.
+const TASK_CLAIM_SALT: i64 = 0x7461_736b_0000_0000;
+
+/// How long claiming a task may wait on Postgres.
+const CLAIM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why a job stopped without finishing.
 #[derive(Debug, thiserror::Error)]
@@ -97,14 +106,58 @@ async fn run_task(task_id: TaskId, ctx: &JobContext) -> Result<(), JobError> {
         .ok_or_else(|| JobError::Permanent(format!("no task {task_id}")))?;
     drop(conn);
     if matches!(task.status, TaskStatus::Success | TaskStatus::Failure) {
-        // A duplicate of an event whose job already ran to the end.
+        // A duplicate of an event whose job already ran to the end; if that job died
+        // between its last step and removing the staged copy, the copy goes now.
+        if let (TaskType::ApiImageImport, TaskStatus::Success, Some(image_id)) =
+            (task.task_type, task.status, task.image_id)
+        {
+            ctx.store.delete(Area::Staging, image_id).await?;
+        }
+        return Ok(());
+    }
+    // One job per task at a time: the event may be delivered twice (the outbox publishes
+    // at least once, the broker redelivers a long job whose consumer it timed out). The
+    // claim is a session-level advisory lock on a connection of its own, so it ends with
+    // the job, or with the worker if it dies, and a redelivery can then take over.
+    let mut claim = LeaderSession::connect(&ctx.database_url, claim_key(task_id), CLAIM_TIMEOUT)
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))?;
+    if !claim
+        .try_lock()
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))?
+    {
+        tracing::info!(task.id = %task.id, "the task's job runs elsewhere");
         return Ok(());
     }
     tracing::info!(task.id = %task.id, task.r#type = %task.task_type, "running task");
-    match task.task_type {
+    let ran = match task.task_type {
         TaskType::ApiImageImport => import::run(&task, ctx).await,
         TaskType::LocationImport => location::run(&task, ctx).await,
         TaskType::Import => legacy_import::run(&task, ctx).await,
+    };
+    drop(claim);
+    ran
+}
+
+/// The claim lock's key of a task.
+fn claim_key(task_id: TaskId) -> i64 {
+    let bytes = task_id.as_uuid().as_u64_pair().0;
+    TASK_CLAIM_SALT ^ i64::from_ne_bytes(bytes.to_ne_bytes())
+}
+
+/// A URL as a task message may show it: without user info, query or fragment, which
+/// may hold credentials (task messages go out in notifications, SPEC 10).
+fn shown_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => "the given URL".to_owned(),
     }
 }
 

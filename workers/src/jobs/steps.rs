@@ -4,11 +4,11 @@
 
 use shared::domain::command::TaskRef;
 use shared::domain::{Actor, Command, CommandId, Rejection, TaskId};
-use shared::messaging::{CommandEnvelope, CommandResult};
+use shared::messaging::CommandEnvelope;
 use uuid::Uuid;
 
 use super::{JobContext, JobError};
-use shared::db::ApplyError;
+use shared::db::{Applied, ApplyError};
 
 /// Names the command ids of job steps.
 const STEP_NAMESPACE: Uuid = Uuid::from_u128(0x3c0e_51d4_7a26_4b8f_a1e9_5d72_c4b0_9f13);
@@ -20,7 +20,7 @@ pub async fn apply(
     task_id: TaskId,
     step: &str,
     command: Command,
-) -> Result<Result<CommandResult, Rejection>, JobError> {
+) -> Result<Result<Applied, Rejection>, JobError> {
     apply_as(ctx, &Actor::service(), task_id, step, command).await
 }
 
@@ -32,13 +32,13 @@ pub async fn apply_as(
     task_id: TaskId,
     step: &str,
     command: Command,
-) -> Result<Result<CommandResult, Rejection>, JobError> {
+) -> Result<Result<Applied, Rejection>, JobError> {
     let mut envelope = CommandEnvelope::new(actor.clone(), command);
     let name = format!("{task_id}/{step}");
     envelope.command_id = CommandId::from_uuid(Uuid::new_v5(&STEP_NAMESPACE, name.as_bytes()));
     envelope.correlation_id = Some(format!("task-{task_id}"));
     match ctx.repository.apply(&envelope).await {
-        Ok(applied) => Ok(Ok(applied.result)),
+        Ok(applied) => Ok(Ok(applied)),
         Err(ApplyError::Rejected(rejection)) => Ok(Err(rejection)),
         Err(error) => Err(JobError::Transient(error.to_string())),
     }

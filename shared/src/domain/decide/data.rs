@@ -208,6 +208,12 @@ pub(super) fn begin_import(
         )));
     }
     let to = step(image, action)?;
+    if action == ImageAction::ImportGlanceDirect && image.lease_expires_at.is_some() {
+        // Uploading with a lease: PUT /stage is still streaming (complete_stage drops it).
+        return Err(Rejection::conflict(
+            "The image's data is still being staged: import it once PUT /stage has returned.",
+        ));
+    }
     if image.disk_format.is_none() || image.container_format.is_none() {
         return Err(Rejection::conflict(
             "Set disk_format and container_format on the image before importing.",

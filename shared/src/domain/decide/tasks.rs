@@ -65,12 +65,15 @@ pub(super) fn create_task(
         .input
         .as_object()
         .ok_or_else(|| Rejection::bad_request("Task input must be an object."))?;
-    let image_id = match c.task_type {
+    let (image_id, owner) = match c.task_type {
         TaskType::Import => {
             check_import_input(input)?;
-            None
+            (None, ctx.actor.project_id.clone())
         }
-        TaskType::LocationImport => Some(check_location_input(input, ctx)?),
+        TaskType::LocationImport => {
+            let (image_id, owner) = check_location_input(input, ctx)?;
+            (Some(image_id), owner)
+        }
         TaskType::ApiImageImport => {
             return Err(Rejection::bad_request(format!(
                 "Invalid type value: {}. The tasks API creates 'import' tasks; use POST /v2/images/{{id}}/import for interoperable imports.",
@@ -92,7 +95,7 @@ pub(super) fn create_task(
         input: c.input.clone(),
         result: None,
         message: String::new(),
-        owner: ctx.actor.project_id.clone(),
+        owner,
         image_id,
         request_id: c.request_id.clone(),
         user_id: Some(ctx.actor.user_id.clone()),
@@ -109,14 +112,24 @@ pub(super) fn create_task(
     })])
 }
 
-/// A location import names its image and URL; the gateway has checked that the caller
-/// may change the image, and the location is only added if the image is still queued
-/// when its data has been hashed (by a service command the domain decides again).
+/// A location import names its image, the image's owner and the URL. Only the service
+/// creates one (the gateway, after checking that the caller may change the image): the
+/// tasks API must not let anyone point another project's image at their own data. The
+/// location is added only if the image is still queued once its data is hashed.
 fn check_location_input(
     input: &serde_json::Map<String, serde_json::Value>,
     ctx: &Context,
-) -> Result<ImageId, Rejection> {
-    policy::may_create_image(&ctx.actor)?;
+) -> Result<(ImageId, String), Rejection> {
+    if !ctx.actor.is_service() {
+        return Err(Rejection::forbidden(
+            "Location imports are started by POST /v2/images/{id}/locations.",
+        ));
+    }
+    let owner = input
+        .get("owner")
+        .and_then(|v| v.as_str())
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| Rejection::bad_request("A location import needs the image's 'owner'."))?;
     if input
         .get("url")
         .and_then(|v| v.as_str())
@@ -124,11 +137,12 @@ fn check_location_input(
     {
         return Err(Rejection::bad_request("A location import needs a 'url'."));
     }
-    input
+    let image_id = input
         .get("image_id")
         .and_then(|v| v.as_str())
         .and_then(|id| ImageId::parse(id).ok())
-        .ok_or_else(|| Rejection::bad_request("A location import needs an 'image_id'."))
+        .ok_or_else(|| Rejection::bad_request("A location import needs an 'image_id'."))?;
+    Ok((image_id, owner.to_owned()))
 }
 
 /// The tasks API's `import` input: `{import_from, import_from_format, image_properties}`.

@@ -129,7 +129,9 @@ pub fn image_in(status: ImageStatus) -> Image {
         deleted_at: None,
         lease_expires_at: None,
     };
-    if matches!(status, Saving | Uploading | Importing) {
+    // An uploading image here has finished staging (no lease), the state SPEC's
+    // uploading -> importing row is about; staging still in progress is its own case.
+    if matches!(status, Saving | Importing) {
         image.lease_expires_at = Some(now() + Duration::hours(1));
     }
     if status == Importing {

@@ -104,3 +104,18 @@ fn create_refuses_read_only_attributes_among_extra_properties() {
         );
     }
 }
+
+/// A glance-direct import asked while `PUT /stage` still streams (the image is uploading
+/// and holds the stage's lease) is refused: the job would find no staged data and fail,
+/// and the stage would then end in a conflict.
+#[test]
+fn glance_direct_waits_until_the_stage_is_complete() {
+    let mut staging = case(Row::ImportGlanceDirect, ImageStatus::Uploading);
+    if let Some(image) = staging.state.image.as_mut() {
+        image.lease_expires_at = Some(now() + chrono::Duration::hours(1));
+    }
+    let got = decide(&staging.state, &staging.command, &staging.ctx);
+    assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::Conflict));
+    let staged = case(Row::ImportGlanceDirect, ImageStatus::Uploading);
+    assert!(decide(&staged.state, &staged.command, &staged.ctx).is_ok());
+}

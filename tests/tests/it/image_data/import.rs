@@ -254,3 +254,24 @@ async fn a_tasks_api_import_creates_and_fills_an_image_or_fails_with_the_reason(
         "only the successful import's data"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_image_is_404_then_403_then_409() {
+    let app = TestApp::start().await;
+    let id = new_image(&app, &owner(), "raw").await;
+    let path = format!("/v2/images/{id}/import");
+    let copy = json!({"method": {"name": "copy-image"}});
+    let other = imagefleet_tests::fixtures::other();
+    assert_eq!(
+        app.post_json(&path, &other, copy.clone()).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post_json(&path, &owner(), copy.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post_json(&path, &admin(), copy).await.status,
+        StatusCode::CONFLICT
+    );
+}

@@ -183,3 +183,15 @@ async fn without_multiple_locations_the_locations_attribute_is_read_only() {
         .await;
     assert_eq!(response.status, StatusCode::FORBIDDEN, "{}", response.text);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tasks_api_cannot_point_an_image_at_a_location() {
+    let app = TestApp::start().await;
+    let id = new_image(&app, &owner(), "raw").await;
+    let task = json!({"type": "location_import", "input": {"image_id": id, "owner": owner().project_id, "url": "http://example.com/x"}});
+    for actor in [owner(), admin()] {
+        let response = app.post_json("/v2/tasks", &actor, task.clone()).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{}", response.text);
+    }
+    assert_eq!(image(&app, &admin(), &id).await["status"], "queued");
+}
