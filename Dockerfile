@@ -38,7 +38,8 @@ RUN set -eux; \
     echo 'fn main() {}' > tests/src/bin/bench_fleet.rs; \
     : > tests/tests/it/main.rs; \
     cargo build --release --locked \
-        -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli; \
+        -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli \
+        --features imagefleet-api-gateway/s3,imagefleet-workers/s3,imagefleet-cli/s3; \
     cargo clean --release \
         -p imagefleet-shared -p imagefleet-inspector \
         -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli
@@ -52,7 +53,8 @@ COPY api-gateway api-gateway
 COPY workers workers
 COPY cli cli
 RUN cargo build --release --locked \
-        -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli
+        -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli \
+        --features imagefleet-api-gateway/s3,imagefleet-workers/s3,imagefleet-cli/s3
 
 # --- runtime ---------------------------------------------------------------------------
 # bookworm-slim matches the builder's glibc. No HTTP client is installed: the compose
