@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use api_gateway::config::GatewayArgs;
 use clap::Args;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use workers::{FleetConfig, run_fleet};
 
 /// The project anonymous requests act as under `up`.
@@ -38,8 +39,14 @@ pub struct UpArgs {
     notifications: shared::notifications::NotificationsArgs,
 }
 
-/// Runs the service until shutdown.
+/// Runs the service until SIGTERM or Ctrl-C.
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    run_until(args, shared::shutdown::on_signal()).await
+}
+
+/// Runs the service until `shutdown` is cancelled, then stops the gateway and the
+/// workers gracefully (the client tests run it in-process this way).
+pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     let UpArgs {
         mut gateway,
         workers,
@@ -55,7 +62,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     gateway
         .default_project
         .get_or_insert_with(|| DEVELOPMENT_PROJECT.to_owned());
-    let shutdown = shared::shutdown::on_signal();
     let mut fleet = JoinSet::new();
     let store = gateway.store.open().context("opening the image store")?;
     let domain = gateway.domain.to_domain();

@@ -6,6 +6,7 @@ mod app;
 pub mod fixtures;
 mod http_source;
 mod probe;
+pub mod python;
 mod test_bus;
 mod test_db;
 pub mod wait;

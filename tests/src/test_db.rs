@@ -104,6 +104,11 @@ impl TestDb {
         shared::store::ImageStore::local(&self.data_dir).expect("the test's data directory opens")
     }
 
+    /// The test's image store directory, for services started with `--data-dir`.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     /// Every file in the test's image store, partial writes included: what a test
     /// checks to prove no data was left behind.
     pub fn data_files(&self) -> Vec<std::path::PathBuf> {

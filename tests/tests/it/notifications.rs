@@ -3,17 +3,17 @@
 //! driver, threading executor) consumes the test's own notifications exchange while a
 //! workload goes through the gateway, and must decode image.create, image.update,
 //! image.prepare, image.upload, image.activate and image.delete for the image. The
-//! virtualenv comes from `scripts/client-venv` (shared with `scripts/client-tests`).
+//! virtualenv comes from `scripts/client-venv` (shared with `openstack_clients`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::owner;
+use imagefleet_tests::python::{client_script, python};
 use serde_json::{Value, json};
 use shared::messaging::connection::connect;
 use tokio::sync::mpsc;
@@ -31,25 +31,6 @@ const EXPECTED: [&str; 6] = [
     "image.activate",
     "image.delete",
 ];
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests package is in the workspace")
-        .to_path_buf()
-}
-
-/// The virtualenv's python, creating the virtualenv on first use (pip from PyPI).
-async fn python() -> PathBuf {
-    let script = workspace().join("scripts/client-venv");
-    let output =
-        tokio::task::spawn_blocking(move || Command::new(script).stderr(Stdio::inherit()).output())
-            .await
-            .expect("the venv step ran")
-            .expect("scripts/client-venv runs");
-    assert!(output.status.success(), "scripts/client-venv failed");
-    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
-}
 
 /// The broker URL in oslo's spelling: `rabbit://`, vhost `/` as an empty path.
 fn oslo_url(amqp_url: &str) -> String {
@@ -87,7 +68,7 @@ async fn start_listener(app: &TestApp, queue: &str) -> Listener {
     let python = python().await;
     let notifications = app.bus.notifications();
     let mut child = Command::new(python)
-        .arg(workspace().join("tests/clients/notification_listener.py"))
+        .arg(client_script("notification_listener.py"))
         .args(["--url", &oslo_url(app.bus.url())])
         .args(["--exchange", &notifications.exchange])
         .args(["--topic", &notifications.topic])

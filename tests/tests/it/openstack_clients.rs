@@ -1,0 +1,125 @@
+//! The existing OpenStack clients against the service as `imagefleet up` runs it:
+//! `tests/clients/test_clients.py` drives python-glanceclient's `glance` command and
+//! openstacksdk (from PyPI) over HTTP, with no identity headers, as an operator would.
+//! The service runs in-process through the library behind `imagefleet up`, parsed from
+//! the same flags, on a database it creates and migrates itself and a RabbitMQ vhost
+//! of its own (so it declares its default topology, as a fresh site does).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use clap::Parser;
+use imagefleet_cli::up::{UpArgs, run_until};
+use imagefleet_tests::python::{client_script, python};
+use imagefleet_tests::wait::wait_until;
+use imagefleet_tests::{TestDb, amqp_url};
+use tokio_util::sync::CancellationToken;
+
+/// `imagefleet up`'s flags, as the binary parses them.
+#[derive(Parser)]
+struct Up {
+    #[command(flatten)]
+    args: UpArgs,
+}
+
+/// A RabbitMQ vhost that exists for one test (made and removed with `rabbitmqctl`).
+struct TestVhost {
+    name: String,
+}
+
+impl TestVhost {
+    fn new(name: &str) -> Self {
+        rabbitmqctl(&["add_vhost", name]);
+        rabbitmqctl(&["set_permissions", "-p", name, "guest", ".*", ".*", ".*"]);
+        Self {
+            name: name.to_owned(),
+        }
+    }
+
+    /// The broker URL with this vhost in place of the default one.
+    fn url(&self) -> String {
+        let base = amqp_url();
+        let root = base.rsplit_once('/').map_or(base.as_str(), |(root, _)| root);
+        format!("{root}/{}", self.name)
+    }
+}
+
+impl Drop for TestVhost {
+    fn drop(&mut self) {
+        rabbitmqctl(&["delete_vhost", &self.name]);
+    }
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let status = std::process::Command::new("rabbitmqctl")
+        .arg("-q")
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("rabbitmqctl runs");
+    assert!(status.success(), "rabbitmqctl {args:?} failed");
+}
+
+/// A port nobody listens on now (the service binds it a moment later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free local port")
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn glance_and_openstacksdk_drive_imagefleet_up() {
+    let python = python().await;
+    let db = TestDb::reserve().await.expect("a database name");
+    let vhost = TestVhost::new(db.name());
+    let bind = format!("127.0.0.1:{}", free_port());
+    let data_dir = db.data_dir().display().to_string();
+    let amqp = vhost.url();
+    let up = Up::try_parse_from([
+        "up",
+        "--database-url",
+        db.url(),
+        "--amqp-url",
+        &amqp,
+        "--bind",
+        &bind,
+        "--data-dir",
+        &data_dir,
+    ])
+    .expect("imagefleet up's flags parse");
+    let shutdown = CancellationToken::new();
+    let service = tokio::spawn(run_until(up.args, shutdown.clone()));
+
+    // The gateway binds once the migrations ran and the workers started.
+    wait_until(Duration::from_secs(60), "the gateway listens", async || {
+        service.is_finished() || tokio::net::TcpStream::connect(&bind).await.is_ok()
+    })
+    .await
+    .expect("imagefleet up starts");
+    assert!(!service.is_finished(), "imagefleet up exited at start");
+
+    let url = format!("http://{bind}");
+    let script = client_script("test_clients.py");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .arg(url)
+            .stdin(Stdio::null())
+            .output()
+    })
+    .await
+    .expect("the client run finished")
+    .expect("the client tests start");
+
+    shutdown.cancel();
+    let stopped = service.await.expect("the service task ends");
+    assert!(
+        output.status.success(),
+        "the client tests failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stopped.expect("imagefleet up stops cleanly on shutdown");
+    drop(vhost);
+}
