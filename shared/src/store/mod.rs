@@ -4,8 +4,8 @@
 //! when complete (see `write`); reads can be ranged (see `read`).
 
 mod config;
-mod digest;
 mod format_check;
+mod pass;
 mod read;
 mod write;
 
@@ -13,8 +13,8 @@ mod write;
 mod tests;
 
 pub use config::StoreArgs;
-pub use digest::{DigestingCounter, OS_HASH_ALGO};
 pub use format_check::FormatCheck;
+pub use pass::OS_HASH_ALGO;
 pub use read::{ByteRange, StoredData};
 pub use write::{DataCheck, DataLimits, NoCheck, Refused, WriteError, WrittenData, digest_stream};
 
@@ -50,6 +50,9 @@ pub enum StoreError {
     /// The store failed an operation.
     #[error("image store: {0}")]
     Backend(#[from] object_store::Error),
+    /// A thread hashing the data stopped without its result (it panicked).
+    #[error("hashing the data failed")]
+    Hashing,
 }
 
 /// The image store: cheap to clone, shared by every request and job of a process.

@@ -1,10 +1,11 @@
 //! Writing a byte stream into the store: the bytes are counted, hashed and checked
-//! against the size limit in the same pass as the copy, held in memory only one part at
-//! a time, and published under the final key only when the whole stream arrived (the
+//! against the size limit in the same pass as the copy (see `pass`), held in memory
+//! only a few parts at a time, and published under the final key only when the whole stream arrived (the
 //! local store renames a temporary file, S3 completes a multipart upload). A failed
 //! write leaves nothing behind under the key.
 
-use super::{Area, DigestingCounter, ImageStore, StoreError};
+use super::pass::Pass;
+use super::{Area, ImageStore, StoreError};
 use crate::domain::ImageId;
 use crate::domain::image::DataDigest;
 use bytes::Bytes;
@@ -89,38 +90,6 @@ impl DataCheck for NoCheck {
     }
 }
 
-/// One pass over the data: the size limit, the digests and the check, chunk by chunk.
-struct Pass<C> {
-    limits: DataLimits,
-    counter: DigestingCounter,
-    check: C,
-}
-
-impl<C: DataCheck> Pass<C> {
-    fn new(limits: DataLimits, check: C) -> Self {
-        Self {
-            limits,
-            counter: DigestingCounter::new(),
-            check,
-        }
-    }
-
-    fn take<E>(&mut self, chunk: &[u8]) -> Result<(), WriteError<E>> {
-        if self.counter.size() + chunk.len() as u64 > self.limits.max_bytes {
-            return Err(WriteError::TooLarge {
-                limit: self.limits.max_bytes,
-            });
-        }
-        self.counter.update(chunk);
-        self.check.feed(chunk).map_err(WriteError::Refused)
-    }
-
-    fn finish<E>(self) -> Result<DataDigest, WriteError<E>> {
-        let virtual_size = self.check.finish().map_err(WriteError::Refused)?;
-        Ok(self.counter.finish(virtual_size))
-    }
-}
-
 /// Size and digests of data read from elsewhere (a location), checked as a write would
 /// check it, without storing it.
 pub async fn digest_stream<S, E, C>(
@@ -130,14 +99,14 @@ pub async fn digest_stream<S, E, C>(
 ) -> Result<DataDigest, WriteError<E>>
 where
     S: Stream<Item = Result<Bytes, E>>,
-    C: DataCheck,
+    C: DataCheck + Send + 'static,
 {
     let mut pass = Pass::new(limits, check);
     let mut data = std::pin::pin!(data);
     while let Some(chunk) = data.next().await {
-        pass.take(&chunk.map_err(WriteError::Source)?)?;
+        pass.take(&chunk.map_err(WriteError::Source)?).await?;
     }
-    pass.finish()
+    pass.finish().await
 }
 
 impl ImageStore {
@@ -153,7 +122,7 @@ impl ImageStore {
     ) -> Result<WrittenData, WriteError<E>>
     where
         S: Stream<Item = Result<Bytes, E>>,
-        C: DataCheck,
+        C: DataCheck + Send + 'static,
     {
         let key = Self::key(area, image_id);
         let upload = self.inner.put_multipart(&key).await?;
@@ -163,7 +132,7 @@ impl ImageStore {
             let mut data = std::pin::pin!(data);
             while let Some(chunk) = data.next().await {
                 let chunk = chunk.map_err(WriteError::Source)?;
-                pass.take(&chunk)?;
+                pass.take(&chunk).await?;
                 // Back-pressure: wait for the backend before taking more of the stream,
                 // so memory stays flat however fast the source is.
                 writer.wait_for_capacity(PARTS_IN_FLIGHT).await?;
@@ -172,7 +141,10 @@ impl ImageStore {
             Ok(())
         }
         .await;
-        let digest = copied.and_then(|()| pass.finish());
+        let digest = match copied {
+            Ok(()) => pass.finish().await,
+            Err(error) => Err(error),
+        };
         match digest {
             Ok(digest) => {
                 writer.finish().await?;
