@@ -1,8 +1,10 @@
 //! `imagefleet`: the operator's command line. `up` runs the whole service in one
 //! process, `migrate` applies the migrations, `publish` sends a command (and with
-//! `--wait` prints the reply), `tail` prints events as they are published, `dlq list`
-//! and `dlq replay` inspect and drain the dead-letter queues. Every subcommand reads
-//! the broker and prefix from `--amqp-url`/`--topology-prefix` or `IMAGEFLEET_*`.
+//! `--wait` prints the reply), `tail` prints events as they are published, `dlq list`,
+//! `dlq replay` and `dlq purge` inspect, drain and empty the dead-letter queues, and
+//! `status` reports queue depths, outbox lag, leaders and migrations. Every subcommand
+//! reads the broker and prefix from `--amqp-url`/`--topology-prefix` or `IMAGEFLEET_*`;
+//! the exit codes are one scheme for all (see [`imagefleet_cli::exit`]).
 //!
 //! New subcommands: add a module to the library, a variant to [`Command`] and an arm
 //! to [`Command::run`].
@@ -10,12 +12,12 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use imagefleet_cli::{dlq, publish, tail, up};
+use imagefleet_cli::{dlq, exit, publish, status, tail, up};
 use shared::config::TelemetryArgs;
 
 /// imagefleet's operator command.
 #[derive(Debug, Parser)]
-#[command(name = "imagefleet", version, about)]
+#[command(name = "imagefleet", version, about, after_help = exit::HELP)]
 struct Cli {
     #[command(flatten)]
     telemetry: TelemetryArgs,
@@ -27,17 +29,26 @@ struct Cli {
 enum Command {
     /// Run migrations, N workers and the gateway in one process (development and small
     /// sites); stops gracefully on SIGTERM or Ctrl-C.
+    #[command(after_help = exit::HELP)]
     Up(Box<up::UpArgs>),
     /// Create the database if missing and apply pending migrations, then exit.
+    #[command(after_help = exit::HELP)]
     Migrate(shared::config::DatabaseArgs),
     /// Send a command from a JSON file or standard input; `--wait` prints the reply
     /// (exit code 0 accepted, 3 rejected, 4 no reply in time, 1 other errors).
+    #[command(after_help = exit::HELP)]
     Publish(publish::PublishArgs),
     /// Print events from the events exchange, one JSON object per line.
+    #[command(after_help = exit::HELP)]
     Tail(tail::TailArgs),
-    /// Inspect or replay a dead-letter queue.
-    #[command(subcommand)]
+    /// Inspect, replay or purge a dead-letter queue (`purge` needs `--yes`, else exit
+    /// code 7).
+    #[command(subcommand, after_help = exit::HELP)]
     Dlq(dlq::DlqCommand),
+    /// Report queue depths and consumers, outbox lag, the relay and janitor leaders and
+    /// the migrations (exit code 0 all fine, 5 needs attention, 6 unreachable).
+    #[command(after_help = exit::HELP)]
+    Status(status::StatusArgs),
 }
 
 impl Command {
@@ -52,6 +63,7 @@ impl Command {
             Command::Publish(args) => publish::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Dlq(command) => dlq::run(command).await,
+            Command::Status(args) => status::run(args).await,
         }
     }
 }
@@ -64,7 +76,7 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(publish::EXIT_ERROR)
+            ExitCode::from(exit::ERROR)
         }
     }
 }

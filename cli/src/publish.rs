@@ -18,14 +18,14 @@ use shared::messaging::client::{ClientError, CommandClient};
 use shared::messaging::{CommandEnvelope, CommandReply};
 
 /// Exit code when the command was accepted (or published, without `--wait`).
-pub const EXIT_ACCEPTED: u8 = 0;
+pub const EXIT_ACCEPTED: u8 = crate::exit::SUCCESS;
 /// Exit code for any failure other than a rejection or a timeout.
-pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_ERROR: u8 = crate::exit::ERROR;
 /// Exit code when a worker rejected the command.
-pub const EXIT_REJECTED: u8 = 3;
+pub const EXIT_REJECTED: u8 = crate::exit::REJECTED;
 /// Exit code when no reply came in time: the outcome is unknown, and re-running with
 /// the same envelope (same `command_id`) is safe.
-pub const EXIT_TIMEOUT: u8 = 4;
+pub const EXIT_TIMEOUT: u8 = crate::exit::NO_REPLY;
 
 /// Arguments of `imagefleet publish`.
 #[derive(Debug, Clone, Args)]

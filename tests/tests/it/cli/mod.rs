@@ -1,21 +1,24 @@
-//! The `imagefleet` command's library functions against the real RabbitMQ: `dlq list`
-//! shows dead letters and leaves them in place, `dlq replay` moves them back to their
-//! work queue with a clean failure record, `tail` prints the events its bindings match.
+//! The `imagefleet` command's library functions against the real RabbitMQ and Postgres,
+//! each test on a topology (and database) of its own: `dlq list`, `replay` and `purge`
+//! ([`dlq`]), `status` ([`status`]), and `tail` (here): it prints the events its
+//! bindings match. The helpers put messages where a worker would.
+
+mod dlq;
+mod status;
 
 use std::time::Duration;
 
-use imagefleet_cli::dlq::{self, DeadLetter};
 use imagefleet_cli::tail::Tail;
 use imagefleet_tests::TestBus;
-use lapin::options::{
-    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection};
+use shared::config::AmqpArgs;
 use shared::messaging::connection::connect;
 use shared::messaging::{WorkQueue, headers};
 use tokio_util::sync::CancellationToken;
 
+/// A connection and a channel in confirm mode.
 async fn channel(bus: &TestBus) -> (Connection, Channel) {
     let connection = connect(bus.url(), "cli-test").await.expect("connection");
     let channel = connection.create_channel().await.expect("channel");
@@ -24,6 +27,14 @@ async fn channel(bus: &TestBus) -> (Connection, Channel) {
         .await
         .expect("confirm mode");
     (connection, channel)
+}
+
+/// The command line's broker settings for the test's topology.
+fn amqp_args(bus: &TestBus) -> AmqpArgs {
+    AmqpArgs {
+        amqp_url: bus.url().to_owned(),
+        topology_prefix: bus.topology().prefix().to_owned(),
+    }
 }
 
 async fn depth(channel: &Channel, queue: &str) -> u32 {
@@ -51,8 +62,8 @@ async fn depth_soon(channel: &Channel, queue: &str, expected: u32) -> u32 {
     }
 }
 
-/// Puts a message in the commands dead-letter queue the way a worker does.
-async fn dead_letter(bus: &TestBus, channel: &Channel, message_id: &str) {
+/// Puts a message in `queue`'s dead-letter queue the way a worker does.
+async fn dead_letter(bus: &TestBus, channel: &Channel, queue: WorkQueue, message_id: &str) {
     let topology = bus.topology();
     let mut table = FieldTable::default();
     table.insert(headers::ATTEMPTS.into(), AMQPValue::LongLongInt(3));
@@ -66,7 +77,7 @@ async fn dead_letter(bus: &TestBus, channel: &Channel, message_id: &str) {
     );
     table.insert(
         headers::ORIGIN_QUEUE.into(),
-        AMQPValue::LongString(topology.queue(WorkQueue::Commands).into()),
+        AMQPValue::LongString(topology.queue(queue).into()),
     );
     let properties = BasicProperties::default()
         .with_delivery_mode(2)
@@ -74,93 +85,40 @@ async fn dead_letter(bus: &TestBus, channel: &Channel, message_id: &str) {
         .with_type("delete_image".into())
         .with_headers(table);
     let body = format!(r#"{{"command_id": "{message_id}"}}"#);
+    publish(
+        channel,
+        &topology.dead_letter_exchange(),
+        &topology.dead_letter_queue(queue),
+        body.as_bytes(),
+        properties,
+    )
+    .await;
+}
+
+/// Publishes one message, mandatory, and waits for the broker's confirm.
+async fn publish(
+    channel: &Channel,
+    exchange: &str,
+    key: &str,
+    body: &[u8],
+    properties: BasicProperties,
+) {
     let confirmation = channel
         .basic_publish(
-            topology.dead_letter_exchange().into(),
-            topology.dead_letter_queue(WorkQueue::Commands).into(),
+            exchange.into(),
+            key.into(),
             BasicPublishOptions {
                 mandatory: true,
                 ..Default::default()
             },
-            body.as_bytes(),
+            body,
             properties,
         )
         .await
         .expect("published")
         .await
         .expect("confirmed");
-    assert_eq!(confirmation.take_message(), None, "routed to the DLQ");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn dlq_list_shows_dead_letters_and_leaves_them() {
-    let bus = TestBus::new().await.expect("test bus");
-    let (_connection, channel) = channel(&bus).await;
-    dead_letter(&bus, &channel, "m-1").await;
-    dead_letter(&bus, &channel, "m-2").await;
-
-    let letters = dlq::list(&channel, bus.topology(), WorkQueue::Commands, 10)
-        .await
-        .expect("listed");
-    let ids: Vec<_> = letters.iter().map(|l| l.message_id.clone()).collect();
-    assert_eq!(ids, [Some("m-1".to_owned()), Some("m-2".to_owned())]);
-    let first: &DeadLetter = &letters[0];
-    assert_eq!(first.attempts, Some(3));
-    assert_eq!(first.class.as_deref(), Some("retryable"));
-    assert!(
-        first
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.contains("database down"))
-    );
-    assert_eq!(first.body["command_id"], "m-1");
-    assert_eq!(first.to_json()["type"], "delete_image");
-
-    // Nothing was removed, and a limit is honoured.
-    let dlq_name = bus.topology().dead_letter_queue(WorkQueue::Commands);
-    assert_eq!(depth_soon(&channel, &dlq_name, 2).await, 2);
-    let again = dlq::list(&channel, bus.topology(), WorkQueue::Commands, 1)
-        .await
-        .expect("listed again");
-    assert_eq!(again.len(), 1);
-    assert_eq!(depth_soon(&channel, &dlq_name, 2).await, 2);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn dlq_replay_moves_dead_letters_back_with_a_clean_record() {
-    let bus = TestBus::new().await.expect("test bus");
-    let (_connection, channel) = channel(&bus).await;
-    for id in ["m-1", "m-2", "m-3"] {
-        dead_letter(&bus, &channel, id).await;
-    }
-    let topology = bus.topology();
-    let moved = dlq::replay(&channel, topology, WorkQueue::Commands, Some(2))
-        .await
-        .expect("replayed");
-    assert_eq!(moved, 2);
-    let dlq_name = topology.dead_letter_queue(WorkQueue::Commands);
-    let commands = topology.queue(WorkQueue::Commands);
-    assert_eq!(depth(&channel, &dlq_name).await, 1);
-    assert_eq!(depth(&channel, &commands).await, 2);
-
-    let moved = dlq::replay(&channel, topology, WorkQueue::Commands, None)
-        .await
-        .expect("replayed the rest");
-    assert_eq!(moved, 1);
-    assert_eq!(depth(&channel, &dlq_name).await, 0);
-
-    let message = channel
-        .basic_get(commands.as_str().into(), BasicGetOptions { no_ack: true })
-        .await
-        .expect("basic.get")
-        .expect("a replayed command");
-    let properties = &message.delivery.properties;
-    let message_id = properties.message_id().as_ref().map(|id| id.to_string());
-    assert_eq!(message_id.as_deref(), Some("m-1"));
-    assert_eq!(properties.delivery_mode(), &Some(2));
-    let table = properties.headers().clone().unwrap_or_default();
-    assert!(!table.contains_key(headers::ATTEMPTS), "attempts reset");
-    assert!(!table.contains_key(headers::FAILURE_REASON));
+    assert_eq!(confirmation.take_message(), None, "routed to {key}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

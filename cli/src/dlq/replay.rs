@@ -1,0 +1,199 @@
+//! `imagefleet dlq replay`: moves dead letters back to their work queue. Each message
+//! is republished (confirmed, mandatory) through the commands exchange with its attempt
+//! count and failure headers removed, and only then acked in the dead-letter queue. A
+//! crash between the two leaves a copy in both queues; that is harmless because a
+//! command is applied once per `command_id`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation};
+use shared::config::AmqpArgs;
+use shared::messaging::{Topology, WorkQueue, headers};
+
+use super::waiting;
+use crate::progress::Progress;
+
+/// Arguments of `imagefleet dlq replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The broker and topology.
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
+    /// The dead-letter queue of which work queue; messages go back to that work queue.
+    #[arg(long, value_enum, default_value_t = WorkQueue::Commands)]
+    pub queue: WorkQueue,
+    /// Most messages to replay, oldest first (default: all the queue holds when replay
+    /// starts).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// Moves up to `limit` messages (at most as many as the dead-letter queue holds now)
+/// back to `queue`, counting each in `progress`; returns how many were moved.
+pub async fn replay<W: Write>(
+    channel: &Channel,
+    topology: &Topology,
+    queue: WorkQueue,
+    limit: Option<usize>,
+    progress: &mut Progress<W>,
+) -> anyhow::Result<usize> {
+    let name = topology.dead_letter_queue(queue);
+    let waiting = waiting(channel, &name).await?;
+    let limit = limit.map_or(waiting, |limit| limit.min(waiting));
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    progress.begin(limit);
+    while progress.done() < limit {
+        let Some(message) = channel
+            .basic_get(name.as_str().into(), BasicGetOptions { no_ack: false })
+            .await
+            .with_context(|| format!("reading {name}"))?
+        else {
+            break;
+        };
+        let delivery = message.delivery;
+        if let Err(error) = republish(channel, topology, queue, &delivery).await {
+            let requeue = BasicNackOptions {
+                multiple: false,
+                requeue: true,
+            };
+            delivery.nack(requeue).await?;
+            let moved = progress.done();
+            return Err(error.context(format!("replayed {moved} before failing")));
+        }
+        // Ack only after the broker confirmed the copy in the work queue.
+        delivery.ack(BasicAckOptions::default()).await?;
+        progress.tick();
+    }
+    progress.finish();
+    Ok(progress.done())
+}
+
+async fn republish(
+    channel: &Channel,
+    topology: &Topology,
+    queue: WorkQueue,
+    delivery: &Delivery,
+) -> anyhow::Result<()> {
+    let confirmation = channel
+        .basic_publish(
+            topology.commands_exchange().into(),
+            topology.queue(queue).into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &delivery.data,
+            replay_properties(&delivery.properties),
+        )
+        .await?
+        .await?;
+    match confirmation {
+        Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
+        Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => bail!(
+            "the work queue {} is not bound: {}",
+            topology.queue(queue),
+            returned.reply_text
+        ),
+        Confirmation::Nack(None) => bail!("the broker refused (nacked) the replayed message"),
+    }
+}
+
+/// Headers a replayed message starts without: the attempt count and the record of the
+/// failure, ours and the broker's.
+const RESET_HEADERS: [&str; 6] = [
+    headers::ATTEMPTS,
+    headers::FAILURE_REASON,
+    headers::FAILURE_CLASS,
+    headers::ORIGIN_QUEUE,
+    "x-death",
+    "x-delivery-count",
+];
+
+/// The properties of a replayed message: those that describe the command, kept; the
+/// failure record, the expired caller's `reply_to`/`correlation_id`, any TTL and the
+/// `user_id` (the broker checks it against our login) dropped.
+pub fn replay_properties(original: &BasicProperties) -> BasicProperties {
+    let kept: BTreeMap<ShortString, AMQPValue> = original
+        .headers()
+        .as_ref()
+        .map(|table| {
+            table
+                .inner()
+                .iter()
+                .filter(|(key, _)| !RESET_HEADERS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut properties = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_headers(FieldTable::from(kept));
+    if let Some(value) = original.content_type() {
+        properties = properties.with_content_type(value.clone());
+    }
+    if let Some(value) = original.content_encoding() {
+        properties = properties.with_content_encoding(value.clone());
+    }
+    if let Some(value) = original.message_id() {
+        properties = properties.with_message_id(value.clone());
+    }
+    if let Some(value) = original.kind() {
+        properties = properties.with_type(value.clone());
+    }
+    if let Some(value) = original.timestamp() {
+        properties = properties.with_timestamp(*value);
+    }
+    if let Some(value) = original.app_id() {
+        properties = properties.with_app_id(value.clone());
+    }
+    properties
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{integer, text};
+    use super::*;
+
+    #[test]
+    fn replay_resets_the_failure_record_and_keeps_the_command() {
+        let mut table = FieldTable::default();
+        table.insert(headers::ATTEMPTS.into(), AMQPValue::LongLongInt(3));
+        table.insert(
+            headers::FAILURE_REASON.into(),
+            AMQPValue::LongString("boom".into()),
+        );
+        table.insert("x-custom".into(), AMQPValue::LongString("kept".into()));
+        let original = BasicProperties::default()
+            .with_headers(table)
+            .with_message_id("m-1".into())
+            .with_type("delete_image".into())
+            .with_reply_to("amq.rabbitmq.reply-to.gone".into())
+            .with_user_id("someone".into());
+        let replayed = replay_properties(&original);
+        let kept = replayed.headers().clone().unwrap_or_default();
+        assert_eq!(integer(&kept, headers::ATTEMPTS), None);
+        assert_eq!(text(&kept, headers::FAILURE_REASON), None);
+        assert_eq!(text(&kept, "x-custom").as_deref(), Some("kept"));
+        assert_eq!(
+            replayed.message_id().as_ref().map(|m| m.as_str()),
+            Some("m-1")
+        );
+        assert_eq!(
+            replayed.kind().as_ref().map(|m| m.as_str()),
+            Some("delete_image")
+        );
+        assert_eq!(replayed.delivery_mode(), &Some(2));
+        assert!(replayed.reply_to().is_none());
+        assert!(replayed.user_id().is_none());
+    }
+}

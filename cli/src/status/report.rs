@@ -1,0 +1,246 @@
+//! What `imagefleet status` found, and what it means: the values read from RabbitMQ and
+//! Postgres, the list of things that need an operator's attention, and the exit code.
+//! Pure: gathering is in [`super::probe`], printing in [`super::render`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use shared::messaging::WorkQueue;
+
+use crate::exit;
+
+/// The part a queue plays in the topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueKind {
+    /// A work queue workers consume.
+    Work,
+    /// A TTL queue a retryable failure waits in.
+    Retry,
+    /// A dead-letter queue.
+    DeadLetter,
+}
+
+impl QueueKind {
+    /// The name shown in the table and the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueKind::Work => "work",
+            QueueKind::Retry => "retry",
+            QueueKind::DeadLetter => "dead-letter",
+        }
+    }
+}
+
+/// One queue's depth and consumers, from a passive declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStatus {
+    /// The queue's name.
+    pub name: String,
+    /// Its part in the topology.
+    pub kind: QueueKind,
+    /// The work queue it belongs to.
+    pub work_queue: WorkQueue,
+    /// Messages ready and consumers, or None when the queue does not exist.
+    pub counts: Option<QueueCounts>,
+}
+
+/// What a passive declare answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Messages ready for delivery (unacknowledged ones are not counted).
+    pub messages: u32,
+    /// Consumers attached.
+    pub consumers: u32,
+}
+
+/// The unpublished tail of the outbox.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutboxStatus {
+    /// Events written and not yet confirmed by the broker.
+    pub unpublished: i64,
+    /// Age of the oldest of them by the database's clock; None when there are none.
+    pub oldest_age: Option<Duration>,
+}
+
+/// A job one worker of the fleet leads, elected by a Postgres advisory lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaderRole {
+    /// The outbox relay (`shared::outbox::OUTBOX_LOCK_KEY`).
+    OutboxRelay,
+    /// The janitor (`workers::janitor::JANITOR_LOCK_KEY`).
+    Janitor,
+}
+
+impl LeaderRole {
+    /// Both roles, in the order shown.
+    pub const ALL: [LeaderRole; 2] = [LeaderRole::OutboxRelay, LeaderRole::Janitor];
+
+    /// The name shown in the table (and, with `_`, the JSON key).
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaderRole::OutboxRelay => "outbox relay",
+            LeaderRole::Janitor => "janitor",
+        }
+    }
+
+    /// The advisory lock key its leader holds.
+    pub fn lock_key(self) -> i64 {
+        match self {
+            LeaderRole::OutboxRelay => shared::outbox::OUTBOX_LOCK_KEY,
+            LeaderRole::Janitor => workers::janitor::JANITOR_LOCK_KEY,
+        }
+    }
+}
+
+/// The Postgres session holding a leader's lock, from `pg_stat_activity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The backend's process id (`pg_terminate_backend` takes it).
+    pub pid: i32,
+    /// The session's `application_name` (empty unless the worker's database URL sets
+    /// `?application_name=`).
+    pub application_name: String,
+    /// The worker's address as Postgres sees it; None over a Unix socket or when the
+    /// role may not see other sessions' details.
+    pub client_addr: Option<String>,
+    /// When the session started.
+    pub backend_start: Option<DateTime<Utc>>,
+}
+
+/// One role and who leads it, if anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leader {
+    /// The role.
+    pub role: LeaderRole,
+    /// Its holder; None when no session holds the lock.
+    pub holder: Option<Holder>,
+}
+
+/// What was read from Postgres; each part fails on its own, so one failed query does
+/// not hide the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseStatus {
+    /// Names of the embedded migrations not applied (empty when current).
+    pub pending_migrations: Result<Vec<String>, String>,
+    /// The outbox's unpublished tail.
+    pub outbox: Result<OutboxStatus, String>,
+    /// Each role's leader.
+    pub leaders: Result<Vec<Leader>, String>,
+}
+
+/// Everything `status` found. `Err` on either side means the dependency could not be
+/// reached (the text says why).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusReport {
+    /// Every queue of the topology, in [`shared::messaging::Topology::all_queues`] order.
+    pub queues: Result<Vec<QueueStatus>, String>,
+    /// The database side.
+    pub database: Result<DatabaseStatus, String>,
+    /// Outbox lag above this needs attention.
+    pub max_outbox_lag: Duration,
+}
+
+impl StatusReport {
+    /// Whether Postgres and RabbitMQ both answered.
+    pub fn reachable(&self) -> bool {
+        self.queues.is_ok() && self.database.is_ok()
+    }
+
+    /// What needs an operator, one sentence each, with the command that helps.
+    pub fn attention(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if let Ok(queues) = &self.queues {
+            for queue in queues {
+                queue_attention(queue, &mut found);
+            }
+        }
+        if let Ok(database) = &self.database {
+            self.database_attention(database, &mut found);
+        }
+        found
+    }
+
+    fn database_attention(&self, database: &DatabaseStatus, found: &mut Vec<String>) {
+        match &database.pending_migrations {
+            Ok(pending) if pending.is_empty() => {}
+            Ok(pending) => found.push(format!(
+                "{} migration(s) not applied ({}): run `imagefleet migrate`",
+                pending.len(),
+                pending.join(", ")
+            )),
+            Err(error) => found.push(format!("migrations unreadable: {error}")),
+        }
+        match &database.outbox {
+            Ok(OutboxStatus {
+                unpublished,
+                oldest_age: Some(age),
+            }) if *age > self.max_outbox_lag => found.push(format!(
+                "outbox lag {:.1} s over {} s ({unpublished} event(s) unpublished): is the \
+                 relay leader connected to RabbitMQ?",
+                age.as_secs_f64(),
+                self.max_outbox_lag.as_secs_f64()
+            )),
+            Ok(_) => {}
+            Err(error) => found.push(format!("outbox unreadable: {error}")),
+        }
+        match &database.leaders {
+            Ok(leaders) => {
+                for leader in leaders.iter().filter(|l| l.holder.is_none()) {
+                    found.push(format!(
+                        "no {} leader: is any worker running on this database?",
+                        leader.role.name()
+                    ));
+                }
+            }
+            Err(error) => found.push(format!("leaders unreadable: {error}")),
+        }
+    }
+
+    /// 0 all fine, 5 something needs attention, 6 a dependency unreachable (it wins:
+    /// what could not be read may hide more).
+    pub fn exit_code(&self) -> u8 {
+        if !self.reachable() {
+            exit::UNREACHABLE
+        } else if self.attention().is_empty() {
+            exit::SUCCESS
+        } else {
+            exit::ATTENTION
+        }
+    }
+
+    /// `ok`, `attention` or `unreachable`, as the exit code says.
+    pub fn verdict(&self) -> &'static str {
+        match self.exit_code() {
+            exit::SUCCESS => "ok",
+            exit::ATTENTION => "attention",
+            _ => "unreachable",
+        }
+    }
+}
+
+fn queue_attention(queue: &QueueStatus, found: &mut Vec<String>) {
+    let Some(counts) = queue.counts else {
+        found.push(format!(
+            "queue {} is missing: no worker has declared the topology (or the prefix is \
+             wrong)",
+            queue.name
+        ));
+        return;
+    };
+    let flag = match queue.work_queue {
+        WorkQueue::Commands => "commands",
+        WorkQueue::Jobs => "jobs",
+    };
+    match queue.kind {
+        QueueKind::DeadLetter if counts.messages > 0 => found.push(format!(
+            "{} dead letter(s) in {}: `imagefleet dlq list --queue {flag}`, then `dlq \
+             replay` or `dlq purge`",
+            counts.messages, queue.name
+        )),
+        QueueKind::Work if counts.consumers == 0 => found.push(format!(
+            "nobody consumes {}: start a worker (`workers run --queues {flag}`)",
+            queue.name
+        )),
+        _ => {}
+    }
+}
