@@ -9,6 +9,7 @@ pub mod error;
 pub mod identity;
 pub mod metrics_layer;
 pub mod negotiate;
+pub mod openapi;
 pub mod quota;
 pub mod routes;
 pub mod serve;
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let remember_route = axum::middleware::from_fn(metrics_layer::remember_route);
     let ops = routes::ops::routes()
+        .merge(openapi::routes())
         .route_layer(remember_route.clone())
         .with_state(state.clone());
     let api = routes::routes()

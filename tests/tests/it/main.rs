@@ -18,6 +18,7 @@ mod image_list;
 mod janitor;
 mod migrate;
 mod notifications;
+mod openapi;
 mod openstack_clients;
 mod operability;
 mod outbox;
