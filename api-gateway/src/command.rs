@@ -1,12 +1,13 @@
 //! Turning a request into a command and the worker's reply into an answer: the one path
 //! by which the gateway changes anything. The command id comes from the client's
 //! `Idempotency-Key` when given (extension), so a retried request replays the first
-//! outcome instead of applying twice.
+//! outcome instead of applying twice. The command carries the request id as its
+//! correlation id and the request span's W3C trace context in its `traceparent` header.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use shared::domain::{Actor, Command, CommandId};
-use shared::messaging::{CommandEnvelope, CommandReply, CommandResult};
+use shared::messaging::{CommandEnvelope, CommandReply, CommandResult, TraceContext};
 use tower_http::request_id::RequestId;
 use uuid::Uuid;
 
@@ -23,6 +24,8 @@ pub struct RequestContext {
     pub request_id: String,
     /// The client's `Idempotency-Key`, scoped by method and path.
     idempotency: Option<String>,
+    /// The request span's trace context, sent with the command (`traceparent`).
+    trace: Option<TraceContext>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
@@ -44,9 +47,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
                     .map(|key| format!("{} {} {key}", parts.method, parts.uri.path()))
             })
             .transpose()?;
+        let trace = parts.extensions.get::<TraceContext>().copied();
         Ok(Self {
             request_id,
             idempotency,
+            trace,
         })
     }
 }
@@ -76,6 +81,7 @@ pub async fn execute(
     if !request.request_id.is_empty() {
         envelope.correlation_id = Some(request.request_id.clone());
     }
+    envelope.trace = request.trace;
     match state
         .commands
         .send(&envelope, state.settings.command_timeout)

@@ -9,11 +9,11 @@ pub mod error;
 pub mod identity;
 pub mod metrics_layer;
 pub mod negotiate;
-pub mod openapi;
 pub mod quota;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod trace;
 pub mod view;
 
 use axum::Router;
@@ -22,6 +22,7 @@ use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::TraceLayer;
+use tracing::Span;
 
 pub use state::{AppState, Settings};
 
@@ -44,15 +45,14 @@ impl MakeRequestId for GlanceRequestId {
 }
 
 /// The gateway's router with its middleware: request ids (accepted from the client or
-/// made), tracing, request metrics, and Glance-shaped 404s; plus the operations
-/// endpoints (`/metrics`, `/healthz`, `/readyz`), which need no identity. Installs the
-/// process's metrics recorder if nothing did yet.
+/// made), the request span with its W3C trace, request metrics, and Glance-shaped 404s;
+/// plus the operations endpoints (`/metrics`, `/healthz`, `/readyz`), which need no
+/// identity. Installs the process's metrics recorder if nothing did yet.
 pub fn app(state: AppState) -> Router {
     shared::metrics::install();
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let remember_route = axum::middleware::from_fn(metrics_layer::remember_route);
     let ops = routes::ops::routes()
-        .merge(openapi::routes())
         .route_layer(remember_route.clone())
         .with_state(state.clone());
     let api = routes::routes()
@@ -68,7 +68,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn(negotiate::negotiate_errors))
         .layer(axum::middleware::from_fn(metrics_layer::track))
-        .layer(TraceLayer::new_for_http())
+        // TraceLayer logs into the request span `trace::request_span` opened around it
+        // (its own default span would lack the request id and the trace).
+        .layer(TraceLayer::new_for_http().make_span_with(|_: &Request<_>| Span::current()))
+        .layer(axum::middleware::from_fn(trace::request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, GlanceRequestId))
 }

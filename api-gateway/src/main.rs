@@ -19,7 +19,8 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    shared::telemetry::init(&cli.telemetry);
+    // Kept to the end of main: dropping it flushes the OTLP export (with that feature).
+    let _telemetry = shared::telemetry::init(&cli.telemetry, "imagefleet-api-gateway");
     api_gateway::serve::serve(cli.gateway, shared::shutdown::on_signal())
         .await
         .context("running the gateway")

@@ -71,7 +71,8 @@ impl Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    shared::telemetry::init(&cli.telemetry);
+    // Kept to the end of main: dropping it flushes the OTLP export (with that feature).
+    let _telemetry = shared::telemetry::init(&cli.telemetry, "imagefleet");
     match cli.command.run().await {
         Ok(code) => code,
         Err(error) => {

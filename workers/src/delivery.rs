@@ -4,14 +4,18 @@
 //! after the transaction committed and the reply and any re-publish were confirmed, so a
 //! crash at any point redelivers instead of losing the command. Each command is counted
 //! by type and outcome and timed (decide and commit, not the settling); each job by kind.
+//! Commands and jobs run in a span that continues the W3C trace of the message's
+//! `traceparent` header (or starts one) and records `trace.id` beside `correlation.id`.
 
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
 use shared::domain::CommandId;
 use shared::messaging::{
-    COMMAND_SCHEMA_V1, CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope, WorkQueue,
+    COMMAND_SCHEMA_V1, CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope, TraceContext, WorkQueue,
+    headers,
 };
 use shared::metrics::{COMMAND_DURATION, COMMANDS, JOBS};
+use shared::telemetry;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -54,10 +58,11 @@ pub async fn process(
     handlers: &HandlerContext,
     publisher: &Publisher,
 ) -> Result<(), lapin::Error> {
+    let trace = headers::traceparent(&delivery.properties);
     let outcome = if queue == WorkQueue::Jobs && is_event(&delivery.data) {
-        run_job(&delivery.data, handlers).await
+        run_job(&delivery.data, trace, handlers).await
     } else {
-        run_command(&delivery.data, handlers).await
+        run_command(&delivery.data, trace, handlers).await
     };
     tracing::debug!(outcome = outcome.label(), "delivery processed");
     if let Some(reply) = outcome.reply() {
@@ -96,7 +101,9 @@ fn is_event(body: &[u8]) -> bool {
 /// The `type` or `kind` label of a message that could not be read that far.
 const UNREADABLE: &str = "unreadable";
 
-async fn run_job(body: &[u8], handlers: &HandlerContext) -> Outcome {
+/// Runs the job an event asks for, in a span of the event's trace (`trace`, from its
+/// `traceparent` header): the commands the job applies carry that span's context on.
+async fn run_job(body: &[u8], trace: Option<TraceContext>, handlers: &HandlerContext) -> Outcome {
     let (kind, outcome) = match serde_json::from_slice::<EventEnvelope>(body) {
         Ok(event) if event.schema == EVENT_SCHEMA_V1 => {
             let span = tracing::info_span!(
@@ -104,8 +111,10 @@ async fn run_job(body: &[u8], handlers: &HandlerContext) -> Outcome {
                 event.id = %event.event_id,
                 event.r#type = %event.event_type,
                 correlation.id = event.correlation_id.as_deref().unwrap_or(""),
+                trace.id = tracing::field::Empty,
             );
-            let outcome = crate::jobs::run(&event, &handlers.jobs)
+            let trace = telemetry::continue_trace(&span, trace);
+            let outcome = crate::jobs::run(&event, trace, &handlers.jobs)
                 .instrument(span)
                 .await;
             (event.event_type, outcome)
@@ -124,16 +133,24 @@ async fn run_job(body: &[u8], handlers: &HandlerContext) -> Outcome {
     outcome
 }
 
-async fn run_command(body: &[u8], handlers: &HandlerContext) -> Outcome {
+/// Applies a command in a span of the sender's trace (`trace`, from its `traceparent`
+/// header; a new trace without one). The events it writes carry the span's context.
+async fn run_command(
+    body: &[u8],
+    trace: Option<TraceContext>,
+    handlers: &HandlerContext,
+) -> Outcome {
     let started = Instant::now();
     let (command_type, outcome) = match parse(body) {
-        Ok(envelope) => {
+        Ok(mut envelope) => {
             let span = tracing::info_span!(
                 "command",
                 command.id = %envelope.command_id,
                 command.r#type = envelope.command.type_name(),
                 correlation.id = envelope.correlation_id.as_deref().unwrap_or(""),
+                trace.id = tracing::field::Empty,
             );
+            envelope.trace = Some(telemetry::continue_trace(&span, trace));
             let outcome = handlers::dispatch(&envelope, handlers)
                 .instrument(span)
                 .await;

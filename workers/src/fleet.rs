@@ -83,6 +83,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             fetcher: config.fetcher.clone(),
             image_size_cap: u64::try_from(config.domain.image_size_cap).unwrap_or(0),
             database_url: config.database_url.clone(),
+            trace: None,
         },
         repository,
     };

@@ -76,7 +76,8 @@ struct RunArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    shared::telemetry::init(&cli.telemetry);
+    // Kept to the end of main: dropping it flushes the OTLP export (with that feature).
+    let _telemetry = shared::telemetry::init(&cli.telemetry, "imagefleet-workers");
     match cli.command {
         Command::Migrate { database } => migrate(&database).await,
         Command::Run(args) => {

@@ -200,6 +200,7 @@ impl Repository {
             aggregate_id: target.primary(),
             command_type: envelope.command.type_name(),
             correlation_id: envelope.correlation_id.as_deref(),
+            traceparent: envelope.trace.map(|context| context.to_string()),
             actor,
         };
         if !write::record(conn, &record, &stored, &rows).await? {

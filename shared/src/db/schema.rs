@@ -190,6 +190,8 @@ diesel::table! {
         occurred_at -> Timestamptz,
         /// When the relay got the broker's confirm.
         published_at -> Nullable<Timestamptz>,
+        /// W3C `traceparent` of the span that wrote the event, published as a header.
+        traceparent -> Nullable<Text>,
     }
 }
 

@@ -203,6 +203,8 @@ pub struct CommandRecord<'a> {
     pub command_type: &'static str,
     /// The request it came from.
     pub correlation_id: Option<&'a str>,
+    /// The W3C `traceparent` of the span that applied it, stored with its events.
+    pub traceparent: Option<String>,
     /// Who sent it.
     pub actor: Value,
 }
@@ -229,10 +231,10 @@ pub async fn record(
          recorded AS (
              INSERT INTO events (event_id, aggregate_type, aggregate_id, version, event_type,
                                  from_status, to_status, routing_key, command_id,
-                                 correlation_id, actor, snapshot, occurred_at)
+                                 correlation_id, actor, snapshot, occurred_at, traceparent)
              SELECT e.event_id, e.aggregate_type, e.aggregate_id, e.version, e.event_type,
                     e.from_status, e.to_status, e.routing_key, p.command_id,
-                    $6, $7, e.snapshot, e.occurred_at
+                    $6, $7, e.snapshot, e.occurred_at, $8
              FROM processed p,
                   jsonb_to_recordset($5) AS e(event_id uuid, aggregate_type text, aggregate_id uuid,
                       version bigint, event_type text, from_status text, to_status text,
@@ -246,6 +248,7 @@ pub async fn record(
     .bind::<Jsonb, _>(events)
     .bind::<Nullable<Text>, _>(command.correlation_id)
     .bind::<Jsonb, _>(&command.actor)
+    .bind::<Nullable<Text>, _>(command.traceparent.as_deref())
     .get_result(conn)
     .await?;
     Ok(count.n == 1)

@@ -276,15 +276,20 @@ impl CommandClient {
     }
 }
 
-/// The AMQP properties of a command message.
+/// The AMQP properties of a command message, with the envelope's trace context in the
+/// `traceparent` header when it has one.
 fn properties(envelope: &CommandEnvelope) -> BasicProperties {
     let issued_at = u64::try_from(envelope.issued_at.timestamp()).unwrap_or_default();
-    BasicProperties::default()
+    let properties = BasicProperties::default()
         .with_delivery_mode(2)
         .with_content_type("application/json".into())
         .with_message_id(envelope.command_id.to_string().into())
         .with_type(envelope.command.type_name().into())
-        .with_timestamp(issued_at)
+        .with_timestamp(issued_at);
+    match &envelope.trace {
+        Some(context) => super::headers::with_traceparent(properties, context),
+        None => properties,
+    }
 }
 
 /// Callers waiting for a reply, by AMQP correlation id. `None` once the connection is

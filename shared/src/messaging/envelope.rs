@@ -2,6 +2,7 @@
 //! itself is flattened in as `type` and `payload`, so the JSON reads
 //! `{"schema": "imagefleet.command.v1", "command_id": ..., "type": ..., "payload": {...}}`.
 
+use super::TraceContext;
 use crate::domain::{Actor, Command, CommandId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,12 @@ pub struct CommandEnvelope {
     /// The command, as `type` and `payload`.
     #[serde(flatten)]
     pub command: Command,
+    /// The trace context of the span that sends or handles the command. Not part of the
+    /// JSON body: producers send it in the AMQP `traceparent` header, a worker replaces
+    /// it with its own span's context, and the events the command writes carry that.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub trace: Option<TraceContext>,
 }
 
 impl CommandEnvelope {
@@ -38,6 +45,7 @@ impl CommandEnvelope {
             issued_at: Utc::now(),
             actor,
             command,
+            trace: None,
         }
     }
 

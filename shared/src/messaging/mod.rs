@@ -9,8 +9,10 @@ pub mod headers;
 pub mod reply;
 pub mod schemas;
 pub mod topology;
+pub mod trace_context;
 
 pub use envelope::{COMMAND_SCHEMA_V1, CommandEnvelope};
 pub use event_envelope::{EVENT_SCHEMA_V1, EventEnvelope};
 pub use reply::{CommandReply, CommandResult, RecordedEvent};
 pub use topology::{Topology, WorkQueue};
+pub use trace_context::TraceContext;

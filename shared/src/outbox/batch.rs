@@ -10,7 +10,7 @@ use lapin::BasicProperties;
 use uuid::Uuid;
 
 use crate::db::schema::events;
-use crate::messaging::{EVENT_SCHEMA_V1, EventEnvelope};
+use crate::messaging::{EVENT_SCHEMA_V1, EventEnvelope, TraceContext, headers};
 
 /// AMQP short strings (such as the correlation id property) hold at most this many bytes.
 const MAX_SHORT_STRING: usize = 255;
@@ -48,6 +48,8 @@ pub struct OutboxRow {
     pub snapshot: serde_json::Value,
     /// When the change was committed.
     pub occurred_at: DateTime<Utc>,
+    /// The W3C `traceparent` of the span that wrote the event, when it had one.
+    pub traceparent: Option<String>,
 }
 
 impl OutboxRow {
@@ -76,10 +78,18 @@ impl OutboxRow {
         serde_json::to_vec(&self.envelope()?)
     }
 
+    /// The stored trace context; None when there is none or it does not parse (a
+    /// hand-edited row is published without one rather than not at all).
+    pub fn trace(&self) -> Option<TraceContext> {
+        self.traceparent
+            .as_deref()
+            .and_then(|value| TraceContext::parse(value).ok())
+    }
+
     /// Persistent, JSON, `message_id` = event id, `type` = event type, `timestamp` =
-    /// when it happened, and the request's correlation id (when it fits an AMQP short
-    /// string; the body carries it regardless).
-    pub fn properties(&self) -> BasicProperties {
+    /// when it happened, the request's correlation id (when it fits an AMQP short
+    /// string; the body carries it regardless), and `trace` as the `traceparent` header.
+    pub fn properties(&self, trace: Option<&TraceContext>) -> BasicProperties {
         let mut properties = BasicProperties::default()
             .with_message_id(self.event_id.to_string().into())
             .with_content_type("application/json".into())
@@ -91,7 +101,10 @@ impl OutboxRow {
         {
             properties = properties.with_correlation_id(correlation_id.as_str().into());
         }
-        properties
+        match trace {
+            Some(context) => headers::with_traceparent(properties, context),
+            None => properties,
+        }
     }
 }
 

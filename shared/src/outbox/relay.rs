@@ -16,12 +16,14 @@ use lapin::{Channel, Confirmation, PublisherConfirm};
 use rand::Rng;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::batch::{OutboxRow, fetch_snapshot, fetch_unpublished, mark_published};
 use super::leader::{LeaderSession, Wake};
 use super::{RelayConfig, RelayError, bounded};
 use crate::messaging::connection::{MAX_BACKOFF, connect};
 use crate::notifications::{self, EventFacts, Notification, NotificationConfig, envelope};
+use crate::telemetry;
 
 /// First pause after a failed session; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -265,32 +267,38 @@ impl Relay {
         let exchange = config.topology.events_exchange();
         let mut pending = Vec::with_capacity(rows.len());
         for (row, notes) in rows.iter().zip(notifications) {
+            let span = publish_span(row);
             let Some(body) = encode(row) else {
-                pending.push((row, None));
+                pending.push((row, span, None));
                 continue;
             };
+            // The publish is a span of the trace that wrote the event: the header names
+            // it as the parent of whatever the subscriber does next.
+            let trace = telemetry::continue_trace(&span, row.trace());
             let publish = channel.basic_publish(
                 exchange.as_str().into(),
                 row.routing_key.as_str().into(),
                 BasicPublishOptions::default(),
                 &body,
-                row.properties(),
+                row.properties(Some(&trace)),
             );
-            let confirm = bounded(config.io_timeout, "publishing an event", publish).await?;
+            let confirm = bounded(config.io_timeout, "publishing an event", publish)
+                .instrument(span.clone())
+                .await?;
             let mut confirms = vec![confirm];
             if let Some(target) = &config.notifications {
                 for note in notes {
-                    let confirm = self.notify(channel, target, row, note).await?;
-                    confirms.extend(confirm);
+                    let notify = self.notify(channel, target, row, note);
+                    confirms.extend(notify.instrument(span.clone()).await?);
                 }
             }
-            pending.push((row, Some(confirms)));
+            pending.push((row, span, Some(confirms)));
         }
         // One deadline for the whole batch: the broker confirms in batches too.
         let deadline = tokio::time::Instant::now() + config.io_timeout;
         let mut blocked = HashSet::new();
         let mut confirmed = Vec::with_capacity(pending.len());
-        for (row, confirms) in pending {
+        for (row, span, confirms) in pending {
             let mut acked = confirms.is_some();
             for confirm in confirms.into_iter().flatten() {
                 match tokio::time::timeout_at(deadline, confirm).await {
@@ -299,8 +307,8 @@ impl Relay {
                         Confirmation::Ack(_) => {}
                         Confirmation::Nack(_) => {
                             tracing::warn!(
+                                parent: &span,
                                 seq = row.seq,
-                                event_id = %row.event_id,
                                 "broker nacked an event or its notification; both will be \
                                  published again"
                             );
@@ -311,6 +319,7 @@ impl Relay {
                 }
             }
             if acked && !blocked.contains(&row.aggregate_id) {
+                tracing::debug!(parent: &span, seq = row.seq, "event published");
                 confirmed.push(row.seq);
             } else {
                 blocked.insert(row.aggregate_id);
@@ -368,6 +377,18 @@ fn encode(row: &OutboxRow) -> Option<Vec<u8>> {
             None
         }
     }
+}
+
+/// The span of publishing one event: its log lines show the event, the request it
+/// came from and its trace.
+fn publish_span(row: &OutboxRow) -> tracing::Span {
+    tracing::info_span!(
+        "publish",
+        event.id = %row.event_id,
+        event.r#type = %row.event_type,
+        correlation.id = row.correlation_id.as_deref().unwrap_or(""),
+        trace.id = tracing::field::Empty,
+    )
 }
 
 /// `future`'s output, or None if `shutdown` is cancelled first.

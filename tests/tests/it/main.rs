@@ -18,7 +18,6 @@ mod image_list;
 mod janitor;
 mod migrate;
 mod notifications;
-mod openapi;
 mod openstack_clients;
 mod operability;
 mod outbox;

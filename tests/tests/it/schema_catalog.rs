@@ -79,7 +79,7 @@ async fn the_diesel_schema_matches_the_migrations() -> anyhow::Result<()> {
         processed_commands: [command_id, aggregate_id, command_type, result, created_at],
         events: [seq, event_id, aggregate_type, aggregate_id, version, event_type,
             from_status, to_status, routing_key, command_id, correlation_id, actor,
-            snapshot, occurred_at, published_at],
+            snapshot, occurred_at, published_at, traceparent],
     );
 
     let db = TestDb::new().await?;

@@ -16,7 +16,7 @@ use shared::db::document;
 use shared::domain::status::TaskType;
 use shared::domain::{Image, ImageId, Rejection, TaskId, TaskStatus};
 use shared::fetch::SafeFetcher;
-use shared::messaging::EventEnvelope;
+use shared::messaging::{EventEnvelope, TraceContext};
 use shared::outbox::leader::LeaderSession;
 use shared::store::{Area, ImageStore, WriteError};
 
@@ -35,6 +35,9 @@ pub struct JobContext {
     pub image_size_cap: u64,
     /// Postgres URL, for the session that claims a task while its job runs.
     pub database_url: String,
+    /// The trace context of the running job's span, which the commands it applies
+    /// carry into their events; None outside a job.
+    pub trace: Option<TraceContext>,
 }
 
 /// Salt of the advisory-lock keys that claim tasks, apart from the leaders' keys.
@@ -82,8 +85,13 @@ impl From<shared::store::StoreError> for JobError {
     }
 }
 
-/// Runs the job an event asks for; events that ask for none are acked.
-pub async fn run(event: &EventEnvelope, ctx: &JobContext) -> Outcome {
+/// Runs the job an event asks for, in the trace `trace`; events that ask for none are
+/// acked.
+pub async fn run(event: &EventEnvelope, trace: TraceContext, ctx: &JobContext) -> Outcome {
+    let ctx = &JobContext {
+        trace: Some(trace),
+        ..ctx.clone()
+    };
     let done = match (event.aggregate.as_str(), event.to_status.as_str()) {
         ("task", "pending") => run_task(TaskId::from_uuid(event.id), ctx).await,
         ("image", "deleted") => cleanup::remove_data(ImageId::from_uuid(event.id), ctx).await,

@@ -37,6 +37,7 @@ pub async fn apply_as(
     let name = format!("{task_id}/{step}");
     envelope.command_id = CommandId::from_uuid(Uuid::new_v5(&STEP_NAMESPACE, name.as_bytes()));
     envelope.correlation_id = Some(format!("task-{task_id}"));
+    envelope.trace = ctx.trace;
     match ctx.repository.apply(&envelope).await {
         Ok(applied) => Ok(Ok(applied)),
         Err(ApplyError::Rejected(rejection)) => Ok(Err(rejection)),
