@@ -9,11 +9,13 @@ pub mod error;
 pub mod identity;
 pub mod metrics_layer;
 pub mod negotiate;
+pub mod openapi;
 pub mod quota;
 pub mod routes;
 pub mod serve;
 pub mod state;
 pub mod trace;
+pub mod undecodable_path;
 pub mod view;
 
 use axum::Router;
@@ -53,11 +55,15 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let remember_route = axum::middleware::from_fn(metrics_layer::remember_route);
     let ops = routes::ops::routes()
+        .merge(openapi::routes())
         .route_layer(remember_route.clone())
         .with_state(state.clone());
     let api = routes::routes()
         .route_layer(remember_route)
         .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn(
+            undecodable_path::not_found_unless_utf8,
+        ))
         .with_state(state);
     // The 405 reshaping wraps the whole router, outside the method routers, so it sees
     // the `Allow` header they add after their fallback ran.

@@ -29,6 +29,25 @@ fn command_for(action: &str) -> Option<fn(ImageRef) -> Command> {
 
 /// Sends the action for the image in the path; 204 when accepted, also when it changed
 /// nothing (deactivating a deactivated image).
+#[utoipa::path(
+    post, path = "/v2/images/{id}/actions/{action}", operation_id = "imageAction", tag = "images",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"),
+        ("action" = String, Path, pattern = "^(deactivate|reactivate|restore)$", description = "Any other action is 404; restore is an admin extension"),
+        ("If-Match" = Option<String>, Header, description = "`\"<version>\"` or `*`: 412 when the image has moved on"),
+    ),
+    responses(
+        (status = 204, description = "Done, or nothing to do"),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 412, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn act(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -64,6 +64,17 @@ impl Entry {
 
 /// `GET /v2/images/{id}/history`: 200 `{"history": [...]}` in version order; 404 when the
 /// caller may not see the image.
+#[utoipa::path(
+    get, path = "/v2/images/{id}/history", operation_id = "imageHistory", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    responses(
+        (status = 200, description = "The image's versions, oldest first (extension)", body = ref("#/components/schemas/History")),
+        (status = 401, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 
 /// Read-only attributes Glance silently drops at create instead of refusing (SPEC 5: "a
 /// supplied `os_hash_value` at create is ignored").
-const IGNORED_AT_CREATE: &[&str] = &["os_hash_value"];
+pub const IGNORED_AT_CREATE: &[&str] = &["os_hash_value"];
 
 /// The command `actor` asks for with this body. The id is generated unless given.
 pub fn parse(mut body: Map<String, Value>, actor: &Actor) -> Result<CreateImage, ApiError> {

@@ -17,6 +17,26 @@ use crate::identity::Caller;
 use crate::state::AppState;
 
 /// `GET /v2/images/{id}/file`.
+#[utoipa::path(
+    get, path = "/v2/images/{id}/file", operation_id = "downloadImage", tag = "image data",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"),
+        ("Range" = Option<String>, Header, description = "One `bytes=a-b`, `a-` or `-n` range"),
+    ),
+    responses(
+        (status = 200, description = "The whole image", content_type = "application/octet-stream", body = ref("#/components/schemas/Binary"),
+            headers(("Content-MD5" = String, description = "Hex md5 of the whole image"), ("Content-Length" = u64))),
+        (status = 204, description = "The image has no data yet"),
+        (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = ref("#/components/schemas/Binary"),
+            headers(("Content-Range" = String), ("Content-MD5" = String))),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 416, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn download(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -27,6 +27,41 @@ use crate::state::AppState;
 const IMPORT_METHODS: &str = "glance-direct,web-download";
 
 /// `GET /v2/images`: one page of the images the caller may list, with Glance's links.
+#[utoipa::path(
+    get, path = "/v2/images", operation_id = "listImages", tag = "images",
+    description = "Any other parameter filters on an extra property (`key=value`).",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size (default 25, capped at 1000; 0 gives an empty page)"),
+        ("marker" = Option<uuid::Uuid>, Query, description = "Id of the last image seen (400 when not visible)"),
+        ("sort" = Option<String>, Query, pattern = "^(name|status|container_format|disk_format|size|id|created_at|updated_at|visibility|owner|min_disk|min_ram|virtual_size|protected|os_hidden)(:(asc|desc))?(,(name|status|container_format|disk_format|size|id|created_at|updated_at|visibility|owner|min_disk|min_ram|virtual_size|protected|os_hidden)(:(asc|desc))?)*$", description = "`key[:asc|desc],...` (not with sort_key)"),
+        ("sort_key" = Option<String>, Query, pattern = "^(name|status|container_format|disk_format|size|id|created_at|updated_at|visibility|owner|min_disk|min_ram|virtual_size|protected|os_hidden)$", description = "Repeatable"),
+        ("sort_dir" = Option<String>, Query, pattern = "^(asc|desc)$", description = "One, or one per sort_key"),
+        ("name" = Option<String>, Query),
+        ("status" = Option<String>, Query, description = "An unknown status matches nothing"),
+        ("visibility" = Option<String>, Query, pattern = "^(public|private|shared|community|all)$"),
+        ("owner" = Option<String>, Query),
+        ("member_status" = Option<String>, Query, pattern = "^(pending|accepted|rejected|all)$"),
+        ("tag" = Option<String>, Query, description = "Repeatable: every tag must match"),
+        ("size_min" = Option<i64>, Query, minimum = 0),
+        ("size_max" = Option<i64>, Query, minimum = 0),
+        ("protected" = Option<bool>, Query),
+        ("os_hidden" = Option<bool>, Query, description = "Without it, hidden images are not listed"),
+        ("disk_format" = Option<String>, Query),
+        ("container_format" = Option<String>, Query),
+        ("checksum" = Option<String>, Query),
+        ("os_hash_value" = Option<String>, Query),
+        ("id" = Option<String>, Query, pattern = "^(in:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$", description = "`in:<uuid>,<uuid>`"),
+        ("created_at" = Option<String>, Query, pattern = "^((gt|gte|lt|lte|eq|neq):)?[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$", description = "`[gt|gte|lt|lte|eq|neq:]<ISO 8601 time>`"),
+        ("updated_at" = Option<String>, Query, pattern = "^((gt|gte|lt|lte|eq|neq):)?[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$", description = "As created_at"),
+    ),
+    responses(
+        (status = 200, description = "One page of images", body = ref("#/components/schemas/ImageList")),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -71,6 +106,22 @@ pub async fn list(
 }
 
 /// `POST /v2/images`: 201 with the queued image, `Location` and the import methods.
+#[utoipa::path(
+    post, path = "/v2/images", operation_id = "createImage", tag = "images",
+    request_body(content = ref("#/components/schemas/ImageCreate"), content_type = "application/json",
+        description = "Read as JSON whatever its Content-Type"),
+    responses(
+        (status = 201, description = "The queued image", body = ref("#/components/schemas/Image"),
+            headers(("Location" = String), ("OpenStack-image-import-methods" = String), ("ETag" = String))),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 413, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -97,6 +148,18 @@ pub async fn create(
 }
 
 /// `GET /v2/images/{id}`: 200, or 404 when not a UUID, hidden or deleted.
+#[utoipa::path(
+    get, path = "/v2/images/{id}", operation_id = "showImage", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    responses(
+        (status = 200, description = "The image", body = ref("#/components/schemas/Image"),
+            headers(("ETag" = String, description = "The image's version, for If-Match"))),
+        (status = 401, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -108,6 +171,31 @@ pub async fn show(
 
 /// `PATCH /v2/images/{id}`: one `update_image` command with every operation, all applied
 /// or none; 200 with the image it left.
+#[utoipa::path(
+    patch, path = "/v2/images/{id}", operation_id = "updateImage", tag = "images",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The image"),
+        ("If-Match" = Option<String>, Header, description = "`\"<version>\"` or `*`: 412 when the image has moved on"),
+    ),
+    request_body(content(
+        (ref("#/components/schemas/ImagePatch") = "application/openstack-images-v2.1-json-patch"),
+        (ref("#/components/schemas/ImagePatchDraft04") = "application/openstack-images-v2.0-json-patch"),
+    )),
+    responses(
+        (status = 200, description = "The image after the patch", body = ref("#/components/schemas/Image"),
+            headers(("ETag" = String))),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 412, response = crate::openapi::Error),
+        (status = 413, response = crate::openapi::Error),
+        (status = 415, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -144,6 +232,24 @@ pub async fn update(
 
 /// `DELETE /v2/images/{id}`: 204; protected 403 and not visible 404 come from the domain.
 /// `If-Match` is honoured as on PATCH.
+#[utoipa::path(
+    delete, path = "/v2/images/{id}", operation_id = "deleteImage", tag = "images",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The image"),
+        ("If-Match" = Option<String>, Header, description = "As on PATCH"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 412, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(actor): Caller,

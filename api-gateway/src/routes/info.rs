@@ -20,6 +20,13 @@ const UNLIMITED: i64 = -1;
 
 /// `GET /v2/info/import`: the import methods a single-store deployment serves
 /// (copy-image needs several stores).
+#[utoipa::path(
+    get, path = "/v2/info/import", operation_id = "importInfo", tag = "discovery",
+    responses(
+        (status = 200, description = "The import methods on offer", body = ref("#/components/schemas/ImportInfo")),
+        (status = 401, response = crate::openapi::Error),
+    )
+)]
 pub async fn import(_caller: Caller) -> Json<Value> {
     Json(json!({
         "import-methods": {
@@ -31,6 +38,13 @@ pub async fn import(_caller: Caller) -> Json<Value> {
 }
 
 /// `GET /v2/info/stores`: 404, as Glance answers when one store is configured.
+#[utoipa::path(
+    get, path = "/v2/info/stores", operation_id = "storesInfo", tag = "discovery",
+    responses(
+        (status = 404, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+    )
+)]
 pub async fn stores(_caller: Caller) -> ApiError {
     ApiError::not_found("Multi backend is not supported at this site.")
 }
@@ -62,6 +76,15 @@ const USAGE: &str = "SELECT \
      FROM images WHERE owner = $1 AND status NOT IN ('killed', 'deleted')";
 
 /// `GET /v2/info/usage`: the caller's project usage, each with its limit.
+#[utoipa::path(
+    get, path = "/v2/info/usage", operation_id = "usageInfo", tag = "discovery",
+    responses(
+        (status = 200, description = "The caller's project usage and limits", body = ref("#/components/schemas/Usage")),
+        (status = 401, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn usage(
     State(state): State<AppState>,
     Caller(actor): Caller,

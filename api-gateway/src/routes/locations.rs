@@ -26,6 +26,18 @@ use crate::state::AppState;
 const VALIDATION_KEYS: [&str; 3] = ["checksum", "os_hash_algo", "os_hash_value"];
 
 /// `GET /v2/images/{id}/locations`.
+#[utoipa::path(
+    get, path = "/v2/images/{id}/locations", operation_id = "listLocations", tag = "image data",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    responses(
+        (status = 200, description = "The image's locations (admins only)", body = ref("#/components/schemas/Locations")),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -37,6 +49,22 @@ pub async fn list(
 }
 
 /// `POST /v2/images/{id}/locations`.
+#[utoipa::path(
+    post, path = "/v2/images/{id}/locations", operation_id = "addLocation", tag = "image data",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    request_body(content = ref("#/components/schemas/LocationAdd"), content_type = "application/json"),
+    responses(
+        (status = 202, description = "A location_import task hashes the data, then the image is active"),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 413, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn add(
     State(state): State<AppState>,
     Caller(actor): Caller,

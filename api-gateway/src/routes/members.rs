@@ -69,6 +69,17 @@ fn required_text(body: &Bytes, field: &str) -> Result<String, ApiError> {
 }
 
 /// `GET /v2/images/{id}/members`: 200 `{members, schema}`.
+#[utoipa::path(
+    get, path = "/v2/images/{id}/members", operation_id = "listMembers", tag = "members",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    responses(
+        (status = 200, description = "The members the caller may see", body = ref("#/components/schemas/MemberList")),
+        (status = 401, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -85,6 +96,17 @@ pub async fn list(
 
 /// `GET /v2/images/{id}/members/{member}`: 200 with the member; 404 for a project that
 /// is not a member, or one the caller may not see.
+#[utoipa::path(
+    get, path = "/v2/images/{id}/members/{member}", operation_id = "showMember", tag = "members",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("member" = String, Path, description = "The member project")),
+    responses(
+        (status = 200, description = "The member", body = ref("#/components/schemas/Member")),
+        (status = 401, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -99,6 +121,22 @@ pub async fn show(
 
 /// `POST /v2/images/{id}/members` `{"member": "<project>"}`: 200 with the new member,
 /// pending.
+#[utoipa::path(
+    post, path = "/v2/images/{id}/members", operation_id = "createMember", tag = "members",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    request_body(content = ref("#/components/schemas/MemberCreate"), content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new member, pending", body = ref("#/components/schemas/Member")),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 413, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -117,6 +155,22 @@ pub async fn create(
 }
 
 /// `PUT /v2/images/{id}/members/{member}` `{"status": "accepted"}`: 200 with the member.
+#[utoipa::path(
+    put, path = "/v2/images/{id}/members/{member}", operation_id = "updateMember", tag = "members",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("member" = String, Path, description = "The member project")),
+    request_body(content = ref("#/components/schemas/MemberUpdate"), content_type = "application/json"),
+    responses(
+        (status = 200, description = "The member with its new status", body = ref("#/components/schemas/Member")),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 413, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -138,6 +192,20 @@ pub async fn update(
 }
 
 /// `DELETE /v2/images/{id}/members/{member}`: 204.
+#[utoipa::path(
+    delete, path = "/v2/images/{id}/members/{member}", operation_id = "removeMember", tag = "members",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("member" = String, Path, description = "The member project")),
+    responses(
+        (status = 204, description = "The member is gone"),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Caller(actor): Caller,

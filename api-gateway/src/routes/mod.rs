@@ -76,7 +76,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /v2` redirects to `/v2/` as Glance does.
-async fn v2_redirect() -> impl IntoResponse {
+#[utoipa::path(
+    get, path = "/v2", operation_id = "redirectV2", tag = "versions",
+    responses((status = 302, description = "To `/v2/`", headers(("Location" = String))))
+)]
+pub async fn v2_redirect() -> impl IntoResponse {
     (StatusCode::FOUND, [(axum::http::header::LOCATION, "/v2/")])
 }
 

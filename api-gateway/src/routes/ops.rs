@@ -22,6 +22,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String))
+)]
 pub async fn metrics() -> Response {
     let page = shared::metrics::install().render();
     (
@@ -32,12 +36,23 @@ pub async fn metrics() -> Response {
 }
 
 /// `GET /healthz`: 200 `ok` while the process serves requests.
+#[utoipa::path(
+    get, path = "/healthz", operation_id = "healthz", tag = "operations",
+    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String))
+)]
 pub async fn healthz() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok").into_response()
 }
 
 /// `GET /readyz`: 200 when every check passes, else 503; the JSON body lists each check.
 /// The checks run side by side, each bounded by [`CHECK_TIMEOUT`].
+#[utoipa::path(
+    get, path = "/readyz", operation_id = "readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Every check passed", body = ref("#/components/schemas/Readiness")),
+        (status = 503, description = "A check failed", body = ref("#/components/schemas/Readiness")),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let broker = Check::run(RABBITMQ, async {
         state

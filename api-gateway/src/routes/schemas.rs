@@ -57,8 +57,9 @@ fn minimal_collection(name: &str, item: &Value) -> Value {
     })
 }
 
-/// The task schema without the details lists leave out.
-fn partial_task(task: &Value) -> Value {
+/// The task schema without the details lists leave out (also the OpenAPI document's
+/// task summary).
+pub fn partial_task(task: &Value) -> Value {
     let mut partial = task.clone();
     if let Some(Value::Object(properties)) = partial.get_mut("properties") {
         for hidden in ["input", "result", "message"] {
@@ -83,6 +84,16 @@ pub fn schema(name: &str) -> Result<Option<Value>, ApiError> {
 }
 
 /// `GET /v2/schemas/{name}`: 200 with the schema; 404 for an unknown name.
+#[utoipa::path(
+    get, path = "/v2/schemas/{name}", operation_id = "showSchema", tag = "discovery",
+    params(("name" = String, Path, pattern = "^(image|images|member|members|task|tasks)$", description = "Any other name is 404")),
+    responses(
+        (status = 200, description = "Glance's JSON schema", body = Object),
+        (status = 401, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+    )
+)]
 pub async fn show(_caller: Caller, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     schema(&name)?
         .map(Json)

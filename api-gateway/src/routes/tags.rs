@@ -22,6 +22,21 @@ fn tag_ref(id: &str, tag: String) -> Result<TagRef, ApiError> {
 }
 
 /// `PUT /v2/images/{id}/tags/{tag}`: 204, also when the tag was already there.
+#[utoipa::path(
+    put, path = "/v2/images/{id}/tags/{tag}", operation_id = "addTag", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("tag" = String, Path, description = "1 to 255 characters")),
+    responses(
+        (status = 204, description = "The image carries the tag"),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 413, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn add(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -34,6 +49,20 @@ pub async fn add(
 }
 
 /// `DELETE /v2/images/{id}/tags/{tag}`: 204; 404 when the image has no such tag.
+#[utoipa::path(
+    delete, path = "/v2/images/{id}/tags/{tag}", operation_id = "removeTag", tag = "images",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("tag" = String, Path)),
+    responses(
+        (status = 204, description = "The tag is gone"),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Caller(actor): Caller,

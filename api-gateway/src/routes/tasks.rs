@@ -51,6 +51,26 @@ fn tasks_link(pairs: &[(String, String)]) -> String {
 
 /// `GET /v2/tasks`: 200 `{tasks, first, schema, next?}`; 400 for a bad filter, sort,
 /// limit or marker. `first` keeps the query but the marker; `next` replaces the marker.
+#[utoipa::path(
+    get, path = "/v2/tasks", operation_id = "listTasks", tag = "tasks",
+    description = "Any other parameter is 400.",
+    params(
+        ("type" = Option<String>, Query, pattern = "^(import|api_image_import|location_import)$"),
+        ("status" = Option<String>, Query, pattern = "^(pending|processing|success|failure)$"),
+        ("sort_key" = Option<String>, Query, pattern = "^(id|type|status|created_at|updated_at)$"),
+        ("sort_dir" = Option<String>, Query, pattern = "^(asc|desc)$"),
+        ("limit" = Option<u32>, Query, description = "Page size (default 25, capped at 1000)"),
+        ("marker" = Option<uuid::Uuid>, Query, description = "Id of the last task seen"),
+    ),
+    responses(
+        (status = 200, description = "One page of tasks (admins only)", body = ref("#/components/schemas/TaskList")),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -121,6 +141,21 @@ fn create_command(body: &Bytes, request: &RequestContext) -> Result<Command, Api
 
 /// `POST /v2/tasks`: 201 with the pending task and its `Location`; 400 for a bad body,
 /// 403 for anyone but an admin.
+#[utoipa::path(
+    post, path = "/v2/tasks", operation_id = "createTask", tag = "tasks",
+    request_body(content = ref("#/components/schemas/TaskCreate"), content_type = "application/json"),
+    responses(
+        (status = 201, description = "The pending task", body = ref("#/components/schemas/Task"),
+            headers(("Location" = String))),
+        (status = 400, response = crate::openapi::Error),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 409, response = crate::openapi::Error),
+        (status = 413, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -142,6 +177,18 @@ pub async fn create(
 }
 
 /// `GET /v2/tasks/{id}`: 200 with the task; 404 when unknown, malformed or not visible.
+#[utoipa::path(
+    get, path = "/v2/tasks/{id}", operation_id = "showTask", tag = "tasks",
+    params(("id" = uuid::Uuid, Path, description = "The task (anything but a UUID is 404)")),
+    responses(
+        (status = 200, description = "The task", body = ref("#/components/schemas/Task")),
+        (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -161,6 +208,17 @@ pub async fn show(
 /// `GET /v2/images/{id}/tasks`: 200 `{"tasks": [...]}`, newest first, for a caller who
 /// sees the image; only the tasks it may see (its own project's, or all for an admin),
 /// so a shared member gets an empty list rather than another project's task input.
+#[utoipa::path(
+    get, path = "/v2/images/{id}/tasks", operation_id = "imageTasks", tag = "tasks",
+    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    responses(
+        (status = 200, description = "The image's tasks the caller may see, newest first", body = ref("#/components/schemas/ImageTasks")),
+        (status = 401, response = crate::openapi::Error),
+        (status = 404, response = crate::openapi::Error),
+        (status = 500, response = crate::openapi::Error),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn of_image(
     State(state): State<AppState>,
     Caller(actor): Caller,

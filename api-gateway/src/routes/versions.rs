@@ -26,11 +26,19 @@ fn versions(headers: &HeaderMap) -> Value {
 }
 
 /// `GET /versions`: 200 with the list.
+#[utoipa::path(
+    get, path = "/versions", operation_id = "listVersions", tag = "versions",
+    responses((status = 200, description = "The API versions", body = ref("#/components/schemas/Versions")))
+)]
 pub async fn list(headers: HeaderMap) -> impl IntoResponse {
     Json(versions(&headers))
 }
 
 /// `GET /` and unknown versions: 300 Multiple Choices with the same list.
+#[utoipa::path(
+    get, path = "/", operation_id = "versionChoices", tag = "versions",
+    responses((status = 300, description = "The API versions", body = ref("#/components/schemas/Versions")))
+)]
 pub async fn multiple_choices(headers: HeaderMap, _uri: OriginalUri) -> impl IntoResponse {
     (StatusCode::MULTIPLE_CHOICES, Json(versions(&headers)))
 }

@@ -1,0 +1,325 @@
+//! The component schemas of the gateway's own shapes (lists, errors, service information)
+//! and of the request bodies other than image creation, as the handlers write and read
+//! them. Lists refer to the Glance item schemas of [`super::schemas`].
+
+use serde_json::{Map, Value, json};
+use shared::domain::validate::MAX_TEXT;
+use shared::store::OS_HASH_ALGO;
+
+use crate::routes::image_patch::{MEDIA_TYPE_V20, MEDIA_TYPE_V21};
+
+/// A reference to another component schema.
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// Named schemas as a JSON object.
+pub(super) fn named(entries: Vec<(&str, Value)>) -> Map<String, Value> {
+    entries
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
+/// What the gateway answers with.
+pub fn responses() -> Map<String, Value> {
+    let string = json!({ "type": "string" });
+    let counter = json!({
+        "type": "object",
+        "required": ["limit", "usage"],
+        "properties": {
+            "limit": { "type": "integer", "description": "-1: no limit" },
+            "usage": { "type": "integer", "minimum": 0 },
+        },
+    });
+    named(vec![
+        ("Binary", json!({ "type": "string", "format": "binary" })),
+        (
+            "Error",
+            json!({
+                "type": "object",
+                "required": ["code", "title", "message"],
+                "properties": {
+                    "code": { "type": "integer", "description": "The HTTP status" },
+                    "title": { "type": "string", "description": "Its reason phrase" },
+                    "message": { "type": "string" },
+                },
+            }),
+        ),
+        (
+            "ImageList",
+            json!({
+                "type": "object",
+                "required": ["images", "first", "schema"],
+                "properties": {
+                    "images": { "type": "array", "items": reference("Image") },
+                    "first": string,
+                    "next": { "type": "string", "description": "Present while more images may follow" },
+                    "schema": string,
+                },
+            }),
+        ),
+        (
+            "MemberList",
+            json!({
+                "type": "object",
+                "required": ["members", "schema"],
+                "properties": {
+                    "members": { "type": "array", "items": reference("Member") },
+                    "schema": string,
+                },
+            }),
+        ),
+        (
+            "TaskList",
+            json!({
+                "type": "object",
+                "required": ["tasks", "first", "schema"],
+                "properties": {
+                    "tasks": { "type": "array", "items": reference("TaskSummary") },
+                    "first": string,
+                    "next": { "type": "string", "description": "Present while more tasks may follow" },
+                    "schema": string,
+                },
+            }),
+        ),
+        (
+            "ImageTasks",
+            json!({
+                "type": "object",
+                "required": ["tasks"],
+                "properties": { "tasks": { "type": "array", "items": reference("Task") } },
+            }),
+        ),
+        (
+            "Locations",
+            json!({
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["url", "metadata"],
+                    "properties": { "url": string, "metadata": { "type": "object" } },
+                },
+            }),
+        ),
+        (
+            "History",
+            json!({
+                "type": "object",
+                "required": ["history"],
+                "properties": { "history": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["version", "type", "from_status", "to_status", "occurred_at",
+                                 "command_id", "correlation_id", "actor"],
+                    "properties": {
+                        "version": { "type": "integer", "minimum": 1 },
+                        "type": { "type": "string", "description": "The event type" },
+                        "from_status": { "type": ["null", "string"] },
+                        "to_status": string,
+                        "occurred_at": { "type": "string", "format": "date-time" },
+                        "command_id": { "type": "string", "format": "uuid" },
+                        "correlation_id": { "type": ["null", "string"] },
+                        "actor": {
+                            "type": "object",
+                            "required": ["user_id", "project_id"],
+                            "properties": {
+                                "user_id": { "type": ["null", "string"] },
+                                "project_id": { "type": ["null", "string"] },
+                            },
+                        },
+                    },
+                } } },
+            }),
+        ),
+        (
+            "Versions",
+            json!({
+                "type": "object",
+                "required": ["versions"],
+                "properties": { "versions": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "status", "links"],
+                    "properties": {
+                        "id": string,
+                        "status": { "enum": ["CURRENT", "SUPPORTED"] },
+                        "links": { "type": "array", "items": {
+                            "type": "object",
+                            "required": ["rel", "href"],
+                            "properties": { "rel": string, "href": string },
+                        } },
+                    },
+                } } },
+            }),
+        ),
+        (
+            "ImportInfo",
+            json!({
+                "type": "object",
+                "required": ["import-methods"],
+                "properties": { "import-methods": {
+                    "type": "object",
+                    "required": ["description", "type", "value"],
+                    "properties": {
+                        "description": string,
+                        "type": string,
+                        "value": { "type": "array", "items": string },
+                    },
+                } },
+            }),
+        ),
+        (
+            "Usage",
+            json!({
+                "type": "object",
+                "required": ["usage"],
+                "properties": { "usage": {
+                    "type": "object",
+                    "required": ["image_size_total", "image_count_total", "image_stage_total",
+                                 "image_count_uploading"],
+                    "properties": {
+                        "image_size_total": counter,
+                        "image_count_total": counter,
+                        "image_stage_total": counter,
+                        "image_count_uploading": counter,
+                    },
+                } },
+            }),
+        ),
+        (
+            "Readiness",
+            json!({
+                "type": "object",
+                "required": ["status", "failed", "checks"],
+                "properties": {
+                    "status": { "enum": ["ready", "not ready"] },
+                    "failed": { "type": "array", "items": string },
+                    "checks": {
+                        "type": "object",
+                        "additionalProperties": string,
+                        "description": "Each check: `ok` or why it failed",
+                    },
+                },
+            }),
+        ),
+    ])
+}
+
+/// What the gateway reads, besides `ImageCreate`.
+pub fn requests() -> Map<String, Value> {
+    let text = json!({ "type": "string", "minLength": 1, "maxLength": MAX_TEXT });
+    let op_path = json!({ "type": "string", "pattern": "^/", "description":
+        "A JSON pointer to one attribute (`/name`, `/locations/-` where enabled)" });
+    let any = json!({ "description": "Any JSON value the attribute accepts" });
+    named(vec![
+        (
+            "ImagePatch",
+            json!({
+                "type": "array",
+                "description": format!("{MEDIA_TYPE_V21}: RFC 6902 operations"),
+                "items": {
+                    "type": "object",
+                    "required": ["op", "path"],
+                    "properties": {
+                        "op": { "enum": ["add", "replace", "remove"] },
+                        "path": op_path,
+                        "value": any,
+                    },
+                    "if": { "properties": { "op": { "enum": ["add", "replace"] } } },
+                    "then": { "required": ["value"] },
+                },
+            }),
+        ),
+        (
+            "ImagePatchDraft04",
+            json!({
+                "type": "array",
+                "description": format!("{MEDIA_TYPE_V20}: the operation's name is the key of its path"),
+                "items": {
+                    "type": "object",
+                    "oneOf": [
+                        { "required": ["add", "value"], "properties": { "add": op_path } },
+                        { "required": ["replace", "value"], "properties": { "replace": op_path } },
+                        { "required": ["remove"], "properties": { "remove": op_path } },
+                    ],
+                },
+            }),
+        ),
+        (
+            "MemberCreate",
+            json!({
+                "type": "object",
+                "required": ["member"],
+                "properties": { "member": text },
+            }),
+        ),
+        (
+            "MemberUpdate",
+            json!({
+                "type": "object",
+                "required": ["status"],
+                "properties": { "status": { "enum": ["pending", "accepted", "rejected"] } },
+            }),
+        ),
+        (
+            "ImportRequest",
+            json!({
+                "type": "object",
+                "required": ["method"],
+                "properties": {
+                    "method": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {
+                            "name": { "enum": ["glance-direct", "web-download", "copy-image"] },
+                            "uri": { "type": "string", "description": "web-download: the URL to fetch" },
+                        },
+                        "if": { "properties": { "name": { "const": "web-download" } } },
+                        "then": { "required": ["uri"] },
+                    },
+                    "stores": {
+                        "type": ["null", "array"],
+                        "maxItems": 0,
+                        "description": "A single store is configured: none may be named",
+                    },
+                    "all_stores": { "type": "boolean" },
+                    "all_stores_must_succeed": { "type": "boolean" },
+                },
+            }),
+        ),
+        (
+            "LocationAdd",
+            json!({
+                "type": "object",
+                "required": ["url"],
+                "additionalProperties": false,
+                "properties": {
+                    "url": { "type": "string", "pattern": "\\S" },
+                    "validation_data": {
+                        "type": ["null", "object"],
+                        "additionalProperties": false,
+                        "properties": {
+                            "checksum": { "type": "string" },
+                            "os_hash_algo": { "const": OS_HASH_ALGO },
+                            "os_hash_value": { "type": "string" },
+                        },
+                    },
+                },
+            }),
+        ),
+        (
+            "TaskCreate",
+            json!({
+                "type": "object",
+                "required": ["type", "input"],
+                "additionalProperties": false,
+                "properties": {
+                    "type": { "enum": ["import", "api_image_import", "location_import"] },
+                    "input": {
+                        "type": "object",
+                        "description": "For `import`: `{import_from, import_from_format, image_properties}`",
+                    },
+                },
+            }),
+        ),
+    ])
+}
