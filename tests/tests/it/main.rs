@@ -13,7 +13,6 @@ mod compose;
 mod concurrency;
 mod fetch;
 mod fleet;
-mod hostile_http;
 mod image_data;
 mod image_list;
 mod janitor;
