@@ -15,6 +15,7 @@ pub mod routes;
 pub mod serve;
 pub mod state;
 pub mod trace;
+pub mod undecodable_path;
 pub mod view;
 
 use axum::Router;
@@ -60,6 +61,9 @@ pub fn app(state: AppState) -> Router {
     let api = routes::routes()
         .route_layer(remember_route)
         .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn(
+            undecodable_path::not_found_unless_utf8,
+        ))
         .with_state(state);
     // The 405 reshaping wraps the whole router, outside the method routers, so it sees
     // the `Allow` header they add after their fallback ran.

@@ -146,6 +146,18 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// Serves the gateway on a free 127.0.0.1 port as `serve` does (plain `axum::serve`),
+    /// for tests that need a real HTTP connection; it stops with the test's runtime.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free local port");
+        let address = listener.local_addr().expect("a bound address");
+        let router = self.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        address
+    }
+
     /// Sends a prepared request and hands back the response unread (for streaming
     /// bodies too large to hold).
     pub async fn call_raw(&self, request: Request<Body>) -> axum::response::Response {

@@ -39,7 +39,9 @@ impl TestVhost {
     /// The broker URL with this vhost in place of the default one.
     fn url(&self) -> String {
         let base = amqp_url();
-        let root = base.rsplit_once('/').map_or(base.as_str(), |(root, _)| root);
+        let root = base
+            .rsplit_once('/')
+            .map_or(base.as_str(), |(root, _)| root);
         format!("{root}/{}", self.name)
     }
 }
