@@ -92,6 +92,9 @@ async fn read_queues(
             counts,
         });
     }
+    // Closed before the connection, so lapin does not log the channel's close racing
+    // the connection's as an error.
+    channel.close(200, "done".into()).await?;
     Ok(found)
 }
 

@@ -1,7 +1,8 @@
 //! The container set-up: `docker-compose.yml` must describe a site that starts in order
-//! (migrations after a healthy Postgres, gateway and workers after the migrations), scales
-//! its workers, shares one image store between gateway and workers, and only sets
-//! `IMAGEFLEET_*` variables the binaries read; the `Dockerfile` must build the three
+//! (migrations after a healthy Postgres, gateway and workers after the migrations), whose
+//! gateway and workers report readiness (`/readyz`) as their health, scales its workers,
+//! shares one image store between gateway and workers, and only sets `IMAGEFLEET_*`
+//! variables the binaries read; the `Dockerfile` must build the three
 //! binaries in a builder stage and run them as an unprivileged user.
 //!
 //! No Docker engine is needed: the files are parsed. Where the `docker compose` plugin is
@@ -15,11 +16,12 @@ use std::process::Command;
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// The repository root.
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn read(name: &str) -> String {
+/// A file of the repository, as text.
+pub(crate) fn read(name: &str) -> String {
     let path = root().join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
@@ -120,7 +122,7 @@ fn services_start_in_order_and_answer_health_checks() {
     for expected in ["postgres", "rabbitmq", "migrate", "gateway", "worker"] {
         assert!(names.contains(expected), "no service {expected}: {names:?}");
     }
-    for name in ["postgres", "rabbitmq", "gateway"] {
+    for name in ["postgres", "rabbitmq", "gateway", "worker"] {
         assert!(
             has_healthcheck(service(&doc, name)),
             "{name} has no health check"
@@ -162,6 +164,51 @@ fn services_start_in_order_and_answer_health_checks() {
         env_var(gateway, "IMAGEFLEET_BIND").as_deref(),
         Some("0.0.0.0:9292")
     );
+}
+
+/// The health check's command as one text (list entries joined by spaces).
+fn health_command(service: &Yaml) -> String {
+    let test = &service["healthcheck"]["test"];
+    match test.as_vec() {
+        Some(parts) => parts
+            .iter()
+            .filter_map(Yaml::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => test.as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+/// The port of a `host:port` address.
+fn port_of(address: &str) -> String {
+    address.rsplit(':').next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn gateway_and_worker_health_checks_ask_readyz_on_their_own_port() {
+    let doc = compose();
+    let gateway = service(&doc, "gateway");
+    let gateway_port = port_of(&env_var(gateway, "IMAGEFLEET_BIND").unwrap_or_default());
+    let worker = service(&doc, "worker");
+    // A worker serves /readyz on its operations port; unset, the default applies.
+    let worker_bind = env_var(worker, "IMAGEFLEET_METRICS_BIND")
+        .unwrap_or_else(|| workers::ops::DEFAULT_METRICS_BIND.to_owned());
+    for (name, port) in [("gateway", gateway_port), ("worker", port_of(&worker_bind))] {
+        let command = health_command(service(&doc, name));
+        assert!(
+            command.contains("GET /readyz "),
+            "{name} must check readiness (Postgres, migrations, RabbitMQ), not only that \
+             it answers: {command}"
+        );
+        assert!(
+            command.contains(&format!("/dev/tcp/127.0.0.1/{port}")),
+            "{name}'s health check must call its own port {port}: {command}"
+        );
+        assert!(
+            command.contains(" 200 "),
+            "{name}: a 503 must fail the check"
+        );
+    }
 }
 
 #[test]
@@ -220,7 +267,7 @@ fn connection_urls_name_the_compose_services() {
 }
 
 /// Every `env = "IMAGEFLEET_..."` of the binaries' clap definitions.
-fn known_variables() -> BTreeSet<String> {
+pub(crate) fn known_variables() -> BTreeSet<String> {
     fn walk(dir: &Path, out: &mut BTreeSet<String>) {
         for entry in std::fs::read_dir(dir)
             .expect("readable source dir")
@@ -247,7 +294,7 @@ fn known_variables() -> BTreeSet<String> {
 
 /// Every `IMAGEFLEET_*` word of a text, comments included (a commented alternative must
 /// work when uncommented).
-fn variables_in(text: &str) -> BTreeSet<String> {
+pub(crate) fn variables_in(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     for (i, _) in text.match_indices("IMAGEFLEET_") {
         let tail = &text[i..];

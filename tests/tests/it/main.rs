@@ -24,6 +24,7 @@ mod openstack_clients;
 mod operability;
 mod outbox;
 mod poison;
+mod readme;
 mod reconnect;
 mod repository;
 mod restart;
