@@ -22,6 +22,8 @@ mod notifications;
 mod openapi;
 mod openstack_clients;
 mod operability;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod outbox;
 mod poison;
 mod readme;
