@@ -1,12 +1,8 @@
-//! The component schemas of the gateway's own shapes (lists, errors, service information)
-//! and of the request bodies other than image creation, as the handlers write and read
-//! them. Lists refer to the Glance item schemas of [`super::schemas`].
+//! The component schemas of the gateway's own answers (lists, errors, service
+//! information) as the handlers write them. Lists refer to the Glance item schemas of
+//! [`super::schemas`].
 
 use serde_json::{Map, Value, json};
-use shared::domain::validate::MAX_TEXT;
-use shared::store::OS_HASH_ALGO;
-
-use crate::routes::image_patch::{MEDIA_TYPE_V20, MEDIA_TYPE_V21};
 
 /// A reference to another component schema.
 fn reference(name: &str) -> Value {
@@ -197,126 +193,6 @@ pub fn responses() -> Map<String, Value> {
                         "type": "object",
                         "additionalProperties": string,
                         "description": "Each check: `ok` or why it failed",
-                    },
-                },
-            }),
-        ),
-    ])
-}
-
-/// What the gateway reads, besides `ImageCreate`.
-pub fn requests() -> Map<String, Value> {
-    let text = json!({ "type": "string", "minLength": 1, "maxLength": MAX_TEXT });
-    let op_path = json!({ "type": "string", "pattern": "^/", "description":
-        "A JSON pointer to one attribute (`/name`, `/locations/-` where enabled)" });
-    let any = json!({ "description": "Any JSON value the attribute accepts" });
-    named(vec![
-        (
-            "ImagePatch",
-            json!({
-                "type": "array",
-                "description": format!("{MEDIA_TYPE_V21}: RFC 6902 operations"),
-                "items": {
-                    "type": "object",
-                    "required": ["op", "path"],
-                    "properties": {
-                        "op": { "enum": ["add", "replace", "remove"] },
-                        "path": op_path,
-                        "value": any,
-                    },
-                    "if": { "properties": { "op": { "enum": ["add", "replace"] } } },
-                    "then": { "required": ["value"] },
-                },
-            }),
-        ),
-        (
-            "ImagePatchDraft04",
-            json!({
-                "type": "array",
-                "description": format!("{MEDIA_TYPE_V20}: the operation's name is the key of its path"),
-                "items": {
-                    "type": "object",
-                    "oneOf": [
-                        { "required": ["add", "value"], "properties": { "add": op_path } },
-                        { "required": ["replace", "value"], "properties": { "replace": op_path } },
-                        { "required": ["remove"], "properties": { "remove": op_path } },
-                    ],
-                },
-            }),
-        ),
-        (
-            "MemberCreate",
-            json!({
-                "type": "object",
-                "required": ["member"],
-                "properties": { "member": text },
-            }),
-        ),
-        (
-            "MemberUpdate",
-            json!({
-                "type": "object",
-                "required": ["status"],
-                "properties": { "status": { "enum": ["pending", "accepted", "rejected"] } },
-            }),
-        ),
-        (
-            "ImportRequest",
-            json!({
-                "type": "object",
-                "required": ["method"],
-                "properties": {
-                    "method": {
-                        "type": "object",
-                        "required": ["name"],
-                        "properties": {
-                            "name": { "enum": ["glance-direct", "web-download", "copy-image"] },
-                            "uri": { "type": "string", "description": "web-download: the URL to fetch" },
-                        },
-                        "if": { "properties": { "name": { "const": "web-download" } } },
-                        "then": { "required": ["uri"] },
-                    },
-                    "stores": {
-                        "type": ["null", "array"],
-                        "maxItems": 0,
-                        "description": "A single store is configured: none may be named",
-                    },
-                    "all_stores": { "type": "boolean" },
-                    "all_stores_must_succeed": { "type": "boolean" },
-                },
-            }),
-        ),
-        (
-            "LocationAdd",
-            json!({
-                "type": "object",
-                "required": ["url"],
-                "additionalProperties": false,
-                "properties": {
-                    "url": { "type": "string", "pattern": "\\S" },
-                    "validation_data": {
-                        "type": ["null", "object"],
-                        "additionalProperties": false,
-                        "properties": {
-                            "checksum": { "type": "string" },
-                            "os_hash_algo": { "const": OS_HASH_ALGO },
-                            "os_hash_value": { "type": "string" },
-                        },
-                    },
-                },
-            }),
-        ),
-        (
-            "TaskCreate",
-            json!({
-                "type": "object",
-                "required": ["type", "input"],
-                "additionalProperties": false,
-                "properties": {
-                    "type": { "enum": ["import", "api_image_import", "location_import"] },
-                    "input": {
-                        "type": "object",
-                        "description": "For `import`: `{import_from, import_from_format, image_properties}`",
                     },
                 },
             }),

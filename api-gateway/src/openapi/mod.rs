@@ -8,6 +8,7 @@
 //! checked in (`api-gateway/openapi.json`) and compared by the `openapi` integration test.
 
 mod bodies;
+mod requests;
 mod responses;
 mod schemas;
 
@@ -17,7 +18,7 @@ use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
@@ -108,13 +109,23 @@ static DOCUMENT: LazyLock<Result<Value, String>> = LazyLock::new(|| {
             .values_mut()
             .filter_map(Value::as_object_mut)
             .flat_map(|item| item.values_mut())
-            .filter_map(|operation| operation.get_mut("parameters"))
-            .filter_map(Value::as_array_mut)
-            .flatten()
-            .for_each(not_nullable);
+            .filter_map(Value::as_object_mut)
+            .for_each(normalise);
     }
     Ok(document)
 });
+
+/// Corrects what utoipa's attributes cannot say about an operation: every request body
+/// the gateway reads is required (an empty one is 400, or 415 for data without its
+/// Content-Type), and optional parameters are not nullable (see [`not_nullable`]).
+fn normalise(operation: &mut Map<String, Value>) {
+    if let Some(Value::Object(body)) = operation.get_mut("requestBody") {
+        body.insert("required".to_owned(), Value::Bool(true));
+    }
+    if let Some(Value::Array(parameters)) = operation.get_mut("parameters") {
+        parameters.iter_mut().for_each(not_nullable);
+    }
+}
 
 /// utoipa types an optional parameter (`Option<T>`) as `[T, "null"]`; a query or header
 /// value is never JSON null, and a generator would send it as a literal, so the optional

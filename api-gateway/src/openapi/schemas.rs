@@ -65,7 +65,7 @@ const TASK_KEYS: &[&str] = &[
 ];
 
 /// Text Postgres can store: the domain refuses NUL characters (400).
-const NO_NUL: &str = "^[^\\u0000]*$";
+pub(super) const NO_NUL: &str = "^[^\\u0000]*$";
 
 /// A Glance schema as a response component: an object with these keys always present.
 fn object(mut schema: Value, required: &[&str]) -> Value {
@@ -94,7 +94,7 @@ pub fn all() -> Result<Map<String, Value>, String> {
     ]);
     schemas.insert("ImageCreate".to_owned(), image_create(&schemas["Image"]));
     schemas.extend(super::bodies::responses());
-    schemas.extend(super::bodies::requests());
+    schemas.extend(super::requests::all());
     Ok(schemas)
 }
 

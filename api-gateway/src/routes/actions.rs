@@ -34,7 +34,7 @@ fn command_for(action: &str) -> Option<fn(ImageRef) -> Command> {
     params(
         ("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"),
         ("action" = String, Path, pattern = "^(deactivate|reactivate|restore)$", description = "Any other action is 404; restore is an admin extension"),
-        ("If-Match" = Option<String>, Header, description = "`\"<version>\"` or `*`: 412 when the image has moved on"),
+        ("If-Match" = Option<String>, Header, pattern = "^([*]|[0-9]{1,18}|\"[0-9]{1,18}\")$", description = "`\"<version>\"` or `*`: 412 when the image has moved on"),
     ),
     responses(
         (status = 204, description = "Done, or nothing to do"),

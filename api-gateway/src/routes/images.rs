@@ -175,7 +175,7 @@ pub async fn show(
     patch, path = "/v2/images/{id}", operation_id = "updateImage", tag = "images",
     params(
         ("id" = uuid::Uuid, Path, description = "The image"),
-        ("If-Match" = Option<String>, Header, description = "`\"<version>\"` or `*`: 412 when the image has moved on"),
+        ("If-Match" = Option<String>, Header, pattern = "^([*]|[0-9]{1,18}|\"[0-9]{1,18}\")$", description = "`\"<version>\"` or `*`: 412 when the image has moved on"),
     ),
     request_body(content(
         (ref("#/components/schemas/ImagePatch") = "application/openstack-images-v2.1-json-patch"),
@@ -236,7 +236,7 @@ pub async fn update(
     delete, path = "/v2/images/{id}", operation_id = "deleteImage", tag = "images",
     params(
         ("id" = uuid::Uuid, Path, description = "The image"),
-        ("If-Match" = Option<String>, Header, description = "As on PATCH"),
+        ("If-Match" = Option<String>, Header, pattern = "^([*]|[0-9]{1,18}|\"[0-9]{1,18}\")$", description = "As on PATCH"),
     ),
     responses(
         (status = 204, description = "Deleted"),
