@@ -11,6 +11,7 @@ pub mod metrics_layer;
 pub mod negotiate;
 pub mod openapi;
 pub mod quota;
+pub mod rejections;
 pub mod routes;
 pub mod serve;
 pub mod state;
@@ -65,12 +66,12 @@ pub fn app(state: AppState) -> Router {
             undecodable_path::not_found_unless_utf8,
         ))
         .with_state(state);
-    // The 405 reshaping wraps the whole router, outside the method routers, so it sees
-    // the `Allow` header they add after their fallback ran.
+    // The reshaping of axum's own 4xx wraps the whole router, outside the method routers,
+    // so it sees the `Allow` header they add after their fallback ran.
     Router::new()
         .merge(ops)
         .fallback_service(api)
-        .layer(axum::middleware::map_response(glance_shaped_405))
+        .layer(axum::middleware::map_response(rejections::glance_shaped))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn(negotiate::negotiate_errors))
         .layer(axum::middleware::from_fn(metrics_layer::track))
@@ -80,20 +81,4 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(trace::request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, GlanceRequestId))
-}
-
-/// axum answers a wrong method with an empty 405 and an `Allow` header; Glance's clients
-/// get the same JSON error body as for every other 4xx.
-async fn glance_shaped_405(response: axum::response::Response) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    if response.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED {
-        return response;
-    }
-    let allow = response
-        .headers()
-        .get(axum::http::header::ALLOW)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    error::ApiError::method_not_allowed(&allow).into_response()
 }

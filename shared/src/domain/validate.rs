@@ -39,6 +39,20 @@ pub fn storable(what: &str, text: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// JSON whose keys and strings hold no NUL characters (`jsonb` cannot store `\u0000`):
+/// task input and results, location metadata.
+pub fn storable_json(what: &str, value: &serde_json::Value) -> Result<(), Rejection> {
+    match value {
+        serde_json::Value::String(text) => storable(what, text),
+        serde_json::Value::Array(items) => items.iter().try_for_each(|i| storable_json(what, i)),
+        serde_json::Value::Object(fields) => fields.iter().try_for_each(|(key, field)| {
+            storable(what, key)?;
+            storable_json(what, field)
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A name of at most 255 characters.
 pub fn name(name: Option<&str>) -> Result<(), Rejection> {
     storable("An image name", name.unwrap_or_default())?;

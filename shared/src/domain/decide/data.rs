@@ -347,6 +347,8 @@ pub(super) fn add_location(
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
     policy::require_service(&ctx.actor)?;
+    validate::storable("A location URL", &c.location.url)?;
+    validate::storable_json("Location metadata", &c.location.metadata)?;
     let image = existing(image)?;
     let to = step(image, ImageAction::AddLocation)?;
     let mut next = next_version(image, ctx);

@@ -4,11 +4,11 @@ use crate::domain::command::{CreateTask, FailTask, SucceedTask, TaskRef};
 use crate::domain::context::Context;
 use crate::domain::event::{Event, TaskChanged, TaskEventKind};
 use crate::domain::ids::ImageId;
-use crate::domain::policy;
 use crate::domain::rejection::Rejection;
 use crate::domain::status::{TaskStatus, TaskType};
 use crate::domain::task::Task;
 use crate::domain::transitions::{Step, TaskAction, task_step};
+use crate::domain::{policy, validate};
 
 fn existing(task: Option<&Task>) -> Result<&Task, Rejection> {
     task.filter(|t| !t.deleted)
@@ -65,6 +65,8 @@ pub(super) fn create_task(
         .input
         .as_object()
         .ok_or_else(|| Rejection::bad_request("Task input must be an object."))?;
+    validate::storable_json("Task input", &c.input)?;
+    validate::storable("A request id", c.request_id.as_deref().unwrap_or_default())?;
     let (image_id, owner) = match c.task_type {
         TaskType::Import => {
             check_import_input(input)?;
@@ -197,6 +199,7 @@ pub(super) fn succeed_task(
     policy::require_service(&ctx.actor)?;
     let task = existing(task)?;
     standalone(task)?;
+    validate::storable_json("A task result", &c.result)?;
     Ok(vec![finish_task(task, TaskAction::Succeed, ctx, |t| {
         t.result = Some(c.result.clone())
     })?])
@@ -210,8 +213,10 @@ pub(super) fn fail_task(
     policy::require_service(&ctx.actor)?;
     let task = existing(task)?;
     standalone(task)?;
+    // A failure must always land, or the task stays processing: a NUL that came in with
+    // a remote error is replaced rather than refused.
     Ok(vec![finish_task(task, TaskAction::Fail, ctx, |t| {
-        t.message = c.message.clone()
+        t.message = c.message.replace('\0', "\u{FFFD}")
     })?])
 }
 

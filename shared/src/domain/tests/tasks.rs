@@ -222,6 +222,18 @@ fn the_tasks_api_is_admin_only_and_checks_its_input() {
         bad_request,
         "missing import_from 400"
     );
+    // Postgres cannot store NUL in jsonb: refused here, not retried at the database.
+    for nul in [
+        serde_json::json!({"import_from": "x", "import_from_format": "q\0", "image_properties": {}}),
+        serde_json::json!({"import_from": "x", "import_from_format": "q", "image_properties": {"a\0": "b"}}),
+        serde_json::json!({"import_from": "x", "import_from_format": "q", "image_properties": {"a": ["\0"]}}),
+    ] {
+        assert_eq!(
+            kind(admin(), &create(nul.clone(), TaskType::Import)),
+            bad_request,
+            "NUL in {nul}"
+        );
+    }
     let existing = State {
         image: None,
         task: Some(task_in(TaskStatus::Pending)),
@@ -231,5 +243,23 @@ fn the_tasks_api_is_admin_only_and_checks_its_input() {
         got.err().map(|r| r.kind),
         Some(RejectionKind::Conflict),
         "duplicate id 409"
+    );
+}
+
+#[test]
+fn a_failure_message_with_nul_still_fails_the_task() {
+    let state = State {
+        image: None,
+        task: Some(standalone_task_in(Processing)),
+    };
+    let fail = Command::FailTask(FailTask {
+        task_id: TASK,
+        message: "remote said \0 nothing".into(),
+    });
+    let events = decide(&state, &fail, &ctx(Actor::service())).expect("the failure lands");
+    assert!(
+        matches!(events.as_slice(), [Event::Task(t)]
+            if t.task.status == Failure && t.task.message == "remote said \u{FFFD} nothing"),
+        "{events:?}"
     );
 }

@@ -107,6 +107,35 @@ pub fn all() -> Vec<Case> {
             Some(400),
         ),
         create("a body of 2 MiB", json!(null), Some(413)).with_body(oversized_body()),
+        case(
+            "a member body of 2 MiB",
+            Method::POST,
+            "/v2/images/{id}/members",
+            Some(JSON),
+            oversized_body(),
+            Some(413),
+        ),
+        case(
+            "an import body of 2 MiB",
+            Method::POST,
+            "/v2/images/{id}/import",
+            Some(JSON),
+            oversized_body(),
+            Some(413),
+        ),
+        case(
+            "a location body of 2 MiB",
+            Method::POST,
+            "/v2/images/{id}/locations",
+            Some(JSON),
+            oversized_body(),
+            Some(413),
+        ),
+        get(
+            "a limit that is not a number",
+            "/v2/images?limit=ten",
+            Some(400),
+        ),
         // Numbers out of range.
         create("a negative min_disk", json!({"min_disk": -1}), Some(400)),
         create(
