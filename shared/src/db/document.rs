@@ -2,6 +2,7 @@
 //! with all its child rows is one query, and its fields map onto the domain types by
 //! name through serde. The repository's load and the gateway's reads share these.
 
+use super::cached_sql::cached_sql;
 use diesel::sql_types::{Jsonb, Nullable, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -68,7 +69,7 @@ pub async fn load(
                 (SELECT {IMAGE_DOCUMENT} FROM images i WHERE i.id = $2) AS image, \
                 (SELECT to_jsonb(t) FROM tasks t WHERE t.id = $3) AS task"
     );
-    let row: LoadedRow = diesel::sql_query(sql)
+    let row: LoadedRow = cached_sql(sql)
         .bind::<SqlUuid, _>(command_id.as_uuid())
         .bind::<Nullable<SqlUuid>, _>(target.image().map(|id| id.as_uuid()))
         .bind::<Nullable<SqlUuid>, _>(target.task().map(|id| id.as_uuid()))
@@ -92,7 +93,7 @@ struct DocumentRow {
 /// One image by id, whatever its status (callers apply visibility), in one query.
 pub async fn image_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Image>, DbError> {
     let sql = format!("SELECT {IMAGE_DOCUMENT} AS document FROM images i WHERE i.id = $1");
-    let row: Option<DocumentRow> = diesel::sql_query(sql)
+    let row: Option<DocumentRow> = cached_sql(sql)
         .bind::<SqlUuid, _>(id)
         .get_result(conn)
         .await
@@ -103,7 +104,7 @@ pub async fn image_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Optio
 /// One task by id, in one query.
 pub async fn task_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Task>, DbError> {
     let row: Option<DocumentRow> =
-        diesel::sql_query("SELECT to_jsonb(t) AS document FROM tasks t WHERE t.id = $1")
+        cached_sql("SELECT to_jsonb(t) AS document FROM tasks t WHERE t.id = $1")
             .bind::<SqlUuid, _>(id)
             .get_result(conn)
             .await

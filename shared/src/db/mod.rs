@@ -2,6 +2,7 @@
 //! connection pool, start-up migrations and the error type they share. Everything here
 //! talks to Postgres through diesel-async (tokio-postgres underneath, no libpq).
 
+pub mod cached_sql;
 pub mod error;
 pub mod migrate;
 pub mod pool;

@@ -3,6 +3,7 @@
 //! lost race writes nothing), the task row, and the events together with the
 //! `processed_commands` row.
 
+use super::cached_sql::cached_sql;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -104,7 +105,7 @@ pub async fn write_image(
         }
     };
     let sql = format!("WITH {written},{CHILDREN}");
-    let count: Count = diesel::sql_query(sql)
+    let count: Count = cached_sql(sql)
         .bind::<Jsonb, _>(document)
         .bind::<BigInt, _>(before.map_or(0, |b| b.version))
         .bind::<Nullable<Jsonb>, _>(changed(before.map(|b| &b.tags), &after.tags)?)
@@ -115,15 +116,19 @@ pub async fn write_image(
     if count.n == 0 {
         return Ok(false);
     }
-    if let Some(locations) = changed(before.map(|b| &b.locations), &after.locations)? {
+    // A new image without locations has none to rewrite: two round trips saved per create.
+    let new_without_locations = before.is_none() && after.locations.is_empty();
+    if !new_without_locations
+        && let Some(locations) = changed(before.map(|b| &b.locations), &after.locations)?
+    {
         // Locations move positions when one is removed, which a single statement of
         // sibling CTEs cannot do without tripping the (image_id, url) key: rewrite them
         // in a statement of their own. It is rare (location changes only).
-        diesel::sql_query("DELETE FROM image_locations WHERE image_id = $1")
+        cached_sql("DELETE FROM image_locations WHERE image_id = $1")
             .bind::<SqlUuid, _>(after.id.as_uuid())
             .execute(conn)
             .await?;
-        diesel::sql_query(
+        cached_sql(
             "INSERT INTO image_locations (image_id, position, url, metadata)
              SELECT $1, (e.ord - 1)::integer, e.loc->>'url', COALESCE(e.loc->'metadata', '{}'::jsonb)
              FROM jsonb_array_elements($2) WITH ORDINALITY AS e(loc, ord)",
@@ -160,7 +165,7 @@ pub async fn write_task(
                     WHERE t.id = n.id AND t.version = $2"
         }
     };
-    let rows = diesel::sql_query(sql)
+    let rows = cached_sql(sql)
         .bind::<Jsonb, _>(document)
         .bind::<BigInt, _>(before.map_or(0, |b| b.version))
         .execute(conn)
@@ -222,7 +227,7 @@ pub async fn record(
         what: "event",
         source,
     })?;
-    let count: Count = diesel::sql_query(
+    let count: Count = cached_sql(
         "WITH processed AS (
              INSERT INTO processed_commands (command_id, aggregate_id, command_type, result)
              VALUES ($1, $2, $3, $4)

@@ -26,6 +26,7 @@ mod operability;
 mod otlp;
 mod outbox;
 mod poison;
+mod prepared;
 mod readme;
 mod reconnect;
 mod repository;
