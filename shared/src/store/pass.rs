@@ -1,16 +1,18 @@
 //! One pass over a byte stream, as it is written or read from a location: the size
-//! limit is checked inline, while md5 and the data check run on one blocking thread and
-//! sha512 on another. Hashing is the slowest part of an upload (sha512 and md5 are each
-//! slower than the disk here), so the two digests run side by side instead of one after
-//! the other, and neither blocks the async runtime that serves requests.
+//! limit is checked inline, while md5 (with the data check) and sha512 each hash on a
+//! blocking thread of their own, side by side. Hashing is the slowest part of an upload
+//! (sha512 and md5 are each slower than the disk here), so the two digests run in
+//! parallel instead of one after the other, and neither blocks the async runtime.
 //!
-//! Chunks go to the threads in batches of shared `Bytes` handles (no copy) through
-//! bounded channels, so a slow hash slows the stream down instead of buffering it.
+//! Chunks are gathered into batches of shared `Bytes` handles (no copy). Each batch is
+//! hashed by one short blocking task per digest, which takes the hasher state and gives
+//! it back; the next batch waits for it. So a pass holds a blocking thread only while
+//! it hashes, never while the client is slow to send, and at most one batch per digest
+//! is in flight besides the one being gathered: memory stays flat.
 
 use bytes::Bytes;
 use md5::Md5;
 use sha2::{Digest, Sha512};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::StoreError;
@@ -20,75 +22,105 @@ use crate::domain::image::DataDigest;
 /// The secure hash algorithm every image gets (Glance's default `hashing_algorithm`).
 pub const OS_HASH_ALGO: &str = "sha512";
 
-/// Bytes gathered before a batch goes to the hashing threads: large enough that the
-/// hand-over costs nothing next to the hashing, small enough to keep memory flat.
+/// Bytes gathered before a batch is hashed: large enough that handing it to a blocking
+/// thread costs nothing next to the hashing, small enough to keep memory flat.
 const BATCH_BYTES: usize = 256 * 1024;
-/// Batches waiting per thread; with [`BATCH_BYTES`] this bounds what a pass holds.
-const BATCHES_IN_FLIGHT: usize = 4;
 
 type Batch = std::sync::Arc<[Bytes]>;
 
-/// A blocking thread fed batches until its sender is dropped.
-struct Lane<T> {
-    sender: Option<mpsc::Sender<Batch>>,
-    handle: Option<JoinHandle<T>>,
+/// A hasher state, with the batch being hashed on a blocking thread when there is one.
+struct Lane<S> {
+    idle: Option<S>,
+    running: Option<JoinHandle<S>>,
 }
 
-impl<T: Send + 'static> Lane<T> {
-    /// Starts `work` on a blocking thread; it receives the batches and returns its result
-    /// when they end (or earlier, to refuse the data).
-    fn spawn(work: impl FnOnce(mpsc::Receiver<Batch>) -> T + Send + 'static) -> Self {
-        let (sender, receiver) = mpsc::channel(BATCHES_IN_FLIGHT);
+impl<S: Send + 'static> Lane<S> {
+    fn new(state: S) -> Self {
         Self {
-            sender: Some(sender),
-            handle: Some(tokio::task::spawn_blocking(move || work(receiver))),
+            idle: Some(state),
+            running: None,
         }
     }
 
-    /// Hands a batch over; false if the thread has already ended.
-    async fn send(&self, batch: Batch) -> bool {
-        match &self.sender {
-            Some(sender) => sender.send(batch).await.is_ok(),
-            None => false,
+    /// The state once the batch in flight (if any) is hashed.
+    async fn settle(&mut self) -> Result<&mut S, StoreError> {
+        if let Some(running) = self.running.take() {
+            self.idle = Some(running.await.map_err(|_| StoreError::Hashing)?);
         }
+        self.idle.as_mut().ok_or(StoreError::Hashing)
     }
 
-    /// Ends the input and waits for the result.
-    async fn join(&mut self) -> Result<T, StoreError> {
-        self.sender = None;
-        let handle = self.handle.take().ok_or(StoreError::Hashing)?;
-        handle.await.map_err(|_| StoreError::Hashing)
+    /// Hashes `batch` on a blocking thread, after the batch before it.
+    async fn feed(&mut self, batch: Batch, hash: fn(&mut S, &[Bytes])) -> Result<(), StoreError> {
+        self.settle().await?;
+        let mut state = self.idle.take().ok_or(StoreError::Hashing)?;
+        self.running = Some(tokio::task::spawn_blocking(move || {
+            hash(&mut state, &batch);
+            state
+        }));
+        Ok(())
+    }
+
+    /// The state once everything fed is hashed.
+    async fn finish(mut self) -> Result<S, StoreError> {
+        self.settle().await?;
+        self.idle.ok_or(StoreError::Hashing)
     }
 }
 
-/// What the md5 thread returns: the md5 digest and what the check found.
-type CheckedMd5 = Result<(String, Option<u64>), Refused>;
+/// md5 and the data check, which stops looking once it refused.
+struct Md5AndCheck<C> {
+    md5: Md5,
+    check: C,
+    refused: Option<Refused>,
+}
+
+fn md5_and_check<C: DataCheck>(state: &mut Md5AndCheck<C>, batch: &[Bytes]) {
+    for chunk in batch {
+        state.md5.update(chunk);
+        if state.refused.is_none()
+            && let Err(refused) = state.check.feed(chunk)
+        {
+            state.refused = Some(refused);
+        }
+    }
+}
+
+fn sha512(state: &mut Sha512, batch: &[Bytes]) {
+    for chunk in batch {
+        state.update(chunk);
+    }
+}
 
 /// The size limit, the digests and the check over every chunk of one stream.
-pub(super) struct Pass {
+pub(super) struct Pass<C> {
     limits: DataLimits,
     size: u64,
     pending: Vec<Bytes>,
     pending_bytes: usize,
-    md5: Lane<CheckedMd5>,
-    sha512: Lane<String>,
+    md5: Lane<Md5AndCheck<C>>,
+    sha512: Lane<Sha512>,
 }
 
-impl Pass {
-    /// Starts the hashing threads.
-    pub(super) fn new<C: DataCheck + Send + 'static>(limits: DataLimits, check: C) -> Self {
+impl<C: DataCheck + Send + 'static> Pass<C> {
+    /// A pass with nothing seen yet.
+    pub(super) fn new(limits: DataLimits, check: C) -> Self {
         Self {
             limits,
             size: 0,
             pending: Vec::new(),
             pending_bytes: 0,
-            md5: Lane::spawn(move |batches| md5_and_check(batches, check)),
-            sha512: Lane::spawn(sha512),
+            md5: Lane::new(Md5AndCheck {
+                md5: Md5::new(),
+                check,
+                refused: None,
+            }),
+            sha512: Lane::new(Sha512::new()),
         }
     }
 
-    /// Takes the next chunk: refused at once if it passes the limit, otherwise queued
-    /// for the hashing threads.
+    /// Takes the next chunk: refused at once if it passes the limit, or once the check
+    /// has refused an earlier batch; otherwise queued for hashing.
     pub(super) async fn take<E>(&mut self, chunk: &Bytes) -> Result<(), WriteError<E>> {
         if self.size + chunk.len() as u64 > self.limits.max_bytes {
             return Err(WriteError::TooLarge {
@@ -105,59 +137,36 @@ impl Pass {
     }
 
     async fn flush<E>(&mut self) -> Result<(), WriteError<E>> {
+        if let Some(refused) = self.md5.settle().await?.refused.take() {
+            return Err(WriteError::Refused(refused));
+        }
         if self.pending.is_empty() {
             return Ok(());
         }
         let batch: Batch = std::mem::take(&mut self.pending).into();
         self.pending_bytes = 0;
-        // The md5 thread ends early only when the check refused the data.
-        if !self.md5.send(batch.clone()).await {
-            return match self.md5.join().await? {
-                Err(refused) => Err(WriteError::Refused(refused)),
-                Ok(_) => Err(StoreError::Hashing.into()),
-            };
-        }
-        if !self.sha512.send(batch).await {
-            return Err(StoreError::Hashing.into());
-        }
+        self.md5.feed(batch.clone(), md5_and_check::<C>).await?;
+        self.sha512.feed(batch, sha512).await?;
         Ok(())
     }
 
     /// End of data: the size, the digests, and the check's verdict.
     pub(super) async fn finish<E>(mut self) -> Result<DataDigest, WriteError<E>> {
         self.flush().await?;
-        let (checksum, virtual_size) = self.md5.join().await?.map_err(WriteError::Refused)?;
-        let os_hash_value = self.sha512.join().await?;
+        let md5 = self.md5.finish().await?;
+        if let Some(refused) = md5.refused {
+            return Err(WriteError::Refused(refused));
+        }
+        let virtual_size = md5.check.finish().map_err(WriteError::Refused)?;
+        let sha512 = self.sha512.finish().await?;
         Ok(DataDigest {
             size: clamp(self.size),
-            checksum,
+            checksum: hex::encode(md5.md5.finalize()),
             os_hash_algo: OS_HASH_ALGO.to_owned(),
-            os_hash_value,
+            os_hash_value: hex::encode(sha512.finalize()),
             virtual_size: virtual_size.map(clamp),
         })
     }
-}
-
-fn md5_and_check(mut batches: mpsc::Receiver<Batch>, mut check: impl DataCheck) -> CheckedMd5 {
-    let mut md5 = Md5::new();
-    while let Some(batch) = batches.blocking_recv() {
-        for chunk in batch.iter() {
-            md5.update(chunk);
-            check.feed(chunk)?;
-        }
-    }
-    let virtual_size = check.finish()?;
-    Ok((hex::encode(md5.finalize()), virtual_size))
-}
-
-fn sha512(mut batches: mpsc::Receiver<Batch>) -> String {
-    let mut sha512 = Sha512::new();
-    while let Some(batch) = batches.blocking_recv() {
-        for chunk in batch.iter() {
-            sha512.update(chunk);
-        }
-    }
-    hex::encode(sha512.finalize())
 }
 
 /// Sizes are `bigint` in Postgres; no store holds 8 EiB, so saturating is only a guard.
@@ -215,5 +224,23 @@ mod tests {
         assert_eq!(digest.checksum, hex::encode(Md5::digest(&data)));
         assert_eq!(digest.os_hash_value, hex::encode(Sha512::digest(&data)));
         assert_eq!(digest.size, data.len() as i64);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn idle_passes_hold_no_blocking_threads() {
+        // More stalled streams than tokio has blocking threads (512): each has sent a
+        // batch's worth and waits for more. A new pass must still finish.
+        let batch = Bytes::from(vec![7u8; BATCH_BYTES]);
+        let mut stalled = Vec::new();
+        for _ in 0..600 {
+            let mut pass = Pass::new(NO_LIMIT, NoCheck);
+            pass.take::<()>(&batch).await.expect("no limit");
+            stalled.push(pass);
+        }
+        let digest = tokio::time::timeout(std::time::Duration::from_secs(60), digest_of(b"abc", 1))
+            .await
+            .expect("a pass finishes while 600 others stall");
+        assert_eq!(digest.checksum, "900150983cd24fb0d6963f7d28e17f72");
+        drop(stalled);
     }
 }
