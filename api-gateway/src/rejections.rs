@@ -40,14 +40,13 @@ pub async fn glance_shaped(response: Response) -> Response {
     } else {
         text
     };
-    let mut error = ApiError::new(status, message);
-    // Keep what the rejection said besides its body (e.g. `Content-Range` on a 416).
-    error.headers.extend(
-        parts
-            .headers
-            .into_iter()
-            .filter_map(|(name, value)| Some((name?, value)))
-            .filter(|(name, _)| name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH),
-    );
-    error.into_response()
+    let error = ApiError::new(status, message);
+    let mut response = error.into_response();
+    // Keep what the rejection said besides its body (e.g. `Content-Range` on a 416),
+    // every value of a repeated header included.
+    let mut headers = parts.headers;
+    headers.remove(header::CONTENT_TYPE);
+    headers.remove(header::CONTENT_LENGTH);
+    response.headers_mut().extend(headers);
+    response
 }

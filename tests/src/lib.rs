@@ -9,6 +9,7 @@ mod probe;
 pub mod python;
 mod test_bus;
 mod test_db;
+mod test_vhost;
 pub mod wait;
 mod worker;
 
@@ -17,4 +18,5 @@ pub use http_source::HttpSource;
 pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply};
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};
+pub use test_vhost::TestVhost;
 pub use worker::{JANITOR_INTERVAL, TestWorker};

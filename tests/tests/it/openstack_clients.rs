@@ -12,7 +12,7 @@ use clap::Parser;
 use imagefleet_cli::up::{UpArgs, run_until};
 use imagefleet_tests::python::{client_script, python};
 use imagefleet_tests::wait::wait_until;
-use imagefleet_tests::{TestDb, amqp_url};
+use imagefleet_tests::{TestDb, TestVhost};
 use tokio_util::sync::CancellationToken;
 
 /// `imagefleet up`'s flags, as the binary parses them.
@@ -20,46 +20,6 @@ use tokio_util::sync::CancellationToken;
 struct Up {
     #[command(flatten)]
     args: UpArgs,
-}
-
-/// A RabbitMQ vhost that exists for one test (made and removed with `rabbitmqctl`).
-struct TestVhost {
-    name: String,
-}
-
-impl TestVhost {
-    fn new(name: &str) -> Self {
-        rabbitmqctl(&["add_vhost", name]);
-        rabbitmqctl(&["set_permissions", "-p", name, "guest", ".*", ".*", ".*"]);
-        Self {
-            name: name.to_owned(),
-        }
-    }
-
-    /// The broker URL with this vhost in place of the default one.
-    fn url(&self) -> String {
-        let base = amqp_url();
-        let root = base
-            .rsplit_once('/')
-            .map_or(base.as_str(), |(root, _)| root);
-        format!("{root}/{}", self.name)
-    }
-}
-
-impl Drop for TestVhost {
-    fn drop(&mut self) {
-        rabbitmqctl(&["delete_vhost", &self.name]);
-    }
-}
-
-fn rabbitmqctl(args: &[&str]) {
-    let status = std::process::Command::new("rabbitmqctl")
-        .arg("-q")
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .expect("rabbitmqctl runs");
-    assert!(status.success(), "rabbitmqctl {args:?} failed");
 }
 
 /// A port nobody listens on now (the service binds it a moment later).
@@ -74,7 +34,7 @@ fn free_port() -> u16 {
 async fn glance_and_openstacksdk_drive_imagefleet_up() {
     let python = python().await;
     let db = TestDb::reserve().await.expect("a database name");
-    let vhost = TestVhost::new(db.name());
+    let vhost = TestVhost::new(db.name()).expect("a vhost of the test's own");
     let bind = format!("127.0.0.1:{}", free_port());
     let data_dir = db.data_dir().display().to_string();
     let amqp = vhost.url();

@@ -195,7 +195,10 @@ pub(super) fn begin_import(
         ImportMethod::WebDownload { uri } if uri.trim().is_empty() => {
             return Err(Rejection::bad_request("web-download needs a 'uri'."));
         }
-        ImportMethod::WebDownload { .. } => ImageAction::ImportWebDownload,
+        ImportMethod::WebDownload { uri } => {
+            validate::storable("A web-download URI", uri)?;
+            ImageAction::ImportWebDownload
+        }
         ImportMethod::CopyImage => {
             policy::require_admin(&ctx.actor, "copy image data between stores")?;
             ImageAction::ImportCopyImage

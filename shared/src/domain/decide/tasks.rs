@@ -46,6 +46,9 @@ pub(super) fn finish_task(
     let mut next = advanced(task, action, ctx)?;
     next.expires_at = Some(ctx.now + ctx.config.task_time_to_live);
     record(&mut next);
+    // A failure must always land, or the task (and its image) stays in flight: a NUL
+    // that came with a remote error is replaced rather than refused by Postgres.
+    next.message = next.message.replace('\0', "\u{FFFD}");
     let kind = match next.status {
         TaskStatus::Success => TaskEventKind::Succeeded,
         _ => TaskEventKind::Failed,
@@ -213,10 +216,8 @@ pub(super) fn fail_task(
     policy::require_service(&ctx.actor)?;
     let task = existing(task)?;
     standalone(task)?;
-    // A failure must always land, or the task stays processing: a NUL that came in with
-    // a remote error is replaced rather than refused.
     Ok(vec![finish_task(task, TaskAction::Fail, ctx, |t| {
-        t.message = c.message.replace('\0', "\u{FFFD}")
+        t.message = c.message.clone()
     })?])
 }
 

@@ -8,58 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use imagefleet_tests::{TestDb, amqp_url};
+use imagefleet_tests::{TestDb, TestVhost};
 
 /// How long the service may take to answer `/versions` after it is started.
 const START_DEADLINE: Duration = Duration::from_secs(120);
 /// How long a graceful stop (SIGTERM) may take before the process is killed.
 const STOP_DEADLINE: Duration = Duration::from_secs(30);
-
-/// A RabbitMQ vhost made and removed with `rabbitmqctl`: the service declares its
-/// topology inside, so nothing of it can meet the other engineers' queues.
-struct Vhost {
-    name: String,
-}
-
-impl Vhost {
-    fn new(name: &str) -> anyhow::Result<Self> {
-        rabbitmqctl(&["add_vhost", name])?;
-        let vhost = Self {
-            name: name.to_owned(),
-        };
-        rabbitmqctl(&["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])?;
-        Ok(vhost)
-    }
-
-    fn url(&self) -> String {
-        let base = amqp_url();
-        let root = base
-            .rsplit_once('/')
-            .map_or(base.as_str(), |(root, _)| root);
-        format!("{root}/{}", self.name)
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        if let Err(error) = rabbitmqctl(&["delete_vhost", &self.name]) {
-            eprintln!("could not delete vhost {}: {error:#}", self.name);
-        }
-    }
-}
-
-fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
-    let status = Command::new("rabbitmqctl")
-        .arg("-q")
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .context("running rabbitmqctl")?;
-    if !status.success() {
-        bail!("rabbitmqctl {args:?} failed");
-    }
-    Ok(())
-}
 
 /// The running service. Dropping it kills the process (if a graceful [`Service::stop`]
 /// did not happen), then removes the vhost, the database and the store, in that order.
@@ -67,7 +21,7 @@ pub struct Service {
     child: Child,
     base: String,
     log: PathBuf,
-    _vhost: Vhost,
+    _vhost: TestVhost,
     _db: TestDb,
 }
 
@@ -75,7 +29,7 @@ impl Service {
     /// Starts `binary up` and waits until it answers `GET /versions`.
     pub async fn start(binary: &Path, client: &reqwest::Client) -> anyhow::Result<Self> {
         let db = TestDb::new().await?;
-        let vhost = Vhost::new(db.name())?;
+        let vhost = TestVhost::new(db.name())?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();

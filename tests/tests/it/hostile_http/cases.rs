@@ -136,6 +136,16 @@ pub fn all() -> Vec<Case> {
             "/v2/images?limit=ten",
             Some(400),
         ),
+        case(
+            "a NUL in a web-download URI",
+            Method::POST,
+            "/v2/images/{id}/import",
+            Some(JSON),
+            json!({"method": {"name": "web-download", "uri": "http://93.184.215.14/a\u{0}b"}})
+                .to_string()
+                .into_bytes(),
+            Some(400),
+        ),
         // Numbers out of range.
         create("a negative min_disk", json!({"min_disk": -1}), Some(400)),
         create(
