@@ -66,6 +66,9 @@ pub struct GatewayArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub domain: DomainArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub notifications: shared::notifications::NotificationsArgs,
 }
 
 /// Why the configuration cannot be used.

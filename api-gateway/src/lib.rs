@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod quota;
 pub mod rejections;
 pub mod routes;
+pub mod send_notice;
 pub mod serve;
 pub mod state;
 pub mod trace;

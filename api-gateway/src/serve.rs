@@ -48,10 +48,18 @@ pub async fn serve(args: GatewayArgs, shutdown: CancellationToken) -> Result<(),
         settings: Arc::new(args.settings()),
         store: args.store.open()?,
         fetcher: args.import.fetcher(args.settings().image_size_cap),
+        send_notices: args.notifications.to_config().map(|config| {
+            Arc::new(crate::send_notice::SendNotifier::new(
+                &args.amqp.amqp_url,
+                config,
+            ))
+        }),
     };
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     tracing::info!(address = %args.bind, "gateway listening");
-    axum::serve(listener, crate::app(state))
+    // With the peer's address, for `image.send`'s `destination_ip`.
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())

@@ -54,4 +54,6 @@ pub struct AppState {
     pub store: ImageStore,
     /// Checks web-download and location URLs, and reads data from locations.
     pub fetcher: SafeFetcher,
+    /// Sends Glance's `image.send` after downloads; None when notifications are off.
+    pub send_notices: Option<Arc<crate::send_notice::SendNotifier>>,
 }

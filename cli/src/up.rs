@@ -35,8 +35,6 @@ pub struct UpArgs {
     #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     janitor_interval: u64,
-    #[command(flatten)]
-    notifications: shared::notifications::NotificationsArgs,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
@@ -53,7 +51,6 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
         concurrency,
         prefetch,
         janitor_interval,
-        notifications,
     } = args;
     let applied = shared::db::migrate::run_migrations(&gateway.database.database_url)
         .await
@@ -82,7 +79,7 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
             name: format!("imagefleet-up-worker-{n}"),
             queues: shared::messaging::WorkQueue::ALL.to_vec(),
             janitor_interval: Some(std::time::Duration::from_secs(janitor_interval)),
-            notifications: notifications.to_config(),
+            notifications: gateway.notifications.to_config(),
         };
         fleet.spawn(run_fleet(config, shutdown.clone()));
     }

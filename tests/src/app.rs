@@ -111,6 +111,10 @@ impl TestApp {
             settings: Arc::new(settings),
             store: db.store(),
             fetcher: SafeFetcher::new(filter, 1 << 40, Duration::from_secs(60), 5),
+            send_notices: Some(Arc::new(api_gateway::send_notice::SendNotifier::new(
+                bus.url(),
+                bus.notifications(),
+            ))),
         };
         let router = api_gateway::app(state);
         Self {

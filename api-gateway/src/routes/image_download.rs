@@ -3,10 +3,14 @@
 //! `Content-MD5` is the hex md5 of the whole image, as Glance sends it, also on partial
 //! answers. No data yet: 204. A deactivated image's data is refused to all but admins.
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use futures::Stream;
 use shared::domain::{Actor, Image, ImageStatus};
 use shared::store::{Area, ByteRange};
 
@@ -14,6 +18,7 @@ use super::common::{image_id, no_content, visible_image};
 use crate::byte_count;
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::send_notice::{self, Download, SendNotifier};
 use crate::state::AppState;
 
 /// `GET /v2/images/{id}/file`.
@@ -42,6 +47,7 @@ pub async fn download(
     Caller(actor): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Result<Response, ApiError> {
     let image = visible_image(&state, &actor, image_id(&id)?).await?;
     may_download(&image, &actor)?;
@@ -52,8 +58,22 @@ pub async fn download(
         return Ok(no_content());
     };
     let size = u64::try_from(size).unwrap_or(0);
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip().to_string());
+    let watch = |expected_bytes| Watch {
+        notifier: state.send_notices.clone(),
+        download: Download {
+            image_id: image.id.as_uuid(),
+            owner_id: image.owner.clone(),
+            receiver_tenant_id: actor.project_id.clone(),
+            receiver_user_id: actor.user_id.clone(),
+            destination_ip: peer.clone(),
+            expected_bytes,
+        },
+    };
     if let Some(location) = image.locations.first() {
-        return from_location(&state, &image, &location.url).await;
+        return from_location(&state, &image, &location.url, watch(size)).await;
     }
     let range = match headers.get(header::RANGE) {
         None => None,
@@ -83,7 +103,7 @@ pub async fn download(
         }
         None => (StatusCode::OK, data.size),
     };
-    let body = Body::from_stream(byte_count::downloaded(data.stream));
+    let body = watch(length).body(data.stream);
     response
         .status(status)
         .header(header::CONTENT_LENGTH, length)
@@ -93,7 +113,12 @@ pub async fn download(
 
 /// Streams an image whose data stays at its location (added by `POST /locations`).
 /// Ranges are not forwarded: the whole image is sent, which RFC 9110 allows.
-async fn from_location(state: &AppState, image: &Image, url: &str) -> Result<Response, ApiError> {
+async fn from_location(
+    state: &AppState,
+    image: &Image,
+    url: &str,
+    watch: Watch,
+) -> Result<Response, ApiError> {
     let body =
         state.fetcher.open(url).await.map_err(|e| {
             ApiError::unavailable(format!("The image's location cannot be read: {e}"))
@@ -107,9 +132,31 @@ async fn from_location(state: &AppState, image: &Image, url: &str) -> Result<Res
     if let Some(size) = image.size {
         response = response.header(header::CONTENT_LENGTH, size);
     }
-    response
-        .body(Body::from_stream(byte_count::downloaded(body)))
-        .map_err(ApiError::internal)
+    response.body(watch.body(body)).map_err(ApiError::internal)
+}
+
+/// What a download's body reports as it goes: the byte counter, and `image.send` when
+/// notifications are on.
+struct Watch {
+    notifier: Option<Arc<SendNotifier>>,
+    download: Download,
+}
+
+impl Watch {
+    fn body<E>(self, data: impl Stream<Item = Result<Bytes, E>> + Send + 'static) -> Body
+    where
+        E: Into<axum::BoxError> + 'static,
+    {
+        let counted = byte_count::downloaded(data);
+        match self.notifier {
+            Some(notifier) => Body::from_stream(send_notice::notify_when_done(
+                counted,
+                notifier,
+                self.download,
+            )),
+            None => Body::from_stream(counted),
+        }
+    }
 }
 
 /// Readers and shared members may download; a deactivated image only admins (SPEC 2).

@@ -77,7 +77,8 @@ impl NotificationConfig {
     }
 }
 
-/// Notification settings of the binaries that run the outbox relay.
+/// Notification settings of the outbox relay (workers) and of the gateway, which sends
+/// `image.send` after downloads itself.
 #[derive(Debug, Clone, Args)]
 pub struct NotificationsArgs {
     /// Publish Glance notifications (oslo.messaging v2 envelope) besides our events.

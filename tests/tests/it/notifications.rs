@@ -2,8 +2,9 @@
 //! listener of `tests/clients/notification_listener.py` (oslo.messaging from PyPI, rabbit
 //! driver, threading executor) consumes the test's own notifications exchange while a
 //! workload goes through the gateway, and must decode image.create, image.update,
-//! image.prepare, image.upload, image.activate and image.delete for the image. The
-//! virtualenv comes from `scripts/client-venv` (shared with `openstack_clients`).
+//! image.prepare, image.upload, image.activate, image.send (sent by the gateway after a
+//! download) and image.delete for the image. The virtualenv comes from
+//! `scripts/client-venv` (shared with `openstack_clients`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -23,12 +24,13 @@ use tokio::sync::mpsc;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// What the workload must produce, in the order Glance sends it.
-const EXPECTED: [&str; 6] = [
+const EXPECTED: [&str; 7] = [
     "image.create",
     "image.update",
     "image.prepare",
     "image.upload",
     "image.activate",
+    "image.send",
     "image.delete",
 ];
 
@@ -131,6 +133,8 @@ async fn an_oslo_listener_receives_glances_notifications_for_an_image() {
     })
     .await
     .expect("the upload completes");
+    let downloaded = app.get(&format!("{path}/file"), &actor).await;
+    assert_eq!(downloaded.status, StatusCode::OK, "{}", downloaded.text);
     let deleted = app.delete(&path, &actor).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
 
@@ -163,7 +167,8 @@ async fn an_oslo_listener_receives_glances_notifications_for_an_image() {
         assert_eq!(line["priority"], "INFO", "{event_type}");
         assert_eq!(line["publisher_id"], "image.localhost", "{event_type}");
         let payload = &line["payload"];
-        assert_eq!(payload["id"], json!(id), "{event_type}");
+        let about = payload.get("id").or_else(|| payload.get("image_id"));
+        assert_eq!(about, Some(&json!(id)), "{event_type}");
         assert!(
             payload.get("locations").is_none(),
             "{event_type}: {payload}"
@@ -176,6 +181,15 @@ async fn an_oslo_listener_receives_glances_notifications_for_an_image() {
     assert_eq!(upload["size"], json!(size));
     assert!(upload["checksum"].is_string(), "{upload}");
     assert_eq!(received["image.activate"]["payload"]["status"], "active");
+    let send = &received["image.send"]["payload"];
+    assert_eq!(send["bytes_sent"], json!(size), "{send}");
+    assert_eq!(
+        send["receiver_tenant_id"],
+        json!(actor.project_id),
+        "{send}"
+    );
+    assert_eq!(send["receiver_user_id"], json!(actor.user_id), "{send}");
+    assert_eq!(send["owner_id"], json!(actor.project_id), "{send}");
     assert_eq!(received["image.delete"]["payload"]["deleted"], json!(true));
 
     // The listener's queue is the test's to remove (the exchange goes with the TestBus).

@@ -239,6 +239,7 @@ async fn gateway(db: &TestDb, bus: &TestBus, database_url: &str) -> Router {
         settings: Arc::new(Settings::default()),
         store: db.store(),
         fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
+        send_notices: None,
     })
 }
 

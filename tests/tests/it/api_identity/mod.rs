@@ -128,6 +128,7 @@ impl Stack {
                 std::time::Duration::from_secs(60),
                 5,
             ),
+            send_notices: None,
         };
         let router = api_gateway::app(state);
         Self { db, bus, router }
