@@ -9,6 +9,8 @@
 //! and p99 latency, CPU per request of the service and of the load generator, and the
 //! service's peak RSS. Prints the table (medians of the runs) and appends it to
 //! `BENCHMARKS.md` under "Gateway" unless `--no-append` or fewer than 3 runs.
+//! `--service-binary PATH` measures a prebuilt `imagefleet` (say, an earlier commit's,
+//! for before/after figures) and never appends.
 //!
 //! Run: `cargo run --release -p imagefleet-tests --bin bench-gateway`
 //! Needs the local Postgres and RabbitMQ, and `rabbitmqctl` on PATH.
@@ -51,14 +53,19 @@ struct Args {
     seconds: u64,
     runs: usize,
     append: bool,
+    /// A prebuilt `imagefleet` to measure instead of this tree's (an earlier commit's,
+    /// for before/after figures); such runs are never appended.
+    service_binary: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
-    let usage = "usage: bench-gateway [--seconds S] [--runs N] [--no-append]";
+    let usage =
+        "usage: bench-gateway [--seconds S] [--runs N] [--no-append] [--service-binary PATH]";
     let mut args = Args {
         seconds: 3,
         runs: 3,
         append: true,
+        service_binary: None,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -78,6 +85,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => args.seconds = number("--seconds")?,
             "--runs" => args.runs = usize::try_from(number("--runs")?)?,
             "--no-append" => args.append = false,
+            "--service-binary" => {
+                let path = given.next().context("--service-binary needs a path")?;
+                args.service_binary = Some(path.into());
+                args.append = false;
+            }
             "-h" | "--help" => {
                 println!("{usage}");
                 std::process::exit(0);
@@ -178,7 +190,10 @@ async fn measure(
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let binary = build_service()?;
+    let binary = match &args.service_binary {
+        Some(path) => path.clone(),
+        None => build_service()?,
+    };
     let load_before = report::load_average();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -194,7 +209,9 @@ async fn main() -> anyhow::Result<()> {
     println!("{table}\n{memory}");
 
     if !args.append || args.runs < 3 {
-        eprintln!("not appended to BENCHMARKS.md (--no-append, or fewer than 3 runs)");
+        eprintln!(
+            "not appended to BENCHMARKS.md (--no-append, --service-binary, or fewer than 3 runs)"
+        );
         return Ok(());
     }
     let mut command = String::from("cargo run --release -p imagefleet-tests --bin bench-gateway");
