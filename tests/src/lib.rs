@@ -15,7 +15,7 @@ mod worker;
 
 pub use app::{TestApp, TestResponse};
 pub use http_source::HttpSource;
-pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply};
+pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply, tap};
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};
 pub use test_vhost::TestVhost;

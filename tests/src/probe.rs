@@ -65,21 +65,11 @@ impl BusProbe {
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .expect("confirm mode");
-        let replies = Self::private_queue(&channel, "probe-replies").await;
+        let replies = private_queue(&channel, "probe-replies").await;
         let reply_to = replies.queue().to_string();
         let events = if events {
-            let consumer = Self::private_queue(&channel, "probe-events").await;
-            channel
-                .queue_bind(
-                    consumer.queue(),
-                    bus.topology().events_exchange().into(),
-                    "#".into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .expect("bind the event queue");
-            Some(consumer)
+            let exchange = bus.topology().events_exchange();
+            Some(tap(&channel, &exchange, "#", "probe-events").await)
         } else {
             None
         };
@@ -91,30 +81,6 @@ impl BusProbe {
             replies,
             events,
         }
-    }
-
-    async fn private_queue(channel: &Channel, tag: &str) -> Consumer {
-        let options = QueueDeclareOptions {
-            exclusive: true,
-            ..Default::default()
-        };
-        let queue = channel
-            .queue_declare("".into(), options, FieldTable::default())
-            .await
-            .expect("private queue");
-        let no_ack = BasicConsumeOptions {
-            no_ack: true,
-            ..Default::default()
-        };
-        channel
-            .basic_consume(
-                queue.name().clone(),
-                tag.into(),
-                no_ack,
-                FieldTable::default(),
-            )
-            .await
-            .expect("consume the private queue")
     }
 
     /// Publishes raw bytes to the commands queue with `reply_to` and `correlation_id`.
@@ -214,4 +180,46 @@ async fn next(consumer: &mut Consumer, what: &str) -> lapin::message::Delivery {
         .unwrap_or_else(|_| panic!("a {what} within {PROBE_DEADLINE:?}"))
         .expect("the probe's queue is open")
         .expect("a delivery")
+}
+
+/// A consumer (no-ack) of a new exclusive, server-named queue on `channel`: it goes away
+/// with the channel, so a test leaves nothing behind.
+async fn private_queue(channel: &Channel, tag: &str) -> Consumer {
+    let options = QueueDeclareOptions {
+        exclusive: true,
+        ..Default::default()
+    };
+    let queue = channel
+        .queue_declare("".into(), options, FieldTable::default())
+        .await
+        .expect("private queue");
+    let no_ack = BasicConsumeOptions {
+        no_ack: true,
+        ..Default::default()
+    };
+    channel
+        .basic_consume(
+            queue.name().clone(),
+            tag.into(),
+            no_ack,
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume the private queue")
+}
+
+/// A private queue bound to `exchange` with `key`: a copy of what is published there.
+pub async fn tap(channel: &Channel, exchange: &str, key: &str, tag: &str) -> Consumer {
+    let consumer = private_queue(channel, tag).await;
+    channel
+        .queue_bind(
+            consumer.queue(),
+            exchange.into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind the tap");
+    consumer
 }

@@ -7,11 +7,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use futures::StreamExt;
 use imagefleet_tests::fixtures::{create, envelope, owner};
-use imagefleet_tests::{BusProbe, PROBE_DEADLINE, TestApp, TestBus};
+use imagefleet_tests::{BusProbe, PROBE_DEADLINE, TestApp, TestBus, tap};
 use lapin::message::Delivery;
-use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{Channel, Connection, Consumer};
+use lapin::{Connection, Consumer};
 use shared::domain::ImageId;
 use shared::messaging::connection::connect;
 use shared::messaging::headers::traceparent;
@@ -55,40 +53,6 @@ impl Tap {
             .await
             .expect("close the tap");
     }
-}
-
-async fn tap(channel: &Channel, exchange: &str, key: &str, tag: &str) -> Consumer {
-    let exclusive = QueueDeclareOptions {
-        exclusive: true,
-        ..Default::default()
-    };
-    let queue = channel
-        .queue_declare("".into(), exclusive, FieldTable::default())
-        .await
-        .expect("private queue");
-    channel
-        .queue_bind(
-            queue.name().clone(),
-            exchange.into(),
-            key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bind the tap");
-    let no_ack = BasicConsumeOptions {
-        no_ack: true,
-        ..Default::default()
-    };
-    channel
-        .basic_consume(
-            queue.name().clone(),
-            tag.into(),
-            no_ack,
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume the tap")
 }
 
 async fn next(consumer: &mut Consumer) -> Delivery {
