@@ -21,6 +21,8 @@ pub const DEVELOPMENT_PROJECT: &str = "default";
 pub struct UpArgs {
     #[command(flatten)]
     gateway: GatewayArgs,
+    #[command(flatten)]
+    intake: shared::messaging::intake::IntakeArgs,
     /// Workers to run in this process.
     #[arg(long, env = "IMAGEFLEET_WORKERS", default_value_t = 2)]
     workers: usize,
@@ -47,6 +49,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     let UpArgs {
         mut gateway,
+        intake,
         workers,
         concurrency,
         prefetch,
@@ -80,6 +83,7 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
             queues: shared::messaging::WorkQueue::ALL.to_vec(),
             janitor_interval: Some(std::time::Duration::from_secs(janitor_interval)),
             notifications: gateway.notifications.to_config(),
+            intake: intake.to_policy(),
         };
         fleet.spawn(run_fleet(config, shutdown.clone()));
     }

@@ -11,7 +11,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, Consumer};
-use shared::messaging::connection::connect;
+use shared::messaging::connection::{connect, login_of};
 use shared::messaging::{CommandEnvelope, CommandReply, EventEnvelope, Topology, WorkQueue};
 
 use crate::TestBus;
@@ -24,6 +24,8 @@ pub struct BusProbe {
     connection: Connection,
     channel: Channel,
     topology: Topology,
+    /// The probe's RabbitMQ user, which it signs commands with (`user_id`).
+    user: String,
     reply_to: String,
     replies: Consumer,
     events: Option<Consumer>,
@@ -77,23 +79,49 @@ impl BusProbe {
             connection,
             channel,
             topology: bus.topology().clone(),
+            user: login_of(bus.url()),
             reply_to,
             replies,
             events,
         }
     }
 
-    /// Publishes raw bytes to the commands queue with `reply_to` and `correlation_id`.
-    pub async fn publish_bytes(&self, body: &[u8], correlation_id: &str) {
-        let properties = BasicProperties::default()
+    /// The properties of a well-formed command from this probe: persistent JSON signed
+    /// with its user, answered to its reply queue under `correlation_id`.
+    pub fn properties(&self, correlation_id: &str) -> BasicProperties {
+        BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_user_id(self.user.as_str().into())
             .with_reply_to(self.reply_to.clone().into())
             .with_correlation_id(correlation_id.into())
-            .with_delivery_mode(2);
+            .with_delivery_mode(2)
+    }
+
+    /// The queue the probe's replies arrive on (a `reply_to` for other producers).
+    pub fn reply_queue(&self) -> &str {
+        &self.reply_to
+    }
+
+    /// Publishes raw bytes to the commands queue as a well-formed command would be.
+    pub async fn publish_bytes(&self, body: &[u8], correlation_id: &str) {
+        self.publish_with(body, self.properties(correlation_id))
+            .await;
+    }
+
+    /// Publishes raw bytes to the commands queue with exactly `properties`.
+    pub async fn publish_with(&self, body: &[u8], properties: BasicProperties) {
+        let commands = self.topology.queue(WorkQueue::Commands);
+        self.publish_to(&commands, body, properties).await;
+    }
+
+    /// Publishes raw bytes through the commands exchange under `routing_key` (a work
+    /// queue's name) with exactly `properties`.
+    pub async fn publish_to(&self, routing_key: &str, body: &[u8], properties: BasicProperties) {
         let confirm = self
             .channel
             .basic_publish(
                 self.topology.commands_exchange().into(),
-                self.topology.queue(WorkQueue::Commands).into(),
+                routing_key.into(),
                 BasicPublishOptions::default(),
                 body,
                 properties,
@@ -117,10 +145,7 @@ impl BusProbe {
     pub async fn publish_all(&self, commands: &[CommandEnvelope]) {
         for command in commands {
             let body = serde_json::to_vec(command).expect("an envelope serialises");
-            let properties = BasicProperties::default()
-                .with_reply_to(self.reply_to.clone().into())
-                .with_correlation_id(command.command_id.to_string().into())
-                .with_delivery_mode(2);
+            let properties = self.properties(&command.command_id.to_string());
             self.channel
                 .basic_publish(
                     self.topology.commands_exchange().into(),

@@ -4,6 +4,7 @@
 use shared::domain::DomainConfig;
 use shared::fetch::{ImportFilter, SafeFetcher};
 use shared::messaging::WorkQueue;
+use shared::messaging::intake::IntakePolicy;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +58,16 @@ impl TestWorker {
         Self::run(config)
     }
 
+    /// Starts a worker admitting commands by `intake` (the hostile-bus tests trust
+    /// producers of their own).
+    pub fn start_trusting(db: &TestDb, bus: &TestBus, name: &str, intake: IntakePolicy) -> Self {
+        let filter = ImportFilter::default();
+        let domain = DomainConfig::default();
+        let mut config = Self::config(db, bus, name, domain, filter, Some(JANITOR_INTERVAL));
+        config.intake = intake;
+        Self::run(config)
+    }
+
     fn start_full(
         db: &TestDb,
         bus: &TestBus,
@@ -98,6 +109,7 @@ impl TestWorker {
             name: name.to_owned(),
             janitor_interval,
             notifications: Some(bus.notifications()),
+            intake: IntakePolicy::default(),
         }
     }
 

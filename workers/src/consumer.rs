@@ -10,7 +10,8 @@ use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, message::Delivery};
-use shared::messaging::connection::connect_with_backoff;
+use shared::messaging::connection::{connect_with_backoff, login_of};
+use shared::messaging::intake::{Intake, IntakePolicy};
 use shared::messaging::{Topology, WorkQueue};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -35,6 +36,8 @@ pub struct ConsumerConfig {
     pub concurrency: usize,
     /// Connection name shown by the broker.
     pub name: String,
+    /// What deliveries are admitted, and from whom.
+    pub intake: IntakePolicy,
 }
 
 /// Consumes until `shutdown` is cancelled, reconnecting whenever the connection drops.
@@ -43,10 +46,12 @@ pub async fn run_consumer(
     handlers: HandlerContext,
     shutdown: CancellationToken,
 ) {
+    // The worker's own user is trusted as an operator: its retries come back signed so.
+    let intake = Arc::new(config.intake.resolve(&login_of(&config.amqp_url)));
     while let Some(connection) =
         connect_with_backoff(&config.amqp_url, &config.name, &shutdown).await
     {
-        match consume(&connection, &config, &handlers, &shutdown).await {
+        match consume(&connection, &config, &handlers, &intake, &shutdown).await {
             Ok(()) => {
                 if let Err(error) = connection.close(200, "shutting down".into()).await {
                     tracing::debug!(%error, "closing the consumer connection");
@@ -74,6 +79,7 @@ async fn consume(
     connection: &Connection,
     config: &ConsumerConfig,
     handlers: &HandlerContext,
+    intake: &Arc<Intake>,
     shutdown: &CancellationToken,
 ) -> Result<(), lapin::Error> {
     let channel = connection.create_channel().await?;
@@ -81,8 +87,12 @@ async fn consume(
     channel
         .basic_qos(config.prefetch, BasicQosOptions::default())
         .await?;
-    let publisher =
-        Publisher::new(connection.create_channel().await?, config.topology.clone()).await?;
+    let publisher = Publisher::new(
+        connection.create_channel().await?,
+        config.topology.clone(),
+        Arc::clone(intake),
+    )
+    .await?;
     let queue = config.topology.queue(config.queue);
     let mut consumer = channel
         .basic_consume(
@@ -115,14 +125,15 @@ async fn consume(
         };
         match next {
             Some(Ok(delivery)) => {
-                let (handlers, publisher, queue, broken) = (
+                let (handlers, publisher, queue, broken, intake) = (
                     handlers.clone(),
                     publisher.clone(),
                     config.queue,
                     broken.clone(),
+                    Arc::clone(intake),
                 );
                 in_flight.spawn(async move {
-                    settle(delivery, queue, &handlers, &publisher, &broken).await;
+                    settle(delivery, queue, &handlers, &publisher, &intake, &broken).await;
                     drop(permit);
                 });
             }
@@ -171,6 +182,7 @@ async fn settle(
     queue: WorkQueue,
     handlers: &HandlerContext,
     publisher: &Publisher,
+    intake: &Intake,
     broken: &CancellationToken,
 ) {
     let acker = delivery.acker.clone();
@@ -178,9 +190,11 @@ async fn settle(
         requeue: true,
         ..Default::default()
     };
-    match AssertUnwindSafe(delivery::process(delivery, queue, handlers, publisher))
-        .catch_unwind()
-        .await
+    match AssertUnwindSafe(delivery::process(
+        delivery, queue, handlers, publisher, intake,
+    ))
+    .catch_unwind()
+    .await
     {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {

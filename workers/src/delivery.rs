@@ -1,5 +1,7 @@
-//! One delivery from a work queue: read it as a command envelope (refusing malformed
-//! JSON, unknown types and schema versions as permanent failures), dispatch it, and
+//! One delivery from a work queue: admit it (size, content type, then for a command
+//! its producer: see `shared::messaging::intake`), read it as a command envelope
+//! (refusing malformed JSON, unknown types and schema versions as permanent failures),
+//! check its producer may send its type, dispatch it, and
 //! settle it: reply if asked, then retry, dead-letter or simply ack. The ack comes last,
 //! after the transaction committed and the reply and any re-publish were confirmed, so a
 //! crash at any point redelivers instead of losing the command. Each command is counted
@@ -7,9 +9,11 @@
 //! Commands and jobs run in a span that continues the W3C trace of the message's
 //! `traceparent` header (or starts one) and records `trace.id` beside `correlation.id`.
 
+use lapin::BasicProperties;
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
 use shared::domain::CommandId;
+use shared::messaging::intake::Intake;
 use shared::messaging::{
     COMMAND_SCHEMA_V1, CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope, TraceContext, WorkQueue,
     headers,
@@ -57,13 +61,28 @@ pub async fn process(
     queue: WorkQueue,
     handlers: &HandlerContext,
     publisher: &Publisher,
+    intake: &Intake,
 ) -> Result<(), lapin::Error> {
     let trace = headers::traceparent(&delivery.properties);
-    let outcome = if queue == WorkQueue::Jobs && is_event(&delivery.data) {
-        run_job(&delivery.data, trace, handlers).await
-    } else {
-        run_command(&delivery.data, trace, handlers).await
-    };
+    // Size and content type before anything reads the body, events included.
+    let outcome =
+        if let Err(rejection) = intake.check_message(&delivery.properties, delivery.data.len()) {
+            count_unreadable(Outcome::Permanent {
+                command_id: None,
+                rejection,
+            })
+        } else if queue == WorkQueue::Jobs && is_event(&delivery.data) {
+            run_job(&delivery.data, trace, handlers).await
+        } else {
+            run_command(
+                &delivery.data,
+                &delivery.properties,
+                trace,
+                handlers,
+                intake,
+            )
+            .await
+        };
     tracing::debug!(outcome = outcome.label(), "delivery processed");
     if let Some(reply) = outcome.reply() {
         publisher.reply(&delivery.properties, &reply).await?;
@@ -133,28 +152,43 @@ async fn run_job(body: &[u8], trace: Option<TraceContext>, handlers: &HandlerCon
     outcome
 }
 
+/// Counts a message refused before it could be read as a command.
+fn count_unreadable(outcome: Outcome) -> Outcome {
+    metrics::counter!(COMMANDS, "type" => UNREADABLE, "outcome" => outcome.label()).increment(1);
+    outcome
+}
+
 /// Applies a command in a span of the sender's trace (`trace`, from its `traceparent`
-/// header; a new trace without one). The events it writes carry the span's context.
+/// header; a new trace without one), if its producer may send it: an unknown producer's
+/// message is refused unread. The events it writes carry the span's context.
 async fn run_command(
     body: &[u8],
+    properties: &BasicProperties,
     trace: Option<TraceContext>,
     handlers: &HandlerContext,
+    intake: &Intake,
 ) -> Outcome {
+    let producer = match intake.producer(properties) {
+        Ok(producer) => producer,
+        Err(rejection) => {
+            return count_unreadable(Outcome::Permanent {
+                command_id: None,
+                rejection,
+            });
+        }
+    };
     let started = Instant::now();
     let (command_type, outcome) = match parse(body) {
-        Ok(mut envelope) => {
-            let span = tracing::info_span!(
-                "command",
-                command.id = %envelope.command_id,
-                command.r#type = envelope.command.type_name(),
-                correlation.id = envelope.correlation_id.as_deref().unwrap_or(""),
-                trace.id = tracing::field::Empty,
-            );
-            envelope.trace = Some(telemetry::continue_trace(&span, trace));
-            let outcome = handlers::dispatch(&envelope, handlers)
-                .instrument(span)
-                .await;
-            (envelope.command.type_name(), outcome)
+        Ok(envelope) => {
+            let command_type = envelope.command.type_name();
+            let outcome = match intake.permit(&producer, &envelope.command) {
+                Ok(()) => apply(envelope, trace, handlers).await,
+                Err(rejection) => Outcome::Permanent {
+                    command_id: Some(envelope.command_id),
+                    rejection,
+                },
+            };
+            (command_type, outcome)
         }
         Err(outcome) => (UNREADABLE, outcome),
     };
@@ -162,4 +196,23 @@ async fn run_command(
     metrics::histogram!(COMMAND_DURATION, "type" => command_type)
         .record(started.elapsed().as_secs_f64());
     outcome
+}
+
+/// Dispatches an admitted command in its span.
+async fn apply(
+    mut envelope: CommandEnvelope,
+    trace: Option<TraceContext>,
+    handlers: &HandlerContext,
+) -> Outcome {
+    let span = tracing::info_span!(
+        "command",
+        command.id = %envelope.command_id,
+        command.r#type = envelope.command.type_name(),
+        correlation.id = envelope.correlation_id.as_deref().unwrap_or(""),
+        trace.id = tracing::field::Empty,
+    );
+    envelope.trace = Some(telemetry::continue_trace(&span, trace));
+    handlers::dispatch(&envelope, handlers)
+        .instrument(span)
+        .await
 }

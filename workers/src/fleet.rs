@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use shared::db::{PoolOptions, Repository, build_pool};
 use shared::domain::DomainConfig;
+use shared::messaging::intake::IntakePolicy;
 use shared::messaging::{Topology, WorkQueue};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +54,8 @@ pub struct FleetConfig {
     pub fetcher: SafeFetcher,
     /// Where this worker's relay candidate sends Glance notifications; None sends none.
     pub notifications: Option<NotificationConfig>,
+    /// What the consumers admit, and from which producers.
+    pub intake: IntakePolicy,
 }
 
 /// Why a worker could not start.
@@ -96,6 +99,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             prefetch: config.prefetch,
             concurrency: config.concurrency,
             name: format!("{}-{}", config.name, config.topology.queue(queue)),
+            intake: config.intake.clone(),
         };
         tasks.spawn(run_consumer(consumer, handlers.clone(), shutdown.clone()));
     }

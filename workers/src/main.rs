@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use shared::config::{AmqpArgs, DatabaseArgs, DomainArgs, TelemetryArgs};
 use shared::fetch::ImportFilterArgs;
 use shared::messaging::WorkQueue;
+use shared::messaging::intake::IntakeArgs;
 use shared::notifications::NotificationsArgs;
 use shared::store::StoreArgs;
 use std::net::SocketAddr;
@@ -49,6 +50,8 @@ struct RunArgs {
     import: ImportFilterArgs,
     #[command(flatten)]
     notifications: NotificationsArgs,
+    #[command(flatten)]
+    intake: IntakeArgs,
     /// The work queues to consume: `commands` (state commands) and `jobs` (imports,
     /// location hashing, data removal); both by default.
     #[arg(long, env = "IMAGEFLEET_QUEUES", value_enum, value_delimiter = ',', default_values_t = WorkQueue::ALL)]
@@ -101,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
                 queues: args.queues.clone(),
                 janitor_interval: Some(std::time::Duration::from_secs(args.janitor_interval)),
                 notifications: args.notifications.to_config(),
+                intake: args.intake.to_policy(),
             };
             let ops = OpsConfig {
                 bind: args.metrics_bind,

@@ -1,12 +1,18 @@
 //! What a worker publishes while settling a delivery: replies to producers, copies into
 //! the retry queues, and dead letters with the reason in headers. Every publish waits
 //! for the broker's confirm before the original delivery is acked; retries and dead
-//! letters are counted once confirmed.
+//! letters are counted once confirmed. Retries and dead letters are published as this
+//! worker's own user, naming the producer they came from in `x-imagefleet-producer`:
+//! the broker refuses a `user_id` other than the publisher's, and a replay must be
+//! judged as the original producer, not as the worker or the operator replaying it.
+
+use std::sync::Arc;
 
 use lapin::message::Delivery;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
+use shared::messaging::intake::Intake;
 use shared::messaging::{CommandReply, Topology, WorkQueue, headers};
 use shared::metrics::{COMMAND_RETRIES, DEAD_LETTERED, queue_label};
 
@@ -18,6 +24,7 @@ const MAX_REASON: usize = 1000;
 pub struct Publisher {
     channel: Channel,
     topology: Topology,
+    intake: Arc<Intake>,
 }
 
 /// How many attempts a message has had, from its header (0 when first delivered).
@@ -48,12 +55,21 @@ fn text(value: &str) -> AMQPValue {
 }
 
 impl Publisher {
-    /// Puts `channel` in confirm mode.
-    pub async fn new(channel: Channel, topology: Topology) -> Result<Self, lapin::Error> {
+    /// Puts `channel` in confirm mode; `intake` names this worker's user and judges
+    /// whom a letter is from.
+    pub async fn new(
+        channel: Channel,
+        topology: Topology,
+        intake: Arc<Intake>,
+    ) -> Result<Self, lapin::Error> {
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        Ok(Self { channel, topology })
+        Ok(Self {
+            channel,
+            topology,
+            intake,
+        })
     }
 
     async fn publish(
@@ -107,8 +123,10 @@ impl Publisher {
         self.publish("", reply_to.as_str(), &body, properties).await
     }
 
-    /// The original message with its failure recorded in headers.
+    /// The original message with its failure and its producer recorded in headers,
+    /// published as this worker's user.
     fn annotated(
+        &self,
         delivery: &Delivery,
         queue_name: &str,
         class: &str,
@@ -120,10 +138,13 @@ impl Publisher {
         table.insert(headers::FAILURE_CLASS.into(), text(class));
         table.insert(headers::FAILURE_REASON.into(), text(reason));
         table.insert(headers::ORIGIN_QUEUE.into(), text(queue_name));
+        let producer = self.intake.provenance(&delivery.properties);
+        table.insert(headers::PRODUCER.into(), text(&producer));
         delivery
             .properties
             .clone()
             .with_headers(FieldTable::from(table.inner().clone()))
+            .with_user_id(self.intake.own_user().into())
             .with_delivery_mode(2)
     }
 
@@ -138,7 +159,7 @@ impl Publisher {
     ) -> Result<(), lapin::Error> {
         let origin = self.topology.queue(queue);
         tracing::warn!(queue = %origin, class, reason, attempts, "dead-lettering a command");
-        let properties = Self::annotated(delivery, &origin, class, reason, attempts);
+        let properties = self.annotated(delivery, &origin, class, reason, attempts);
         let target: ShortString = self.topology.dead_letter_queue(queue).into();
         self.publish(
             &self.topology.dead_letter_exchange(),
@@ -175,7 +196,7 @@ impl Publisher {
         }
         tracing::info!(attempt = attempts + 1, reason, "retrying a command later");
         let origin = self.topology.queue(queue);
-        let properties = Self::annotated(delivery, &origin, "retryable", reason, attempts + 1);
+        let properties = self.annotated(delivery, &origin, "retryable", reason, attempts + 1);
         self.publish(
             "",
             &self.topology.retry_queue(queue, step),

@@ -23,7 +23,7 @@ use clap::Subcommand;
 use lapin::Channel;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
-use shared::messaging::connection::connect;
+use shared::messaging::connection::{connect, login_of};
 
 pub use list::{DeadLetter, ListArgs, list};
 pub use purge::{PurgeArgs, purge};
@@ -114,7 +114,9 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
             let queue = args.queue;
             let from = topology.dead_letter_queue(queue);
             let mut progress = Progress::stderr(format!("replaying {from}"));
-            let moved = replay(&channel, &topology, queue, args.limit, &mut progress).await?;
+            let user = login_of(&amqp.amqp_url);
+            let moved =
+                replay(&channel, &topology, &user, queue, args.limit, &mut progress).await?;
             println!(
                 "replayed {moved} message(s) from {from} to {}",
                 topology.queue(queue)

@@ -2,7 +2,10 @@
 //! is republished (confirmed, mandatory) through the commands exchange with its attempt
 //! count and failure headers removed, and only then acked in the dead-letter queue. A
 //! crash between the two leaves a copy in both queues; that is harmless because a
-//! command is applied once per `command_id`.
+//! command is applied once per `command_id`. The copy is signed with the operator's
+//! RabbitMQ user (`user_id`) and names the producer it first came from in
+//! `x-imagefleet-producer`, so workers judge it as that producer: a replay never gains
+//! rights the original lacked (README, "Producers and trust").
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -37,10 +40,12 @@ pub struct ReplayArgs {
 }
 
 /// Moves up to `limit` messages (at most as many as the dead-letter queue holds now)
-/// back to `queue`, counting each in `progress`; returns how many were moved.
+/// back to `queue` as `user` (the channel's RabbitMQ user), counting each in
+/// `progress`; returns how many were moved.
 pub async fn replay<W: Write>(
     channel: &Channel,
     topology: &Topology,
+    user: &str,
     queue: WorkQueue,
     limit: Option<usize>,
     progress: &mut Progress<W>,
@@ -61,7 +66,7 @@ pub async fn replay<W: Write>(
             break;
         };
         let delivery = message.delivery;
-        if let Err(error) = republish(channel, topology, queue, &delivery).await {
+        if let Err(error) = republish(channel, topology, user, queue, &delivery).await {
             let requeue = BasicNackOptions {
                 multiple: false,
                 requeue: true,
@@ -81,6 +86,7 @@ pub async fn replay<W: Write>(
 async fn republish(
     channel: &Channel,
     topology: &Topology,
+    user: &str,
     queue: WorkQueue,
     delivery: &Delivery,
 ) -> anyhow::Result<()> {
@@ -93,7 +99,7 @@ async fn republish(
                 ..Default::default()
             },
             &delivery.data,
-            replay_properties(&delivery.properties),
+            replay_properties(&delivery.properties, user),
         )
         .await?
         .await?;
@@ -120,10 +126,13 @@ const RESET_HEADERS: [&str; 6] = [
 ];
 
 /// The properties of a replayed message: those that describe the command, kept; the
-/// failure record, the expired caller's `reply_to`/`correlation_id`, any TTL and the
-/// `user_id` (the broker checks it against our login) dropped.
-pub fn replay_properties(original: &BasicProperties) -> BasicProperties {
-    let kept: BTreeMap<ShortString, AMQPValue> = original
+/// failure record, the expired caller's `reply_to`/`correlation_id` and any TTL
+/// dropped. The `user_id` becomes `user` (the broker checks it against our login); the
+/// producer the message came from stays in `x-imagefleet-producer`: the one a worker
+/// recorded when it dead-lettered it, else the original `user_id` (empty for none,
+/// which workers refuse as unidentified).
+pub fn replay_properties(original: &BasicProperties, user: &str) -> BasicProperties {
+    let mut kept: BTreeMap<ShortString, AMQPValue> = original
         .headers()
         .as_ref()
         .map(|table| {
@@ -135,8 +144,20 @@ pub fn replay_properties(original: &BasicProperties) -> BasicProperties {
                 .collect()
         })
         .unwrap_or_default();
+    if !kept.contains_key(headers::PRODUCER) {
+        let producer = original
+            .user_id()
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        kept.insert(
+            headers::PRODUCER.into(),
+            AMQPValue::LongString(producer.into()),
+        );
+    }
     let mut properties = BasicProperties::default()
         .with_delivery_mode(2)
+        .with_user_id(user.into())
         .with_headers(FieldTable::from(kept));
     if let Some(value) = original.content_type() {
         properties = properties.with_content_type(value.clone());
@@ -179,7 +200,7 @@ mod tests {
             .with_type("delete_image".into())
             .with_reply_to("amq.rabbitmq.reply-to.gone".into())
             .with_user_id("someone".into());
-        let replayed = replay_properties(&original);
+        let replayed = replay_properties(&original, "operator");
         let kept = replayed.headers().clone().unwrap_or_default();
         assert_eq!(integer(&kept, headers::ATTEMPTS), None);
         assert_eq!(text(&kept, headers::FAILURE_REASON), None);
@@ -194,6 +215,22 @@ mod tests {
         );
         assert_eq!(replayed.delivery_mode(), &Some(2));
         assert!(replayed.reply_to().is_none());
-        assert!(replayed.user_id().is_none());
+        assert_eq!(
+            replayed.user_id().as_ref().map(|u| u.as_str()),
+            Some("operator")
+        );
+        assert_eq!(text(&kept, headers::PRODUCER).as_deref(), Some("someone"));
+    }
+
+    #[test]
+    fn replay_keeps_the_producer_a_worker_recorded() {
+        let mut table = FieldTable::default();
+        table.insert(headers::PRODUCER.into(), AMQPValue::LongString("gw".into()));
+        let original = BasicProperties::default()
+            .with_headers(table)
+            .with_user_id("worker".into());
+        let replayed = replay_properties(&original, "operator");
+        let kept = replayed.headers().clone().unwrap_or_default();
+        assert_eq!(text(&kept, headers::PRODUCER).as_deref(), Some("gw"));
     }
 }

@@ -114,6 +114,9 @@ pub struct CommandClient {
 struct Inner {
     url: String,
     name: String,
+    /// The RabbitMQ user of `url`: every command names it as its `user_id`, which the
+    /// broker checks and workers trust as the producer (see `intake`).
+    user: String,
     topology: Topology,
     /// The current connection; the lock is held while reconnecting so that callers who
     /// find the connection dropped reconnect once, not once each.
@@ -149,6 +152,7 @@ impl CommandClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 url: url.to_owned(),
+                user: super::connection::login_of(url),
                 name: name.to_owned(),
                 topology,
                 link: Mutex::new(Some(Arc::new(link))),
@@ -175,7 +179,8 @@ impl CommandClient {
         let deadline = Instant::now() + self.publish_timeout;
         let body = serde_json::to_vec(envelope).map_err(ClientError::Encode)?;
         let link = self.link(deadline, self.publish_timeout).await?;
-        let publish = link.publish(&self.inner.topology, &body, properties(envelope));
+        let properties = properties(envelope, &self.inner.user);
+        let publish = link.publish(&self.inner.topology, &body, properties);
         timeout_at(deadline, publish)
             .await
             .map_err(|_| ClientError::Timeout(self.publish_timeout))?
@@ -199,7 +204,7 @@ impl CommandClient {
             link: &link,
             correlation_id: &correlation_id,
         };
-        let properties = properties(envelope)
+        let properties = properties(envelope, &self.inner.user)
             .with_reply_to(DIRECT_REPLY_TO.into())
             .with_correlation_id(correlation_id.as_str().into());
         let publish = link.publish(&self.inner.topology, &body, properties);
@@ -276,12 +281,14 @@ impl CommandClient {
     }
 }
 
-/// The AMQP properties of a command message, with the envelope's trace context in the
-/// `traceparent` header when it has one.
-fn properties(envelope: &CommandEnvelope) -> BasicProperties {
+/// The AMQP properties of a command message from `user` (the connection's login), with
+/// the envelope's trace context in the `traceparent` header when it has one. Every Rust
+/// producer (gateway, `imagefleet publish`, tests) publishes through here.
+pub fn properties(envelope: &CommandEnvelope, user: &str) -> BasicProperties {
     let issued_at = u64::try_from(envelope.issued_at.timestamp()).unwrap_or_default();
     let properties = BasicProperties::default()
         .with_delivery_mode(2)
+        .with_user_id(user.into())
         .with_content_type("application/json".into())
         .with_message_id(envelope.command_id.to_string().into())
         .with_type(envelope.command.type_name().into())

@@ -11,6 +11,14 @@ use tokio_util::sync::CancellationToken;
 /// Longest pause between two connection attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// The RabbitMQ user `url` logs in as (guest when it names none): the `user_id` a
+/// producer on that connection may set, since the broker checks it.
+pub fn login_of(url: &str) -> String {
+    url.parse::<lapin::uri::AMQPUri>()
+        .map(|uri| uri.authority.userinfo.username)
+        .unwrap_or_default()
+}
+
 /// Opens a connection named `name` (shown in the broker's management UI).
 pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
     let properties = ConnectionProperties::default().with_connection_name(name.into());

@@ -15,6 +15,10 @@ pub const FAILURE_CLASS: &str = "x-imagefleet-failure-class";
 /// The work queue a dead-lettered message came from.
 pub const ORIGIN_QUEUE: &str = "x-imagefleet-origin-queue";
 
+/// The producer a message was first sent by, when an operator forwards it (a worker's
+/// retries and dead letters, `imagefleet dlq replay`): see [`super::intake`].
+pub const PRODUCER: &str = "x-imagefleet-producer";
+
 /// The W3C trace context of the span that sent the message (see [`super::trace_context`]).
 pub use super::trace_context::TRACEPARENT;
 

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod envelope;
 pub mod event_envelope;
 pub mod headers;
+pub mod intake;
 pub mod reply;
 pub mod schemas;
 pub mod topology;

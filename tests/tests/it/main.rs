@@ -13,6 +13,7 @@ mod compose;
 mod concurrency;
 mod fetch;
 mod fleet;
+mod hostile_bus;
 mod hostile_http;
 mod image_data;
 mod image_list;

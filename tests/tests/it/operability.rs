@@ -343,6 +343,7 @@ async fn retries_and_dead_letters_are_counted() {
         store: unreachable.store(),
         fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
         notifications: None,
+        intake: Default::default(),
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let worker = tokio::spawn(workers::run_fleet(config, shutdown.clone()));

@@ -7,7 +7,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{TestBus, TestDb};
-use lapin::BasicProperties;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
 };
@@ -43,6 +42,7 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
             5,
         ),
         notifications: Some(bus.notifications()),
+        intake: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run_fleet(config, shutdown.clone()));
@@ -91,7 +91,11 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
             bus.topology().queue(WorkQueue::Commands).into(),
             BasicPublishOptions::default(),
             &serde_json::to_vec(&command).expect("json"),
-            BasicProperties::default().with_message_id(command.command_id.to_string().into()),
+            // As every producer does: JSON, signed with the connection's user.
+            shared::messaging::client::properties(
+                &command,
+                &shared::messaging::connection::login_of(bus.url()),
+            ),
         )
         .await
         .expect("publish");

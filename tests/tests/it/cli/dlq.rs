@@ -12,6 +12,8 @@ use imagefleet_cli::progress::Progress;
 use imagefleet_tests::TestBus;
 use lapin::BasicProperties;
 use lapin::options::BasicGetOptions;
+use lapin::types::AMQPValue;
+use shared::messaging::connection::login_of;
 use shared::messaging::{WorkQueue, headers};
 
 use super::{amqp_args, channel, dead_letter, depth, depth_soon, publish};
@@ -69,9 +71,11 @@ async fn dlq_replay_moves_dead_letters_back_with_a_clean_record() {
     }
     let topology = bus.topology();
     let mut progress = every_message("replaying");
+    let user = login_of(bus.url());
     let moved = dlq::replay(
         &channel,
         topology,
+        &user,
         WorkQueue::Commands,
         Some(2),
         &mut progress,
@@ -88,9 +92,16 @@ async fn dlq_replay_moves_dead_letters_back_with_a_clean_record() {
     // Fewer messages than a step and no time-based line: the clock plays no part.
     let mut progress =
         Progress::new("replaying", Vec::new()).with_steps(1000, Duration::from_secs(3600));
-    let moved = dlq::replay(&channel, topology, WorkQueue::Commands, None, &mut progress)
-        .await
-        .expect("replayed the rest");
+    let moved = dlq::replay(
+        &channel,
+        topology,
+        &user,
+        WorkQueue::Commands,
+        None,
+        &mut progress,
+    )
+    .await
+    .expect("replayed the rest");
     assert_eq!(moved, 1);
     assert!(lines(progress).is_empty(), "short work prints nothing");
     assert_eq!(depth(&channel, &dlq_name).await, 0);
@@ -107,6 +118,13 @@ async fn dlq_replay_moves_dead_letters_back_with_a_clean_record() {
     let table = properties.headers().clone().unwrap_or_default();
     assert!(!table.contains_key(headers::ATTEMPTS), "attempts reset");
     assert!(!table.contains_key(headers::FAILURE_REASON));
+    // Signed by the operator, and naming its unidentified producer: workers refuse it.
+    let signed = properties.user_id().as_ref().map(|u| u.to_string());
+    assert_eq!(signed, Some(user));
+    assert_eq!(
+        table.inner().get(headers::PRODUCER),
+        Some(&AMQPValue::LongString("".into()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
