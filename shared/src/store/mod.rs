@@ -63,6 +63,8 @@ pub struct ImageStore {
     description: String,
     /// Bytes buffered per part of a write.
     part_size: usize,
+    /// The directory of a local store (None for others): see [`Self::remove_partial_writes`].
+    local_root: Option<std::path::PathBuf>,
 }
 
 /// Part size of local writes: big enough for few syscalls, small enough that many
@@ -80,6 +82,7 @@ impl ImageStore {
             inner,
             description: description.into(),
             part_size,
+            local_root: None,
         }
     }
 
@@ -91,11 +94,14 @@ impl ImageStore {
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)?
             .with_automatic_cleanup(true)
             .with_fsync(true);
-        Ok(Self::new(
-            Arc::new(fs),
-            format!("file://{}", dir.display()),
-            LOCAL_PART_SIZE,
-        ))
+        Ok(Self {
+            local_root: Some(dir.to_owned()),
+            ..Self::new(
+                Arc::new(fs),
+                format!("file://{}", dir.display()),
+                LOCAL_PART_SIZE,
+            )
+        })
     }
 
     /// Where the store is, as configured.
@@ -112,9 +118,48 @@ impl ImageStore {
     /// by whoever owns the cleanup, so they must be idempotent).
     pub async fn delete(&self, area: Area, image_id: ImageId) -> Result<(), StoreError> {
         match self.inner.delete(&Self::key(area, image_id)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        self.remove_partial_writes(area, image_id).await
+    }
+
+    /// Removes what writes of the blob cut off by a crash left: the local store writes
+    /// to `<key>#<n>` and renames at the end, and removes that file when a write is
+    /// dropped, which a killed process never does (the chaos runner's gateway kill
+    /// found them). Object stores abort their multipart uploads themselves.
+    async fn remove_partial_writes(&self, area: Area, image_id: ImageId) -> Result<(), StoreError> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let dir = root.join(area.prefix());
+        let prefix = format!("{image_id}#");
+        let removed = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    match std::fs::remove_file(entry.path()) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|joined| Err(std::io::Error::other(joined.to_string())));
+        removed.map_err(|source| {
+            StoreError::Backend(object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(source),
+            })
+        })
     }
 
     /// Whether a blob exists.

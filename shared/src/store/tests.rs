@@ -195,3 +195,20 @@ async fn the_check_reports_the_virtual_size_and_deletes_are_idempotent() {
             .expect("head works")
     );
 }
+
+#[tokio::test]
+async fn delete_removes_what_a_write_cut_off_by_a_crash_left() {
+    let temp = TempStore::new();
+    let (id, other) = (ImageId::generate(), ImageId::generate());
+    let images = temp.dir.join("images");
+    std::fs::create_dir_all(&images).expect("the area exists");
+    // What a process killed mid-write leaves: object_store's temporary files.
+    for name in [format!("{id}#1"), format!("{id}#2"), format!("{other}#1")] {
+        std::fs::write(images.join(name), b"partial").expect("a leftover");
+    }
+    temp.store
+        .delete(Area::Images, id)
+        .await
+        .expect("delete works");
+    assert_eq!(temp.files(), vec![images.join(format!("{other}#1"))]);
+}
