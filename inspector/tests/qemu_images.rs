@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Scratch, assert_unsafe, inspect};
+use common::{Scratch, assert_unsafe, edit_descriptor, inspect};
 use imagefleet_inspector::{DetectedFormat as F, Inspection, Inspector, Refusal};
 
 const MIB10: u64 = 10 * 1024 * 1024;
@@ -137,18 +137,6 @@ fn vmdk_descriptor_files_naming_other_files_are_unsafe() {
             assert_unsafe(declared, &image);
         }
     }
-}
-
-/// Rewrites the embedded descriptor of a sparse VMDK with `edit`.
-fn edit_descriptor(image: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
-    let mut image = image.to_vec();
-    let region = &mut image[512..512 + 20 * 512];
-    let end = region.iter().position(|&b| b == 0).unwrap_or(region.len());
-    let text = edit(std::str::from_utf8(&region[..end]).expect("ascii descriptor"));
-    assert!(text.len() < region.len());
-    region.fill(0);
-    region[..text.len()].copy_from_slice(text.as_bytes());
-    image
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a scratch directory, `qemu-img`, and
-//! feeding an image to an inspector under several chunkings.
+//! feeding an image to an inspector under several chunkings, and editing the descriptor
+//! embedded in a sparse VMDK.
 
 #![allow(dead_code)]
 
@@ -116,4 +117,16 @@ pub fn assert_unsafe(declared: &str, data: &[u8]) {
         Err(r) if r.is_unsafe() => {}
         other => panic!("declared {declared}: expected an unsafe refusal, got {other:?}"),
     }
+}
+
+/// Rewrites the embedded descriptor of a sparse VMDK (sector 1 up to its first NUL).
+pub fn edit_descriptor(image: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
+    let mut image = image.to_vec();
+    let region = &mut image[512..512 + 20 * 512];
+    let end = region.iter().position(|&b| b == 0).unwrap_or(region.len());
+    let text = edit(std::str::from_utf8(&region[..end]).expect("ascii descriptor"));
+    assert!(text.len() < region.len());
+    region.fill(0);
+    region[..text.len()].copy_from_slice(text.as_bytes());
+    image
 }
