@@ -1,7 +1,9 @@
 //! Extension `GET /v2/images/{id}/history` (SPEC 12): every version of an image as the
 //! event log recorded it, oldest first: what happened, the status before and after, when,
 //! by which command, for which request and for whom. Read from the append-only `events`
-//! table in one query, for callers who may see the image.
+//! table in one query, for the image's own project and admins: the log names the
+//! projects that acted on the image (members answering a share among them), which no
+//! other tenant may read (`policy::may_read_history`).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,6 +12,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
+use shared::domain::policy;
 
 use super::common::read_connection;
 use super::common::{image_id, visible_image};
@@ -63,13 +66,14 @@ impl Entry {
 }
 
 /// `GET /v2/images/{id}/history`: 200 `{"history": [...]}` in version order; 404 when the
-/// caller may not see the image.
+/// caller may not see the image, 403 when it sees it but is not of its project.
 #[utoipa::path(
     get, path = "/v2/images/{id}/history", operation_id = "imageHistory", tag = "images",
     params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
     responses(
         (status = 200, description = "The image's versions, oldest first (extension)", body = ref("#/components/schemas/History")),
         (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
         (status = 404, response = crate::openapi::Error),
         (status = 500, response = crate::openapi::Error),
         (status = 503, response = crate::openapi::Unavailable),
@@ -81,6 +85,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let image = visible_image(&state, &actor, image_id(&id)?).await?;
+    policy::may_read_history(&image, &actor)?;
     let mut conn = read_connection(&state).await?;
     let entries: Vec<Entry> = diesel::sql_query(HISTORY)
         .bind::<SqlUuid, _>(image.id.as_uuid())

@@ -54,6 +54,20 @@ pub fn may_modify_image(image: &Image, actor: &Actor) -> Result<(), Rejection> {
     }
 }
 
+/// Whether `actor` may read `image`'s event log (the `/history` extension): the owning
+/// project (any role that reads) and admins. The log names every project that acted on
+/// the image, member projects answering a share included, which a member may not see
+/// of other members; so others who see the image (public, community, shared) get 403.
+pub fn may_read_history(image: &Image, actor: &Actor) -> Result<(), Rejection> {
+    if actor.is_admin() || (image.owner == actor.project_id && actor.is_reader()) {
+        Ok(())
+    } else {
+        Err(Rejection::forbidden(
+            "Only the image's own project and admins may read its history.",
+        ))
+    }
+}
+
 /// Whether `actor` may create images in its project.
 pub fn may_create_image(actor: &Actor) -> Result<(), Rejection> {
     if actor.is_member() {
