@@ -1,8 +1,9 @@
 //! `/v2/images/{id}/members` (SPEC 4 and 7): reads come from Postgres; adding, answering
 //! and removing are commands. As in Glance, the owning project and admins see every
-//! member, and a member project sees only its own entry. The domain refuses members of
-//! images that are not `shared` (403), duplicates (409), changes by anyone but the owner
-//! (403) and status answers by anyone but the member itself (403).
+//! member, and a member project sees only its own entry; only `shared` images have
+//! members, so listing those of another image is a 403 (as Glance). The domain refuses
+//! members of images that are not `shared` (403), duplicates (409), changes by anyone
+//! but the owner (403) and status answers by anyone but the member itself (403).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,7 +12,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use shared::domain::command::{MemberRef, UpdateMember};
 use shared::domain::image::Member;
-use shared::domain::status::MemberStatus;
+use shared::domain::status::{MemberStatus, Visibility};
 use shared::domain::{Actor, Command, Image};
 
 use super::common::{image_id, json_object, kind_of, no_content, visible_image};
@@ -68,13 +69,15 @@ fn required_text(body: &Bytes, field: &str) -> Result<String, ApiError> {
     }
 }
 
-/// `GET /v2/images/{id}/members`: 200 `{members, schema}`.
+/// `GET /v2/images/{id}/members`: 200 `{members, schema}`; 403 for an image that is not
+/// shared.
 #[utoipa::path(
     get, path = "/v2/images/{id}/members", operation_id = "listMembers", tag = "members",
     params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
     responses(
         (status = 200, description = "The members the caller may see", body = ref("#/components/schemas/MemberList")),
         (status = 401, response = crate::openapi::Error),
+        (status = 403, response = crate::openapi::Error),
         (status = 404, response = crate::openapi::Error),
         (status = 500, response = crate::openapi::Error),
         (status = 503, response = crate::openapi::Unavailable),
@@ -86,6 +89,12 @@ pub async fn list(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let image = visible_image(&state, &actor, image_id(&id)?).await?;
+    if image.visibility != Visibility::Shared {
+        return Err(ApiError::forbidden(format!(
+            "Only shared images have members; image {} is {}.",
+            image.id, image.visibility
+        )));
+    }
     let members: Vec<Value> = visible_members(&image, &actor)
         .map(|m| view::member(&image, m))
         .collect();

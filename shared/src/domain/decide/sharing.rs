@@ -53,18 +53,26 @@ pub(super) fn remove_tag(
     Ok(vec![image_event(ImageEventKind::TagRemoved, image, next)])
 }
 
+/// Only shared images have members (Glance: 403 to add, answer or remove one of any
+/// other image, whatever members it kept from when it was shared).
+fn shared_only(image: &Image) -> Result<(), Rejection> {
+    if image.visibility == Visibility::Shared {
+        Ok(())
+    } else {
+        Err(Rejection::forbidden(format!(
+            "Only shared images have members; image {} is {}.",
+            image.id, image.visibility
+        )))
+    }
+}
+
 pub(super) fn add_member(
     image: Option<&Image>,
     c: &MemberRef,
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
     let image = editable(image, ctx)?;
-    if image.visibility != Visibility::Shared {
-        return Err(Rejection::forbidden(format!(
-            "Only shared images have members; image {} is {}.",
-            image.id, image.visibility
-        )));
-    }
+    shared_only(image)?;
     validate::storable("A member id", &c.member_id)?;
     if c.member_id.is_empty() || c.member_id.chars().count() > validate::MAX_TEXT {
         return Err(Rejection::bad_request(
@@ -99,6 +107,7 @@ pub(super) fn update_member(
 ) -> Result<Vec<Event>, Rejection> {
     let image = policy::visible_image(image, &ctx.actor)?;
     step(image, ImageAction::EditMetadata)?;
+    shared_only(image)?;
     let member = image.member(&c.member_id).ok_or_else(|| {
         Rejection::not_found(format!(
             "Project {} is not a member of the image.",
@@ -135,6 +144,7 @@ pub(super) fn remove_member(
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
     let image = editable(image, ctx)?;
+    shared_only(image)?;
     let mut next = next_version(image, ctx);
     let before = next.members.len();
     next.members.retain(|m| m.member_id != c.member_id);
