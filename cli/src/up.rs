@@ -26,9 +26,14 @@ pub struct UpArgs {
     /// Workers to run in this process.
     #[arg(long, env = "IMAGEFLEET_WORKERS", default_value_t = 2)]
     workers: usize,
-    /// Commands each worker processes at once, per queue.
+    /// Commands each worker applies at once, per queue (on the command queue:
+    /// transactions open at once, each grouping up to `commit_batch` commands).
     #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
     concurrency: usize,
+    /// The most commands one transaction commits (group commit); 1 commits each alone.
+    #[arg(long, env = "IMAGEFLEET_COMMIT_BATCH", default_value_t = shared::config::DEFAULT_COMMIT_BATCH,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    commit_batch: u16,
     /// Deliveries the broker sends each worker ahead of acks, per queue.
     #[arg(long, env = "IMAGEFLEET_PREFETCH", default_value_t = 16)]
     prefetch: u16,
@@ -52,6 +57,7 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
         intake,
         workers,
         concurrency,
+        commit_batch,
         prefetch,
         janitor_interval,
     } = args;
@@ -78,6 +84,7 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
             topology: gateway.amqp.topology(),
             domain: domain.clone(),
             concurrency,
+            commit_batch: usize::from(commit_batch),
             prefetch,
             name: format!("imagefleet-up-worker-{n}"),
             queues: shared::messaging::WorkQueue::ALL.to_vec(),

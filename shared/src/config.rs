@@ -8,6 +8,10 @@ use clap::{Args, ValueEnum};
 /// The default database: the local Postgres, database `imagefleet` (created if missing).
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/imagefleet";
 
+/// The most commands a worker commits in one transaction by default (group commit):
+/// see `BENCHMARKS.md`, "Fleet", for how the setting was chosen.
+pub const DEFAULT_COMMIT_BATCH: u16 = 8;
+
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {

@@ -32,6 +32,9 @@ pub const COMMAND_RETRIES: &str = "imagefleet_command_retries_total";
 pub const DEAD_LETTERED: &str = "imagefleet_dead_lettered_total";
 /// Workers: jobs (event-started work) run, by `kind` (the event type) and `outcome`.
 pub const JOBS: &str = "imagefleet_jobs_total";
+/// Workers: commands committed together in one transaction (group commit), per
+/// transaction (histogram).
+pub const COMMIT_GROUP_SIZE: &str = "imagefleet_commit_group_size";
 /// Relay leader: age of the oldest unpublished outbox row at the last read (0 if none,
 /// and 0 on a process whose relay does not lead).
 pub const OUTBOX_LAG: &str = "imagefleet_outbox_lag_seconds";
@@ -46,6 +49,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 pub const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
+
+/// Buckets of [`COMMIT_GROUP_SIZE`]: commands per transaction.
+pub const GROUP_SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 
 /// How often histogram samples are folded into their buckets when nobody scrapes (a
 /// scrape does it too); keeps memory flat in a process that is never scraped.
@@ -66,7 +72,13 @@ pub fn install() -> &'static PrometheusHandle {
                 Matcher::Suffix("_duration_seconds".to_owned()),
                 DURATION_BUCKETS,
             )
-            // The slice is a non-empty constant: the only error `set_buckets_*` has.
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(COMMIT_GROUP_SIZE.to_owned()),
+                    GROUP_SIZE_BUCKETS,
+                )
+            })
+            // The slices are non-empty constants: the only error `set_buckets_*` has.
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -107,6 +119,10 @@ fn describe() {
         COMMAND_DURATION,
         Unit::Seconds,
         "Time to decide and commit a command"
+    );
+    describe_histogram!(
+        COMMIT_GROUP_SIZE,
+        "Commands committed together in one transaction (group commit)"
     );
     describe_counter!(COMMAND_RETRIES, "Deliveries sent to a retry queue");
     describe_counter!(DEAD_LETTERED, "Deliveries moved to a dead-letter queue");

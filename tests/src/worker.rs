@@ -44,6 +44,21 @@ impl TestWorker {
         Self::start_full(db, bus, name, domain, filter, Some(JANITOR_INTERVAL))
     }
 
+    /// Starts a worker committing up to `commit_batch` commands per transaction, with 4
+    /// transactions open at once (the benchmark compares settings).
+    pub fn start_batched(db: &TestDb, bus: &TestBus, name: &str, commit_batch: usize) -> Self {
+        let mut config = Self::config(
+            db,
+            bus,
+            name,
+            DomainConfig::default(),
+            ImportFilter::default(),
+            Some(JANITOR_INTERVAL),
+        );
+        config.commit_batch = commit_batch;
+        Self::run(config)
+    }
+
     /// Starts a worker that only applies commands: no janitor candidate and no jobs
     /// consumer, for tests that send the janitor's and the jobs' commands (purges, task
     /// expiry, task steps) themselves and must not race them.
@@ -105,6 +120,7 @@ impl TestWorker {
             topology: bus.topology().clone(),
             domain,
             concurrency: 4,
+            commit_batch: shared::config::DEFAULT_COMMIT_BATCH.into(),
             prefetch: 8,
             name: name.to_owned(),
             janitor_interval,

@@ -16,6 +16,7 @@ use shared::notifications::NotificationConfig;
 use shared::outbox::{RelayConfig, run_relay};
 
 use crate::consumer::{ConsumerConfig, run_consumer};
+use crate::group_commit::GroupCommitter;
 use crate::handlers::HandlerContext;
 use crate::janitor::{Janitor, JanitorConfig, run_janitor};
 use crate::jobs::JobContext;
@@ -35,8 +36,12 @@ pub struct FleetConfig {
     pub topology: Topology,
     /// How commands are decided.
     pub domain: DomainConfig,
-    /// Commands processed at once per queue.
+    /// Commands applied at once per queue: on the command queue, the transactions open
+    /// at once (each may group up to `commit_batch` commands).
     pub concurrency: usize,
+    /// The most commands one transaction commits (group commit); 1 commits each alone.
+    /// The command queue takes `concurrency` x `commit_batch` deliveries at once.
+    pub commit_batch: usize,
     /// Deliveries the broker sends ahead of acks, per queue.
     pub prefetch: u16,
     /// Name of this worker, shown on its broker connections.
@@ -79,7 +84,9 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
         },
     )?;
     let repository = Repository::new(pool, config.domain.clone());
+    let commit_batch = config.commit_batch.max(1);
     let handlers = HandlerContext {
+        committer: GroupCommitter::start(repository.clone(), config.concurrency, commit_batch),
         jobs: JobContext {
             repository: repository.clone(),
             store: config.store.clone(),
@@ -92,12 +99,20 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
     };
     let mut tasks = JoinSet::new();
     for &queue in &config.queues {
+        // Groups form from the deliveries waiting for a lane, so the command queue
+        // takes enough of them to fill every lane's batch.
+        let concurrency = match queue {
+            WorkQueue::Commands => config.concurrency.saturating_mul(commit_batch),
+            WorkQueue::Jobs => config.concurrency,
+        };
         let consumer = ConsumerConfig {
             amqp_url: config.amqp_url.clone(),
             topology: config.topology.clone(),
             queue,
-            prefetch: config.prefetch,
-            concurrency: config.concurrency,
+            prefetch: config
+                .prefetch
+                .max(u16::try_from(concurrency).unwrap_or(u16::MAX)),
+            concurrency,
             name: format!("{}-{}", config.name, config.topology.queue(queue)),
             intake: config.intake.clone(),
         };

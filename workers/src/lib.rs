@@ -5,6 +5,7 @@
 pub mod consumer;
 pub mod delivery;
 pub mod fleet;
+pub mod group_commit;
 pub mod handlers;
 pub mod janitor;
 pub mod jobs;

@@ -56,9 +56,14 @@ struct RunArgs {
     /// location hashing, data removal); both by default.
     #[arg(long, env = "IMAGEFLEET_QUEUES", value_enum, value_delimiter = ',', default_values_t = WorkQueue::ALL)]
     queues: Vec<WorkQueue>,
-    /// Commands processed at once, per queue.
+    /// Commands applied at once, per queue (on the command queue: transactions open at
+    /// once, each grouping up to `commit_batch` commands).
     #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
     concurrency: usize,
+    /// The most commands one transaction commits (group commit); 1 commits each alone.
+    #[arg(long, env = "IMAGEFLEET_COMMIT_BATCH", default_value_t = shared::config::DEFAULT_COMMIT_BATCH,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    commit_batch: u16,
     /// Deliveries the broker sends ahead of acks, per queue.
     #[arg(long, env = "IMAGEFLEET_PREFETCH", default_value_t = 16)]
     prefetch: u16,
@@ -99,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
                 topology: args.amqp.topology(),
                 domain,
                 concurrency: args.concurrency,
+                commit_batch: usize::from(args.commit_batch),
                 prefetch: args.prefetch,
                 name: format!("imagefleet-worker-{}", std::process::id()),
                 queues: args.queues.clone(),

@@ -12,6 +12,7 @@ pub mod url;
 pub use error::DbError;
 pub use pool::{PgPool, PoolOptions, build_pool};
 pub mod document;
+mod group_apply;
 pub mod image_list;
 pub mod repository;
 pub mod sweep;

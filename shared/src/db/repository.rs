@@ -63,7 +63,7 @@ pub struct Repository {
 }
 
 /// Why one transaction attempt ended without applying; either rolls it back.
-enum AttemptError {
+pub(super) enum AttemptError {
     /// Another command changed the target (or recorded this command id) first.
     LostRace,
     /// Refused or failed: returned to the caller as is.
@@ -133,7 +133,9 @@ impl Repository {
         })
     }
 
-    async fn attempt(
+    /// One decision and write of `envelope` on `conn`, inside a transaction (or a
+    /// savepoint) the caller opened.
+    pub(super) async fn attempt(
         &self,
         conn: &mut diesel_async::AsyncPgConnection,
         envelope: &CommandEnvelope,

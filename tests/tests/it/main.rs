@@ -13,6 +13,7 @@ mod compose;
 mod concurrency;
 mod fetch;
 mod fleet;
+mod group_commit;
 mod hostile_bus;
 mod hostile_http;
 mod image_data;

@@ -336,6 +336,7 @@ async fn retries_and_dead_letters_are_counted() {
         topology: bus.topology().clone(),
         domain: shared::domain::DomainConfig::default(),
         concurrency: 1,
+        commit_batch: 1,
         prefetch: 1,
         name: "operability-retry-worker".into(),
         queues: vec![shared::messaging::WorkQueue::Commands],

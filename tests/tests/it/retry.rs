@@ -29,6 +29,7 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
         topology: bus.topology().clone(),
         domain: DomainConfig::default(),
         concurrency: 1,
+        commit_batch: 1,
         prefetch: 1,
         name: "retry-worker".into(),
         queues: WorkQueue::ALL.to_vec(),

@@ -4,6 +4,7 @@
 
 mod state;
 
+use crate::group_commit::GroupCommitter;
 use crate::outcome::Outcome;
 use shared::db::Repository;
 use shared::messaging::CommandEnvelope;
@@ -11,8 +12,11 @@ use shared::messaging::CommandEnvelope;
 /// What handlers need.
 #[derive(Clone)]
 pub struct HandlerContext {
-    /// Applies commands to Postgres exactly once.
+    /// Applies commands to Postgres exactly once (the janitor and jobs use it directly).
     pub repository: Repository,
+    /// Applies the commands of the work queues exactly once, several per transaction
+    /// under load.
+    pub committer: GroupCommitter,
     /// What jobs need (they apply their commands through the same repository).
     pub jobs: crate::jobs::JobContext,
 }

@@ -9,7 +9,7 @@ use shared::messaging::CommandEnvelope;
 
 /// Applies a state command exactly once.
 pub async fn apply(envelope: &CommandEnvelope, ctx: &HandlerContext) -> Outcome {
-    match ctx.repository.apply(envelope).await {
+    match ctx.committer.apply(envelope).await {
         Ok(applied) => Outcome::Accepted {
             command_id: envelope.command_id,
             replayed: applied.replayed,

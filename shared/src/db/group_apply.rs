@@ -1,0 +1,80 @@
+//! Group commit: [`Repository::apply_group`] applies several commands in one
+//! transaction, each in a savepoint of its own, so they share one commit (one WAL
+//! flush, one BEGIN and COMMIT) without any of them weakening another's guarantees.
+//!
+//! A command the domain refuses is rolled back to its savepoint and refused as alone. One
+//! that loses a race, or meets a database error, is rolled back to its savepoint and
+//! applied again on its own after the group commits, with the whole retry loop of
+//! [`Repository::apply`]. If the group's transaction itself fails (its commit, a
+//! broken connection), none of it was written, and every command is applied on its own.
+//! Within a group commands run in the order of their targets, stably: every group
+//! locks rows in the same order (no deadlocks between groups) and a target's commands
+//! keep their arrival order.
+
+use chrono::{SubsecRound, Utc};
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+
+use super::repository::AttemptError;
+use super::{Applied, ApplyError, Repository};
+use crate::messaging::CommandEnvelope;
+
+/// A group's decisions by command: refused or applied, or None to apply on its own.
+type Decisions = Vec<Option<Result<Applied, ApplyError>>>;
+
+impl Repository {
+    /// Applies `envelopes` exactly once each, sharing one transaction where it can;
+    /// the results are in the order of `envelopes`.
+    pub async fn apply_group(
+        &self,
+        envelopes: &[&CommandEnvelope],
+    ) -> Vec<Result<Applied, ApplyError>> {
+        if let [envelope] = envelopes {
+            return vec![self.apply(envelope).await];
+        }
+        let mut order: Vec<usize> = (0..envelopes.len()).collect();
+        order.sort_by_key(|&i| envelopes[i].command.target().primary());
+        let decided = match self.pool().get().await {
+            Ok(mut conn) => conn
+                .transaction(async |conn| self.decide_group(conn, envelopes, &order).await)
+                .await
+                .ok(),
+            Err(_) => None,
+        };
+        let mut decided =
+            decided.unwrap_or_else(|| envelopes.iter().map(|_| None).collect::<Decisions>());
+        for &i in &order {
+            if decided[i].is_none() {
+                decided[i] = Some(self.apply(envelopes[i]).await);
+            }
+        }
+        // Every command now has its result, in the order of `envelopes`.
+        decided.into_iter().flatten().collect()
+    }
+
+    /// Decides and writes each command of the group in a savepoint, in `order`.
+    async fn decide_group(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        envelopes: &[&CommandEnvelope],
+        order: &[usize],
+    ) -> Result<Decisions, diesel::result::Error> {
+        let mut decided: Decisions = envelopes.iter().map(|_| None).collect();
+        for &i in order {
+            // A savepoint of one name, never released: each shadows the one before,
+            // and a rollback goes back to the latest.
+            conn.batch_execute("SAVEPOINT group_command").await?;
+            let now = Utc::now().trunc_subsecs(6);
+            match self.attempt(conn, envelopes[i], now, 1).await {
+                Ok(applied) => decided[i] = Some(Ok(applied)),
+                Err(outcome) => {
+                    conn.batch_execute("ROLLBACK TO SAVEPOINT group_command")
+                        .await?;
+                    if let AttemptError::Failed(error @ ApplyError::Rejected(_)) = outcome {
+                        decided[i] = Some(Err(error));
+                    }
+                }
+            }
+        }
+        Ok(decided)
+    }
+}
