@@ -38,5 +38,6 @@ mod schema;
 mod schema_catalog;
 mod schemas;
 mod task_list;
+mod tenant_matrix;
 mod topology;
 mod tracing;
