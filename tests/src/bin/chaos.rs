@@ -1,0 +1,373 @@
+//! `chaos`: the crash-and-restart fault suite. Starts a Postgres and a RabbitMQ of its
+//! own (it restarts them, so never the shared ones), the real `api-gateway` and three
+//! `workers run` processes on them, drives `set_property` commands (bus and HTTP) and
+//! uploads while it kills and restarts a random worker every 2 s and, in turn, kills
+//! the relay leader mid-batch, restarts RabbitMQ, restarts Postgres and kills the
+//! gateway mid-upload. Then it checks its ledger against Postgres, the events it
+//! received and the image store: no command lost or applied twice, no event missing
+//! (duplicates counted), no image stuck in a leased status, no orphaned data file.
+//! Exits 0 when every check passed, 1 when one failed, 2 on an error.
+//!
+//! Full run: `cargo run --release -p imagefleet-tests --bin chaos` (10,000 commands,
+//! 200 uploads); `--short` is the test suite's (500 commands, 20 uploads). The
+//! binaries are taken from beside this one (`cargo build --workspace` builds them).
+
+#[path = "chaos/bus.rs"]
+mod bus;
+#[path = "chaos/checks.rs"]
+mod checks;
+#[path = "chaos/drive.rs"]
+mod drive;
+#[path = "chaos/faults.rs"]
+mod faults;
+#[path = "chaos/fleet.rs"]
+mod fleet;
+#[path = "chaos/http.rs"]
+mod http;
+#[path = "chaos/ledger.rs"]
+mod ledger;
+#[path = "chaos/report.rs"]
+mod report;
+#[path = "chaos/run_dir.rs"]
+mod run_dir;
+#[path = "chaos/services.rs"]
+mod services;
+#[path = "chaos/stage.rs"]
+mod stage;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use shared::messaging::Topology;
+use shared::messaging::client::CommandClient;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::checks::Findings;
+use crate::faults::{Fault, FaultLog};
+use crate::fleet::{Fleet, FleetSettings, Role, ready};
+use crate::http::Gateway;
+use crate::ledger::Ledger;
+use crate::run_dir::RunDir;
+use crate::services::{Postgres, Rabbit};
+use crate::stage::{DATABASE, Stage};
+
+/// The crash-and-restart fault suite (see the module documentation).
+#[derive(Debug, Parser)]
+#[command(name = "chaos")]
+struct Args {
+    /// The test suite's size: 500 commands, 20 uploads over 20 s, each fault once.
+    #[arg(long)]
+    short: bool,
+    /// `set_property` commands (a third of them through the gateway).
+    #[arg(long)]
+    commands: Option<usize>,
+    /// Uploads (each of a fresh image).
+    #[arg(long)]
+    uploads: Option<usize>,
+    /// Seconds the traffic is spread over.
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Times each of the four turn-taking faults is injected.
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Seconds between two worker kills.
+    #[arg(long, default_value_t = 2)]
+    worker_kill_every: u64,
+    /// Seconds of an upload's lease (`IMAGEFLEET_DATA_LEASE`).
+    #[arg(long, default_value_t = 5)]
+    lease: u64,
+    /// Seconds after which everything stops, checks or not.
+    #[arg(long)]
+    deadline: Option<u64>,
+    /// Where `api-gateway` and `workers` are (default: beside this binary).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Also write the report (Markdown) to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Keep the run's directory (data, logs) instead of removing it.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// The numbers of a run, after `--short` and the defaults.
+struct Sizes {
+    plan: drive::Plan,
+    rounds: usize,
+    deadline: Duration,
+}
+
+impl Args {
+    fn sizes(&self) -> Sizes {
+        let (commands, uploads, duration, rounds, deadline) = if self.short {
+            (500, 20, 20, 1, 110)
+        } else {
+            (10_000, 200, 150, 4, 900)
+        };
+        Sizes {
+            plan: drive::Plan {
+                commands: self.commands.unwrap_or(commands),
+                uploads: self.uploads.unwrap_or(uploads),
+                duration: Duration::from_secs(self.duration.unwrap_or(duration)),
+            },
+            rounds: self.rounds.unwrap_or(rounds),
+            deadline: Duration::from_secs(self.deadline.unwrap_or(deadline)),
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let deadline = args.sizes().deadline;
+    // The run's own loops stop at the deadline; this is the backstop, with time to
+    // tear down.
+    match tokio::time::timeout(deadline + Duration::from_secs(60), run(args)).await {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        Ok(Ok(false)) => ExitCode::from(1),
+        Ok(Err(error)) => {
+            eprintln!("chaos: {error:#}");
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            eprintln!("chaos: the run overran its deadline");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let sizes = args.sizes();
+    let started = Instant::now();
+    let deadline = started + sizes.deadline;
+    // Declared first, dropped last: the directory goes after every process in it.
+    let dir = RunDir::create(args.keep)?;
+    let bin_dir = match &args.bin_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the runner's directory")?
+            .to_owned(),
+    };
+    let postgres = Postgres::start(&dir.path().join("postgres"))?;
+    let rabbit = Rabbit::start(&dir.path().join("rabbitmq"), &dir.name())?;
+    eprintln!(
+        "chaos: Postgres on {}, RabbitMQ at {}, in {} ({:.0} s)",
+        postgres.port(),
+        rabbit.url(),
+        dir.path().display(),
+        started.elapsed().as_secs_f64()
+    );
+    let log_dir = dir.path().join("logs");
+    std::fs::create_dir_all(&log_dir)?;
+    let data_dir = dir.path().join("data");
+    let settings = FleetSettings {
+        bin_dir,
+        database_url: postgres.url(DATABASE),
+        amqp_url: rabbit.url(),
+        data_dir: data_dir.clone(),
+        log_dir: log_dir.clone(),
+        lease_seconds: args.lease,
+    };
+    let fleet = Fleet::start(settings, 3)?;
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let gateway = Gateway {
+        base: fleet.gateway_url(),
+        client: http.clone(),
+    };
+    for (role, url) in fleet.ops_urls() {
+        let within = Instant::now() + Duration::from_secs(60);
+        while !ready(&http, &url).await {
+            if Instant::now() > within {
+                anyhow::bail!(
+                    "{role:?} not ready within 60 s (logs in {})",
+                    log_dir.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let topology = Topology::new(shared::messaging::topology::DEFAULT_PREFIX);
+    let client = CommandClient::connect_named(&rabbit.url(), topology.clone(), "chaos").await?;
+    let ledger = Ledger::default();
+    let stop_tap = CancellationToken::new();
+    let tap = bus::start_tap(rabbit.url(), topology, ledger.clone(), stop_tap.clone()).await?;
+    let probe_image = uuid::Uuid::new_v4();
+    if !gateway
+        .create_image(probe_image, "chaos-probe", deadline)
+        .await
+    {
+        anyhow::bail!("could not create the probe image");
+    }
+    eprintln!(
+        "chaos: the fleet is ready ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+    let stage = Arc::new(Stage::new(
+        fleet,
+        rabbit,
+        postgres,
+        gateway,
+        client,
+        ledger,
+        probe_image,
+        data_dir,
+        deadline,
+    ));
+
+    let outcome = exercise(&stage, &args, &sizes).await;
+    stop_tap.cancel();
+    let _ = tap.await;
+    let _ = stage.client.close().await;
+    let (findings, injections, refusals) = match outcome {
+        Ok(done) => done,
+        Err(error) => {
+            print_logs(&log_dir);
+            return Err(error);
+        }
+    };
+    let exits = stage
+        .unexpected_exits
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let text = report::render(
+        &header(&args, started.elapsed()),
+        &injections,
+        &findings,
+        &refusals,
+        &exits,
+    );
+    println!("{text}");
+    if let Some(path) = &args.report {
+        std::fs::write(path, &text)?;
+    }
+    let passed = findings.passed() && refusals.is_empty();
+    if !passed {
+        print_logs(&log_dir);
+    }
+    Ok(passed)
+}
+
+/// Traffic and faults, then the settling and the checks.
+async fn exercise(
+    stage: &Arc<Stage>,
+    args: &Args,
+    sizes: &Sizes,
+) -> anyhow::Result<(Findings, Vec<faults::Injection>, Vec<String>)> {
+    let log = FaultLog::default();
+    let refusals = drive::Refusals::default();
+    let stop_kills = CancellationToken::new();
+    let kills = tokio::spawn(faults::worker_kills(
+        stage.clone(),
+        Duration::from_secs(args.worker_kill_every),
+        stop_kills.clone(),
+        log.clone(),
+    ));
+    let turns_every = sizes
+        .plan
+        .duration
+        .div_f64((sizes.rounds * Fault::TURNS.len() + 1) as f64);
+    let turns = tokio::spawn(faults::turns(
+        stage.clone(),
+        turns_every,
+        sizes.rounds,
+        log.clone(),
+    ));
+    let traffic = drive::run(stage.clone(), sizes.plan, refusals.clone()).await;
+    let _ = turns.await;
+    stop_kills.cancel();
+    let _ = kills.await;
+    traffic?;
+    stage.settle_background().await;
+    stage.restart_exited().await;
+    eprintln!("chaos: traffic and faults done; settling");
+    let settling = Instant::now();
+
+    // Settling: the outbox drains to the tap, the janitor gives back what the killed
+    // gateway held once the lease ran out. The last findings stand.
+    let settle_until =
+        (Instant::now() + Duration::from_secs(3 * args.lease + 60)).min(stage.deadline);
+    let findings = loop {
+        let (book_copy, data_dir) = (stage.ledger.book().clone(), stage.data_dir.clone());
+        let postgres = stage.postgres.clone();
+        let findings =
+            tokio::task::spawn_blocking(move || checks::check(&book_copy, &postgres, &data_dir))
+                .await??;
+        if findings.passed() || Instant::now() >= settle_until {
+            eprintln!(
+                "chaos: checked after {:.0} s of settling",
+                settling.elapsed().as_secs_f64()
+            );
+            break findings;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let injections = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let refusals = refusals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // The processes stop before the verdict is printed (nothing of them outlives it).
+    stage.fleet.lock().await.kill(Role::Gateway);
+    Ok((findings, injections, refusals))
+}
+
+fn header(args: &Args, took: Duration) -> String {
+    let sizes = args.sizes();
+    let commit = services::run(
+        std::process::Command::new("git").args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ]),
+        "git",
+    )
+    .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "chaos run: {} commands, {} uploads over {} s, {} round(s) of faults, lease {} s; \
+         commit {}, {}, {cores} cores ({cpu}), load average at the end {}; took {:.0} s",
+        sizes.plan.commands,
+        sizes.plan.uploads,
+        sizes.plan.duration.as_secs(),
+        sizes.rounds,
+        args.lease,
+        commit.trim(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        took.as_secs_f64()
+    )
+}
+
+/// The last lines of every process's log, for a failed run.
+fn print_logs(log_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(log_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        eprintln!("--- {} (last 15 lines)", entry.path().display());
+        for line in &lines[lines.len().saturating_sub(15)..] {
+            eprintln!("{line}");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The run's report: one table row per fault (times injected, recovery time median and
+//! worst) with the run's totals (commands, lost, applied twice, events missing,
+//! duplicates), then what each check found, as Markdown for RELIABILITY.md.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::checks::Findings;
+use crate::faults::{Fault, Injection};
+
+/// At most this many examples of a failed check are listed.
+const EXAMPLES: usize = 10;
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// The recovery column of one fault: median and worst, and how many never recovered.
+fn recovery(injections: &[&Injection]) -> String {
+    let mut times: Vec<Duration> = injections.iter().filter_map(|i| i.recovery).collect();
+    times.sort();
+    let never = injections.len() - times.len();
+    let mut text = match (times.get(times.len() / 2), times.last()) {
+        (Some(median), Some(worst)) => {
+            format!("median {}, worst {}", seconds(*median), seconds(*worst))
+        }
+        _ => "-".to_owned(),
+    };
+    if never > 0 {
+        let _ = write!(text, ", {never} not recovered by the deadline");
+    }
+    text
+}
+
+/// Renders the report.
+pub fn render(
+    header: &str,
+    injections: &[Injection],
+    findings: &Findings,
+    refusals: &[String],
+    unexpected_exits: &[String],
+) -> String {
+    let mut out = String::new();
+    let f = findings;
+    let _ = writeln!(out, "{header}\n");
+    let _ = writeln!(
+        out,
+        "| fault | times injected | commands | lost | applied twice | events missing | duplicates | recovery time |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let commands = f.commands.0 + f.commands.1;
+    let faults = [
+        Fault::WorkerKill,
+        Fault::RelayLeaderKill,
+        Fault::RabbitRestart,
+        Fault::PostgresRestart,
+        Fault::GatewayKill,
+    ];
+    for fault in faults {
+        let of: Vec<&Injection> = injections.iter().filter(|i| i.fault == fault).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | (whole run) | | | | | {} |",
+            fault.describe(),
+            of.len(),
+            recovery(&of)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| **all, whole run** | {} | {commands} ({} bus, {} HTTP; {} sends) | {} | {} | {} of {} | {} of {} deliveries | |",
+        injections.len(),
+        f.commands.0,
+        f.commands.1,
+        f.sends,
+        f.lost.len(),
+        f.applied_twice.len(),
+        f.events_missing,
+        f.events,
+        f.duplicates,
+        f.deliveries,
+    );
+    let _ = writeln!(out);
+    let check = |ok: bool| if ok { "ok" } else { "FAILED" };
+    let mut line = |name: &str, items: &[String], count: usize| {
+        let _ = writeln!(out, "- {name}: {count} ({})", check(count == 0));
+        for item in items.iter().take(EXAMPLES) {
+            let _ = writeln!(out, "  - {item}");
+        }
+    };
+    line("commands never confirmed", &[], f.unconfirmed);
+    line("lost commands", &f.lost, f.lost.len());
+    line(
+        "commands applied twice",
+        &f.applied_twice,
+        f.applied_twice.len(),
+    );
+    line(
+        "images whose version is not 1 + their commands",
+        &f.version_mismatches,
+        f.version_mismatches.len(),
+    );
+    line("events missing on the tap", &[], f.events_missing);
+    line("events left unpublished", &[], f.unpublished);
+    line(
+        "images stuck in saving / uploading / importing after the lease",
+        &f.stuck,
+        f.stuck.len(),
+    );
+    line(
+        &format!(
+            "uploads not active with their exact bytes (of {})",
+            f.uploads
+        ),
+        &f.uploads_wrong,
+        f.uploads_wrong.len(),
+    );
+    line("orphaned data files", &f.orphans, f.orphans.len());
+    line("commands refused", refusals, refusals.len());
+    let _ = writeln!(
+        out,
+        "- processes that exited by themselves (restarted): {}",
+        unexpected_exits.len()
+    );
+    for exit in unexpected_exits.iter().take(EXAMPLES) {
+        let _ = writeln!(out, "  - {exit}");
+    }
+    let _ = writeln!(
+        out,
+        "\nverdict: {}",
+        if f.passed() && refusals.is_empty() {
+            "passed"
+        } else {
+            "FAILED"
+        }
+    );
+    out
+}
