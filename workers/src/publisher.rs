@@ -104,7 +104,8 @@ impl Publisher {
         self.channel.close(200, "shutting down".into()).await
     }
 
-    /// Answers a producer that set `reply_to`; does nothing otherwise.
+    /// Answers a producer that set `reply_to`; does nothing otherwise, or when
+    /// `reply_to` names a queue of the fleet's topology.
     pub async fn reply(
         &self,
         request: &BasicProperties,
@@ -113,6 +114,17 @@ impl Publisher {
         let Some(reply_to) = request.reply_to() else {
             return Ok(());
         };
+        // A reply goes through the default exchange to whichever queue `reply_to` names:
+        // no producer may make a worker write into the fleet's own work, retry or
+        // dead-letter queues.
+        let fleet_queue = reply_to
+            .as_str()
+            .strip_prefix(self.topology.prefix())
+            .is_some_and(|rest| rest.starts_with('.'));
+        if fleet_queue {
+            tracing::warn!(%reply_to, "not replying into one of the fleet's own queues");
+            return Ok(());
+        }
         // A reply always serialises: it is plain data with string keys.
         let body = serde_json::to_vec(reply).unwrap_or_default();
         let mut properties =

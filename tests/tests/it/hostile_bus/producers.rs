@@ -106,6 +106,28 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
             .await
             .expect("the broker takes what the user signs as itself");
     }
+    // A reply_to naming one of the fleet's queues (a retry queue nobody consumes) would
+    // have the worker write into it: the refusal is dead-lettered but not answered.
+    let topology = bus.topology();
+    let retry = topology.retry_queue(WorkQueue::Commands, 2);
+    let aimed = BasicProperties::default()
+        .with_user_id(mallory.name().into())
+        .with_content_type("application/json".into())
+        .with_reply_to(retry.as_str().into());
+    let body = serde_json::to_vec(&harmful(image, "aimed")).expect("json");
+    channel
+        .basic_publish(
+            topology.commands_exchange().into(),
+            topology.queue(WorkQueue::Commands).into(),
+            BasicPublishOptions::default(),
+            &body,
+            aimed,
+        )
+        .await
+        .expect("published")
+        .await
+        .expect("confirmed");
+    let letters = cases.len() + 1;
     let answers = replies(&mut probe, cases.len()).await;
     for (name, _, _) in &cases {
         let (kind, command_id) = rejected(name, &answers[*name]);
@@ -119,23 +141,40 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
     assert!(refused.is_err(), "the broker took a forged user_id");
     let _ = connection.close(0, "done".into()).await;
 
-    // Dead-lettered with their reasons (listed, left in place).
+    // Dead-lettered with their reasons (listed, left in place). A worker answers after
+    // dead-lettering, so once every letter is there, any reply was sent.
     let operator = connect(bus.url(), "hostile-operator")
         .await
         .expect("operator");
     let operator_channel = operator.create_channel().await.expect("channel");
-    let topology = bus.topology();
+    let dlq_name = topology.dead_letter_queue(WorkQueue::Commands);
+    wait_until(
+        PROBE_DEADLINE,
+        "every refusal is dead-lettered",
+        async || {
+            dlq::waiting(&operator_channel, &dlq_name)
+                .await
+                .unwrap_or(0)
+                == letters
+        },
+    )
+    .await
+    .expect("dead-lettered");
+    let in_retry = dlq::waiting(&operator_channel, &retry)
+        .await
+        .expect("depth");
+    assert_eq!(in_retry, 0, "no reply was written into the fleet's queue");
     let listed = dlq::list(&operator_channel, topology, WorkQueue::Commands, 10)
         .await
         .expect("listed");
     let reasons: Vec<String> = listed.iter().filter_map(|d| d.reason.clone()).collect();
-    assert_eq!(reasons.len(), cases.len(), "{reasons:?}");
+    assert_eq!(reasons.len(), letters, "{reasons:?}");
     assert_eq!(
         reasons
             .iter()
             .filter(|r| r.contains("is not trusted"))
             .count(),
-        2,
+        3,
         "{reasons:?}"
     );
     assert!(
@@ -157,8 +196,7 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
     )
     .await
     .expect("replayed");
-    assert_eq!(moved, cases.len());
-    let dlq_name = topology.dead_letter_queue(WorkQueue::Commands);
+    assert_eq!(moved, letters);
     wait_until(
         PROBE_DEADLINE,
         "the replays are refused again",
@@ -166,7 +204,7 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
             dlq::waiting(&operator_channel, &dlq_name)
                 .await
                 .unwrap_or(0)
-                == cases.len()
+                == letters
         },
     )
     .await
@@ -178,7 +216,12 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
     let mallory_name = Some(mallory.name().to_owned());
     assert_eq!(
         producers,
-        [Some(String::new()), mallory_name.clone(), mallory_name]
+        [
+            Some(String::new()),
+            mallory_name.clone(),
+            mallory_name.clone(),
+            mallory_name
+        ]
     );
     assert!(
         again
