@@ -2,14 +2,14 @@
 //! what `pgbench` gets out of the same Postgres for the same transaction.
 //!
 //! For each image count (`--images`, default 200 and 100000), each number of in-process
-//! workers (`--workers`, default 1, 2 and 4; each consumes with a concurrency of 4) and
-//! each group-commit setting (`--batches`, default 1 and 16: the most commands a worker
-//! commits in one transaction), on a fresh database and topology: makes the images,
+//! workers (`--workers`, default 1, 2 and 4; each with 4 transactions open at once) and
+//! each group-commit setting (`--batches`, default 1 and the workers' default, 8: the
+//! most commands a worker commits in one transaction), on a fresh database and
+//! topology: makes the images,
 //! publishes `--commands N` (default 3000) commands of a mix at full speed `--runs`
 //! times (default 3) for the commands/s, then once more at half that rate for the
 //! command-to-event latency (p50, p99, p999). `pgbench` then runs the same transaction
-//! on the last run's database with as many clients as the fleet has commands in
-//! flight. Prints the table and appends it to `BENCHMARKS.md` under "Fleet" (not with
+//! on the last run's database with as many clients as the fleet has transactions open. Prints the table and appends it to `BENCHMARKS.md` under "Fleet" (not with
 //! `--no-append`, nor with fewer than 3 runs).
 //!
 //! Run: `cargo run --release -p imagefleet-tests --bin bench-fleet`
@@ -69,7 +69,7 @@ fn parse_args() -> anyhow::Result<Args> {
         commands: 3000,
         images: vec![200, 100_000],
         workers: vec![1, 2, 4],
-        batches: vec![1, 16],
+        batches: vec![1, usize::from(shared::config::DEFAULT_COMMIT_BATCH)],
         runs: 3,
         append: true,
     };

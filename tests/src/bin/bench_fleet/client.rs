@@ -12,8 +12,9 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, Consumer};
-use shared::messaging::connection::connect;
+use lapin::{Channel, Connection, Consumer};
+use shared::messaging::client;
+use shared::messaging::connection::{connect, login_of};
 use shared::messaging::{CommandEnvelope, CommandReply, WorkQueue};
 
 /// The longest wait for any one reply or event.
@@ -26,6 +27,7 @@ pub struct Client {
     exchange: String,
     routing_key: String,
     reply_to: String,
+    user: String,
     /// Replies to the commands published.
     pub replies: Consumer,
     /// Every event the relay publishes.
@@ -85,6 +87,7 @@ impl Client {
             exchange: bus.topology().commands_exchange().to_owned(),
             routing_key: bus.topology().queue(WorkQueue::Commands).to_owned(),
             reply_to: replies.name().as_str().to_owned(),
+            user: login_of(bus.url()),
             replies: reply_stream,
             events: event_stream,
         })
@@ -94,10 +97,9 @@ impl Client {
     /// by [`Client::confirmed`]).
     pub async fn publish(&self, message: &CommandEnvelope) -> anyhow::Result<()> {
         let body = serde_json::to_vec(message)?;
-        let properties = BasicProperties::default()
-            .with_message_id(message.command_id.to_string().into())
-            .with_reply_to(self.reply_to.as_str().into())
-            .with_delivery_mode(2);
+        // Signed with the connection's user, as every producer's commands must be.
+        let properties =
+            client::properties(message, &self.user).with_reply_to(self.reply_to.as_str().into());
         self.channel
             .basic_publish(
                 self.exchange.as_str().into(),
