@@ -87,13 +87,17 @@ async fn image_cell(
             .problems
             .extend(checks::content(endpoint, who, id, &response));
     }
-    let refused = response.status.is_client_error();
-    if (endpoint.changes() || refused) && endpoint != Endpoint::Import {
-        let after = snapshot(app, id).await;
-        if refused && after != before {
-            let what = format!("a refusal changed the image: {before:?} -> {after:?}");
-            verdict.problems.push(what);
-        }
+    // A refusal leaves the image as it was; an accepted change moves it on (a new
+    // version, or gone).
+    let after = snapshot(app, id).await;
+    if response.status.is_client_error() && after != before {
+        let what = format!("a refusal changed the image: {before:?} -> {after:?}");
+        verdict.problems.push(what);
+    }
+    if response.status.is_success() && endpoint.changes() && after == before {
+        verdict
+            .problems
+            .push("an accepted change changed nothing".into());
     }
     let imported = (endpoint == Endpoint::Import && response.status.is_success()).then_some(id);
     (verdict, imported)
