@@ -13,6 +13,7 @@ mod commands_e2e;
 mod compose;
 mod concurrency;
 mod fetch;
+mod fetch_ssrf;
 mod fleet;
 mod group_commit;
 mod hostile_bus;

@@ -6,3 +6,4 @@
 mod config;
 mod filter;
 mod pinning;
+mod ssrf_set;

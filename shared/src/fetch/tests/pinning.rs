@@ -15,20 +15,20 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// Answers call `n` with `answers[n]` (the last one once they run out) and counts calls.
-struct ScriptedResolver {
+pub(super) struct ScriptedResolver {
     answers: Vec<Vec<IpAddr>>,
     calls: AtomicUsize,
 }
 
 impl ScriptedResolver {
-    fn new(answers: Vec<Vec<IpAddr>>) -> Arc<Self> {
+    pub(super) fn new(answers: Vec<Vec<IpAddr>>) -> Arc<Self> {
         Arc::new(Self {
             answers,
             calls: AtomicUsize::new(0),
         })
     }
 
-    fn calls(&self) -> usize {
+    pub(super) fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
 }
