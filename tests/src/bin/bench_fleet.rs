@@ -46,10 +46,12 @@ struct Args {
     batches: Vec<usize>,
     runs: usize,
     append: bool,
+    /// Only the full-speed runs: no half-peak run, no pgbench (for `scripts/bench-fleet-cpu`).
+    throughput_only: bool,
 }
 
 const USAGE: &str = "usage: bench-fleet [--commands N] [--images N,N] [--workers N,N] \
-                     [--batches N,N] [--runs N] [--no-append]";
+                     [--batches N,N] [--runs N] [--no-append] [--throughput-only]";
 
 fn list(value: Option<String>, name: &str) -> anyhow::Result<Vec<usize>> {
     let value = value.with_context(|| format!("{name} needs a list of numbers ({USAGE})"))?;
@@ -72,6 +74,7 @@ fn parse_args() -> anyhow::Result<Args> {
         batches: vec![1, usize::from(shared::config::DEFAULT_COMMIT_BATCH)],
         runs: 3,
         append: true,
+        throughput_only: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -82,6 +85,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--workers" => args.workers = list(given.next(), "--workers")?,
             "--batches" => args.batches = list(given.next(), "--batches")?,
             "--no-append" => args.append = false,
+            "--throughput-only" => {
+                args.throughput_only = true;
+                args.append = false;
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -146,6 +153,25 @@ async fn configuration(
         flood.push(measured);
     }
     let peak = report::median(flood.iter().map(|r| r.per_second).collect());
+    let clients = CONCURRENCY_PER_WORKER * workers;
+    if args.throughput_only {
+        let none = Run {
+            per_second: f64::NAN,
+            p50_ms: f64::NAN,
+            p99_ms: f64::NAN,
+            p999_ms: f64::NAN,
+        };
+        return Ok(Row {
+            images,
+            workers,
+            batch,
+            flood,
+            paced: none,
+            paced_rate: f64::NAN,
+            pgbench_tps: f64::NAN,
+            pgbench_clients: clients,
+        });
+    }
     let paced_rate = peak / 2.0;
     let paced_commands = ((paced_rate * PACED_SECONDS) as usize).clamp(500, args.commands.max(500));
     let (paced, db) = run_once(
@@ -161,7 +187,6 @@ async fn configuration(
         "images {images}, workers {workers}, batch {batch}, at {paced_rate:.0}/s: p50 {:.1} ms, p99 {:.1} ms, p999 {:.1} ms",
         paced.p50_ms, paced.p99_ms, paced.p999_ms
     );
-    let clients = CONCURRENCY_PER_WORKER * workers;
     let pgbench_tps = pgbench::run(&db, clients).await?;
     eprintln!("pgbench with {clients} clients: {pgbench_tps:.0} tps");
     Ok(Row {
