@@ -1,7 +1,8 @@
 //! Staging and the interoperable import (SPEC 9): glance-direct from the staging area,
 //! web-download from a local HTTP server allowed by the test's import filter, the
-//! addresses the filter refuses, failures that return the image to queued with the
-//! task's message, and copy-image's clear 409 with a single store.
+//! addresses the filter refuses, failures (unsafe images among them) that return the
+//! image to queued with the task's message, and copy-image's clear 409 with a single
+//! store.
 
 use super::*;
 use imagefleet_tests::HttpSource;
@@ -123,6 +124,49 @@ async fn a_failed_web_download_fails_the_task_and_the_image_can_be_imported_agai
     .await;
     assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.text);
     wait_status(&app, &id, "active").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_images_fail_web_download_and_glance_direct_imports() {
+    let images = super::upload::unsafe_images();
+    let files: Vec<(String, Vec<u8>)> = images
+        .iter()
+        .enumerate()
+        .map(|(n, (_, _, data))| (format!("{n}.img"), data.clone()))
+        .collect();
+    let source =
+        HttpSource::start(files.iter().map(|(p, d)| (p.as_str(), d.clone())).collect()).await;
+    let app = app_allowing(&source).await;
+    for (n, (name, declared, data)) in images.into_iter().enumerate() {
+        // Web-download for every kind; glance-direct (staged unchecked, inspected when
+        // the import copies it into place) for the first.
+        let id = new_image(&app, &owner(), declared).await;
+        let method = if n == 0 {
+            let staged = put_data(&app, &owner(), &format!("/v2/images/{id}/stage"), data).await;
+            assert_eq!(
+                staged.status,
+                StatusCode::NO_CONTENT,
+                "{name}: {}",
+                staged.text
+            );
+            json!({"name": "glance-direct"})
+        } else {
+            json!({"name": "web-download", "uri": source.url(&format!("{n}.img"))})
+        };
+        let accepted = import(&app, &id, method).await;
+        assert_eq!(
+            accepted.status,
+            StatusCode::ACCEPTED,
+            "{name}: {}",
+            accepted.text
+        );
+        let task = finished_task(&app, &id).await;
+        assert_eq!(task["status"], "failure", "{name}: {task}");
+        let message = task["message"].as_str().unwrap_or_default();
+        assert!(message.contains("unsafe"), "{name}: {task}");
+        wait_status(&app, &id, "queued").await;
+    }
+    assert!(app.db.data_files().is_empty(), "{:?}", app.db.data_files());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -249,27 +249,70 @@ async fn data_that_is_not_the_declared_format_is_415_and_a_correct_retry_works()
     assert_eq!(shown["virtual_size"], 64 << 20, "from the qcow2 header");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_qcow2_with_a_backing_file_is_refused_as_unsafe_even_declared_raw() {
-    let app = TestApp::start().await;
-    let id = new_image(&app, &owner(), "raw").await;
-    let overlay = qemu_image("qcow2", &["-b", "/etc/passwd", "-F", "raw"]);
-    let response = put_data(&app, &owner(), &format!("/v2/images/{id}/file"), overlay).await;
-    assert_eq!(
-        response.status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        response.text
-    );
-    assert!(response.text.contains("unsafe"), "{}", response.text);
-    assert_eq!(image(&app, &owner(), &id).await["status"], "queued");
-    assert!(app.db.data_files().is_empty());
+/// Unsafe images, one of each kind of refusal (the inspector's own tests hold the full
+/// crafted set): each declared format in turn, made by `qemu-img` or patched.
+pub fn unsafe_images() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let mut unknown_feature = qemu_image("qcow2", &[]);
+    unknown_feature[79] |= 0x20;
+    let mut differencing = qemu_image("vpc", &[]);
+    differencing[60..64].copy_from_slice(&4u32.to_be_bytes());
+    vec![
+        (
+            "qcow2 with a backing file",
+            "raw",
+            qemu_image("qcow2", &["-b", "/etc/passwd", "-F", "raw"]),
+        ),
+        (
+            "qcow2 with an external data file",
+            "qcow2",
+            qemu_image("qcow2", &["-o", "data_file=data.raw"]),
+        ),
+        ("qcow2 with an unknown feature", "qcow2", unknown_feature),
+        ("QED", "raw", qemu_image("qed", &[])),
+        (
+            "VMDK descriptor file",
+            "vmdk",
+            qemu_image("vmdk", &["-o", "subformat=monolithicFlat"]),
+        ),
+        ("differencing VHD", "vhd", differencing),
+    ]
 }
 
-/// A 64 MiB image of `format` made by `qemu-img create` with extra arguments.
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_images_are_refused_as_unsafe_and_leave_the_image_queued() {
+    let app = TestApp::start().await;
+    for (name, declared, data) in unsafe_images() {
+        let id = new_image(&app, &owner(), declared).await;
+        let response = put_data(&app, &owner(), &format!("/v2/images/{id}/file"), data).await;
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{name}: {}",
+            response.text
+        );
+        assert!(
+            response.text.contains("unsafe"),
+            "{name}: {}",
+            response.text
+        );
+        assert_eq!(
+            image(&app, &owner(), &id).await["status"],
+            "queued",
+            "{name}"
+        );
+    }
+    assert!(app.db.data_files().is_empty(), "{:?}", app.db.data_files());
+}
+
+/// A 64 MiB image of `format` made by `qemu-img create` with extra arguments, run in a
+/// directory of its own (removed after): some formats write more than one file, and
+/// relative names in `extra` (a data file) land there too.
 pub fn qemu_image(format: &str, extra: &[&str]) -> Vec<u8> {
-    let path = std::env::temp_dir().join(format!("imagefleet-{}.{format}", uuid::Uuid::new_v4()));
+    let dir = std::env::temp_dir().join(format!("imagefleet-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let path = dir.join(format!("image.{format}"));
     let status = std::process::Command::new("qemu-img")
+        .current_dir(&dir)
         .args(["create", "-q", "-f", format])
         .args(extra)
         .arg(&path)
@@ -278,6 +321,6 @@ pub fn qemu_image(format: &str, extra: &[&str]) -> Vec<u8> {
         .expect("qemu-img is installed");
     assert!(status.success(), "qemu-img create failed");
     let bytes = std::fs::read(&path).expect("the image file");
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&dir);
     bytes
 }
