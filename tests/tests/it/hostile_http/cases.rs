@@ -306,6 +306,47 @@ pub fn all() -> Vec<Case> {
             None,
         ),
         case(
+            "a location traversing out of a store directory",
+            Method::POST,
+            "/v2/images/{id}/locations",
+            Some(JSON),
+            json!({"url": "file:///var/lib/imagefleet/images/../../../../etc/shadow"})
+                .to_string()
+                .into_bytes(),
+            None,
+        ),
+        case(
+            "a relative traversal as a location",
+            Method::POST,
+            "/v2/images/{id}/locations",
+            Some(JSON),
+            json!({"url": "../../../etc/passwd"})
+                .to_string()
+                .into_bytes(),
+            Some(400),
+        ),
+        case(
+            "an encoded traversal on a loopback location",
+            Method::POST,
+            "/v2/images/{id}/locations",
+            Some(JSON),
+            json!({"url": "http://127.0.0.1/%2e%2e/%2e%2e/etc/passwd"})
+                .to_string()
+                .into_bytes(),
+            Some(400),
+        ),
+        patch(
+            "a traversal location patched in",
+            json!([{"op": "add", "path": "/locations/-",
+                    "value": {"url": "file:///../../etc/shadow", "metadata": {}}}]),
+            None,
+        ),
+        patch(
+            "a traversal as a location index",
+            json!([{"op": "remove", "path": "/locations/../0"}]),
+            None,
+        ),
+        case(
             "an unknown action",
             Method::POST,
             "/v2/images/{id}/actions/..%2Fdelete",
