@@ -10,7 +10,7 @@
 //!
 //! Full run: `cargo run --release -p imagefleet-tests --bin chaos` (10,000 commands,
 //! 200 uploads); `--short` is the test suite's (500 commands, 20 uploads). The
-//! binaries are taken from beside this one (`cargo build --workspace` builds them).
+//! binaries are built and taken from beside this one unless `--bin-dir` names them.
 
 #[path = "chaos/bus.rs"]
 mod bus;
@@ -84,7 +84,8 @@ struct Args {
     /// Seconds after which everything stops, checks or not.
     #[arg(long)]
     deadline: Option<u64>,
-    /// Where `api-gateway` and `workers` are (default: beside this binary).
+    /// Where `api-gateway` and `workers` are. Default: beside this binary, built
+    /// first (`cargo build --workspace --bins` in this binary's profile).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
     /// Also write the report (Markdown) to this file.
@@ -125,9 +126,21 @@ impl Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let deadline = args.sizes().deadline;
+    // Before the clock starts: a build may wait for others' builds.
+    let bin_dir = match &args.bin_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => build_binaries(),
+    };
+    let bin_dir = match bin_dir {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!("chaos: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
     // The run's own loops stop at the deadline; this is the backstop, with time to
     // tear down.
-    match tokio::time::timeout(deadline + Duration::from_secs(60), run(args)).await {
+    match tokio::time::timeout(deadline + Duration::from_secs(60), run(args, bin_dir)).await {
         Ok(Ok(true)) => ExitCode::SUCCESS,
         Ok(Ok(false)) => ExitCode::from(1),
         Ok(Err(error)) => {
@@ -141,19 +154,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> anyhow::Result<bool> {
+async fn run(args: Args, bin_dir: PathBuf) -> anyhow::Result<bool> {
     let sizes = args.sizes();
     let started = Instant::now();
     let deadline = started + sizes.deadline;
     // Declared first, dropped last: the directory goes after every process in it.
     let dir = RunDir::create(args.keep)?;
-    let bin_dir = match &args.bin_dir {
-        Some(dir) => dir.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("the runner's directory")?
-            .to_owned(),
-    };
     let postgres = Postgres::start(&dir.path().join("postgres"))?;
     let rabbit = Rabbit::start(&dir.path().join("rabbitmq"), &dir.name())?;
     eprintln!(
@@ -313,6 +319,30 @@ async fn exercise(
     // The processes stop before the verdict is printed (nothing of them outlives it).
     stage.fleet.lock().await.kill(Role::Gateway);
     Ok((findings, injections, refusals))
+}
+
+/// Builds `api-gateway` and `workers` in the profile this binary was built in (a
+/// no-op when they are up to date; neither `cargo run -p imagefleet-tests` nor a test
+/// build makes them) and returns their directory, this binary's. A dev build takes
+/// every target, as the test build did, so that both resolve the same features and
+/// share every artifact (only the binaries are new); a release build only the bins.
+fn build_binaries() -> anyhow::Result<PathBuf> {
+    let dir = std::env::current_exe()?
+        .parent()
+        .context("the runner's directory")?
+        .to_owned();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut build = std::process::Command::new(cargo);
+    build
+        .args(["build", "--workspace"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if dir.file_name().is_some_and(|name| name == "release") {
+        build.args(["--release", "--bins"]);
+    } else {
+        build.arg("--all-targets");
+    }
+    services::run(&mut build, "cargo build --workspace")?;
+    Ok(dir)
 }
 
 fn header(args: &Args, took: Duration) -> String {

@@ -8,15 +8,8 @@ use std::process::Command;
 
 #[test]
 fn a_short_chaos_run_loses_nothing_and_leaves_nothing_behind() {
-    // The runner starts the real `api-gateway` and `workers` binaries from beside its
-    // own; a test build does not make them, so build them (a no-op when up to date).
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let built = Command::new(cargo)
-        .args(["build", "--workspace", "--bins"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(built.success(), "building the binaries failed");
+    // The runner builds the `api-gateway` and `workers` binaries it starts (a test
+    // build does not make them; a no-op when they are up to date).
     let run = Command::new(env!("CARGO_BIN_EXE_chaos"))
         .arg("--short")
         .output()
