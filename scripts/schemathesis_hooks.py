@@ -1,6 +1,6 @@
 """Schemathesis hooks for scripts/schemathesis (loaded with SCHEMATHESIS_HOOKS).
 
-PATCH /v2/images/{image_id} takes Glance's JSON patch media type,
+PATCH /v2/images/{id} takes Glance's JSON patch media type,
 application/openstack-images-v2.1-json-patch, which schemathesis cannot serialise by
 itself: without this it skips the operation's generated bodies. The body is JSON.
 """
