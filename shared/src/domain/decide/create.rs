@@ -26,6 +26,7 @@ pub(super) fn create_image(
     if visibility == Visibility::Public {
         policy::require_admin(actor, "make an image public")?;
     }
+    validate::storable("An owner", c.owner.as_deref().unwrap_or_default())?;
     let owner = match &c.owner {
         Some(owner) if owner.is_empty() || owner.chars().count() > validate::MAX_TEXT => {
             return Err(Rejection::bad_request(

@@ -162,6 +162,7 @@ fn set_core(
                     Rejection::bad_request("'owner' must be a project id of 1 to 255 characters.")
                 })?
                 .to_owned();
+            validate::storable("An owner", &image.owner)?;
         }
         other => {
             return Err(Rejection::bad_request(format!(

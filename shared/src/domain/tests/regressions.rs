@@ -1,6 +1,7 @@
 //! Regression tests for rules the domain once broke: deleted images answer 404 before
 //! any lock check, an import task never ends without its image, and read-only names are
-//! refused at creation as they are in a patch.
+//! refused at creation as they are in a patch, and an owner with a NUL character is bad
+//! input rather than a database error.
 
 use super::cases::{Row, case, create_image, outcome};
 use super::fixtures::*;
@@ -118,4 +119,24 @@ fn glance_direct_waits_until_the_stage_is_complete() {
     assert_eq!(got.err().map(|r| r.kind), Some(RejectionKind::Conflict));
     let staged = case(Row::ImportGlanceDirect, ImageStatus::Uploading);
     assert!(decide(&staged.state, &staged.command, &staged.ctx).is_ok());
+}
+
+/// An owner with a NUL character (schemathesis, POST /v2/images as admin) reached
+/// Postgres, which cannot store it: the command was never answered and the gateway gave
+/// 503 after its timeout. It is bad input, refused like a name with one.
+#[test]
+fn create_refuses_an_owner_with_a_nul_character() {
+    let mut create = create_image();
+    create.owner = Some("a\0b".into());
+    let got = decide(
+        &State::default(),
+        &Command::CreateImage(create),
+        &ctx(admin()),
+    );
+    assert_eq!(
+        got.as_ref().err().map(|r| r.kind),
+        Some(RejectionKind::BadRequest),
+        "{}",
+        outcome(&got)
+    );
 }
