@@ -6,7 +6,6 @@ mod api_images;
 mod api_locations;
 mod api_sharing;
 mod api_tasks_info;
-mod chaos;
 mod cli;
 mod client;
 mod commands_e2e;
