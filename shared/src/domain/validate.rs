@@ -39,11 +39,25 @@ pub fn storable(what: &str, text: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// JSON whose keys and strings hold no NUL characters (`jsonb` cannot store `\u0000`):
-/// task input and results, location metadata.
+/// The largest magnitude a JSON number may have in stored documents. `jsonb` keeps
+/// numbers as exact decimals and prints them without an exponent; near `f64::MAX` the
+/// 309-digit result no longer reads back as a JSON number (schemathesis found a task
+/// whose input held -1.7976931348623155e308 answering 500 on every read).
+pub const MAX_STORED_NUMBER: f64 = 1e300;
+
+/// JSON whose keys and strings hold no NUL characters (`jsonb` cannot store `\u0000`)
+/// and whose numbers are within [`MAX_STORED_NUMBER`]: task input and results, location
+/// metadata.
 pub fn storable_json(what: &str, value: &serde_json::Value) -> Result<(), Rejection> {
     match value {
         serde_json::Value::String(text) => storable(what, text),
+        serde_json::Value::Number(number)
+            if number.as_f64().is_some_and(|n| n.abs() > MAX_STORED_NUMBER) =>
+        {
+            Err(Rejection::bad_request(format!(
+                "{what} must not hold numbers beyond ±{MAX_STORED_NUMBER:e}; {number} cannot be stored."
+            )))
+        }
         serde_json::Value::Array(items) => items.iter().try_for_each(|i| storable_json(what, i)),
         serde_json::Value::Object(fields) => fields.iter().try_for_each(|(key, field)| {
             storable(what, key)?;
