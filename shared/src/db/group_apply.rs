@@ -7,9 +7,13 @@
 //! applied again on its own after the group commits, with the whole retry loop of
 //! [`Repository::apply`]. If the group's transaction itself fails (its commit, a
 //! broken connection), none of it was written, and every command is applied on its own.
-//! Within a group commands run in the order of their targets, stably: every group
-//! locks rows in the same order (no deadlocks between groups) and a target's commands
-//! keep their arrival order.
+//! Within a group commands run in the order of their primary targets, stably: groups of
+//! single-target commands lock rows in one order, and a target's commands keep their
+//! arrival order, except that a command applied alone after the group comes after the
+//! later commands of its target that the group applied. Commands that lock an image
+//! and a task can still meet another group in the opposite order; Postgres then ends
+//! one statement as a deadlock after `deadlock_timeout`, and that command is applied
+//! alone.
 
 use chrono::{SubsecRound, Utc};
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
