@@ -5,6 +5,8 @@
 //! worker works on, and a list of node URLs is tried in order.
 
 mod failover;
+mod memory_alarm;
+mod private_node;
 mod publisher;
 
 use std::time::Duration;
