@@ -124,6 +124,7 @@ impl TestWorker {
             prefetch: 8,
             name: name.to_owned(),
             janitor_interval,
+            processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
             notifications: Some(bus.notifications()),
             intake: IntakePolicy::default(),
         }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod connection;
 pub mod envelope;
 pub mod event_envelope;
+pub mod failure_class;
 pub mod headers;
 pub mod intake;
 pub mod reply;
@@ -14,6 +15,7 @@ pub mod trace_context;
 
 pub use envelope::{COMMAND_SCHEMA_V1, CommandEnvelope};
 pub use event_envelope::{EVENT_SCHEMA_V1, EventEnvelope};
+pub use failure_class::FailureClass;
 pub use reply::{CommandReply, CommandResult, RecordedEvent};
 pub use topology::{Topology, WorkQueue};
 pub use trace_context::TraceContext;

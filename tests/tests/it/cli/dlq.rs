@@ -77,6 +77,7 @@ async fn dlq_replay_moves_dead_letters_back_with_a_clean_record() {
         topology,
         &user,
         WorkQueue::Commands,
+        None,
         Some(2),
         &mut progress,
     )
@@ -97,6 +98,7 @@ async fn dlq_replay_moves_dead_letters_back_with_a_clean_record() {
         topology,
         &user,
         WorkQueue::Commands,
+        None,
         None,
         &mut progress,
     )
