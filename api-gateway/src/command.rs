@@ -106,7 +106,7 @@ pub async fn execute(
             // more, and its record, if any, is its answer.
             tokio::time::sleep_until(answer_by).await;
             match recorded(state, envelope.command_id).await {
-                Some(Answer::Applied(result)) => Ok(result),
+                Some(Answer::Applied(result)) => Ok(*result),
                 Some(Answer::Refused(rejection)) => answer(CommandReply::Rejected {
                     command_id: Some(envelope.command_id),
                     kind: rejection.kind,

@@ -46,7 +46,7 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// It was applied, with this result.
-    Applied(CommandResult),
+    Applied(Box<CommandResult>),
     /// It was refused (by the domain, for lack of races, or its deadline passed).
     Refused(Rejection),
 }
@@ -66,7 +66,7 @@ fn answer(value: Option<Value>) -> Result<Option<Answer>, DbError> {
         return Ok(None);
     };
     match (stored.result, stored.rejection) {
-        (Some(result), _) => Ok(Some(Answer::Applied(result))),
+        (Some(result), _) => Ok(Some(Answer::Applied(Box::new(result)))),
         (None, Some(rejection)) => Ok(Some(Answer::Refused(rejection))),
         (None, None) => Err(DbError::Corrupt {
             what: "command record",

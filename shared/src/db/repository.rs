@@ -188,7 +188,7 @@ impl Repository {
         match loaded.processed {
             Some(Answer::Applied(result)) => {
                 return Ok(Ok(Applied {
-                    result,
+                    result: *result,
                     replayed: true,
                     attempts: attempt,
                 }));
