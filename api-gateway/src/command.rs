@@ -2,12 +2,17 @@
 //! by which the gateway changes anything. The command id comes from the client's
 //! `Idempotency-Key` when given (extension), so a retried request replays the first
 //! outcome instead of applying twice. The command carries the request id as its
-//! correlation id and the request span's W3C trace context in its `traceparent` header.
+//! correlation id and the request span's W3C trace context in its `traceparent` header,
+//! and a deadline past which no worker applies it: the gateway's 503 comes after that
+//! deadline, so it means the command was not applied.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use shared::domain::{Actor, Command, CommandId};
+use shared::db::document::{self, Answer};
+use shared::domain::{Actor, Command, CommandId, Rejection, RejectionKind};
+use shared::messaging::client::ClientError;
 use shared::messaging::{CommandEnvelope, CommandReply, CommandResult, TraceContext};
+use tokio::time::Instant;
 use tower_http::request_id::RequestId;
 use uuid::Uuid;
 
@@ -69,34 +74,83 @@ impl RequestContext {
     }
 }
 
-/// Sends `command` as `actor` and waits for the worker's answer.
+/// Sends `command` as `actor` with a deadline `command_timeout` from now, and waits
+/// for the worker's answer. A 503 comes only once the deadline and the commit margin
+/// have passed (or when nothing could be sent): no worker applies the command after
+/// its deadline, so the 503 means "not applied", and a client may send the request
+/// again without applying it twice.
 pub async fn execute(
     state: &AppState,
     request: &RequestContext,
     actor: Actor,
     command: Command,
 ) -> Result<CommandResult, ApiError> {
+    let settings = &state.settings;
+    let answer_by = Instant::now() + settings.command_timeout + settings.commit_margin;
     let mut envelope = CommandEnvelope::new(actor, command);
     envelope.command_id = request.command_id(&envelope.actor);
+    envelope.deadline = Some(envelope.issued_at + settings.command_timeout);
     if !request.request_id.is_empty() {
         envelope.correlation_id = Some(request.request_id.clone());
     }
     envelope.trace = request.trace;
-    match state
-        .commands
-        .send(&envelope, state.settings.command_timeout)
-        .await
-    {
-        Ok(CommandReply::Accepted { result, .. }) => Ok(*result),
-        Ok(CommandReply::Rejected { kind, message, .. }) => {
-            Err(shared::domain::Rejection::new(kind, message).into())
-        }
+    let wait = settings.command_timeout + settings.commit_margin;
+    match state.commands.send(&envelope, wait).await {
+        Ok(reply) => answer(reply),
         Err(error) if !error.is_retryable() => Err(ApiError::internal(error)),
+        // The broker could not be reached: the command never left.
+        Err(error @ ClientError::Connection(_)) => Err(not_applied(&error, &envelope)),
         Err(error) => {
-            tracing::warn!(%error, command.id = %envelope.command_id, "command not answered");
-            Err(ApiError::unavailable(
-                "The image service could not complete the request in time; retry it (with the same Idempotency-Key to be safe).",
-            ))
+            // The command may be queued, or applied with its reply lost (a dropped
+            // connection): once its deadline has passed, no worker will apply it any
+            // more, and its record, if any, is its answer.
+            tokio::time::sleep_until(answer_by).await;
+            match recorded(state, envelope.command_id).await {
+                Some(Answer::Applied(result)) => Ok(*result),
+                Some(Answer::Refused(rejection)) => answer(CommandReply::Rejected {
+                    command_id: Some(envelope.command_id),
+                    kind: rejection.kind,
+                    message: rejection.message,
+                }),
+                None => Err(not_applied(&error, &envelope)),
+            }
         }
     }
+}
+
+/// The gateway's answer to a worker's reply.
+fn answer(reply: CommandReply) -> Result<CommandResult, ApiError> {
+    match reply {
+        CommandReply::Accepted { result, .. } => Ok(*result),
+        // Past its deadline: the worker recorded it as never to be applied.
+        CommandReply::Rejected {
+            kind: RejectionKind::Expired,
+            ..
+        } => Err(unavailable()),
+        CommandReply::Rejected { kind, message, .. } => Err(Rejection::new(kind, message).into()),
+    }
+}
+
+/// The answer recorded for `command_id`; none when there is none or it cannot be
+/// read (Postgres unreachable: no worker can apply the command either).
+async fn recorded(state: &AppState, command_id: CommandId) -> Option<Answer> {
+    let mut conn = state.reads.get().await.ok()?;
+    document::recorded_answer(&mut conn, command_id)
+        .await
+        .inspect_err(
+            |error| tracing::warn!(%error, command.id = %command_id, "reading a command's record"),
+        )
+        .ok()
+        .flatten()
+}
+
+fn not_applied(error: &ClientError, envelope: &CommandEnvelope) -> ApiError {
+    tracing::warn!(%error, command.id = %envelope.command_id, "command not applied in time");
+    unavailable()
+}
+
+fn unavailable() -> ApiError {
+    ApiError::unavailable(
+        "The image service could not complete the request in time and did not apply it; retry it.",
+    )
 }

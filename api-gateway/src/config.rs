@@ -40,9 +40,13 @@ pub struct GatewayArgs {
     /// identity; off by default (401). `imagefleet up` sets `default`.
     #[arg(long, env = "IMAGEFLEET_DEFAULT_PROJECT")]
     pub default_project: Option<String>,
-    /// Seconds to wait for a worker's answer before 503.
+    /// Seconds a command may take: its deadline, past which no worker applies it.
     #[arg(long, env = "IMAGEFLEET_COMMAND_TIMEOUT", default_value_t = 10)]
     pub command_timeout: u64,
+    /// Milliseconds the gateway waits past a command's deadline (for a commit under
+    /// way) before it answers 503, which then means "not applied".
+    #[arg(long, env = "IMAGEFLEET_COMMIT_MARGIN_MS", default_value_t = 2000)]
+    pub commit_margin_ms: u64,
     /// Seconds an upload, stage or import may hold its image; after that the janitor
     /// returns the image to queued and removes partial data.
     #[arg(long, env = "IMAGEFLEET_DATA_LEASE", default_value_t = 3600)]
@@ -110,6 +114,7 @@ impl GatewayArgs {
     pub fn settings(&self) -> Settings {
         Settings {
             command_timeout: Duration::from_secs(self.command_timeout),
+            commit_margin: Duration::from_millis(self.commit_margin_ms),
             show_multiple_locations: self.domain.show_multiple_locations,
             data_lease: chrono::Duration::seconds(i64::from(self.data_lease)),
             image_size_cap: u64::try_from(self.domain.image_size_cap).unwrap_or(0),

@@ -13,8 +13,13 @@ use crate::identity::Identity;
 /// Gateway settings that shape answers.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Longest wait for a worker's reply before answering 503.
+    /// How long a command may take: its deadline is this far after it is sent, and a
+    /// worker never applies it later.
     pub command_timeout: Duration,
+    /// How long past a command's deadline the gateway still waits for its answer
+    /// before a 503, for a commit that was under way at the deadline (and the clocks
+    /// of the gateway and Postgres being apart): after it, the 503 is definitive.
+    pub commit_margin: Duration,
     /// Show `locations` and `direct_url` (Glance's `show_multiple_locations`).
     pub show_multiple_locations: bool,
     /// How long an upload, stage or import may hold its image before the janitor gives
@@ -31,6 +36,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             command_timeout: Duration::from_secs(10),
+            commit_margin: Duration::from_secs(2),
             show_multiple_locations: false,
             data_lease: chrono::Duration::hours(1),
             image_size_cap: 1 << 40,

@@ -39,6 +39,12 @@ pub struct UpArgs {
     #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     janitor_interval: u64,
+    /// Seconds a command's record (`processed_commands`) is kept to answer its
+    /// redeliveries; the janitor deletes older ones, and a command delivered again
+    /// after that is treated as new.
+    #[arg(long, env = "IMAGEFLEET_PROCESSED_RETENTION", default_value_t = 604_800,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    processed_retention: u64,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
@@ -56,6 +62,7 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
         concurrency,
         commit_batch,
         janitor_interval,
+        processed_retention,
     } = args;
     let applied = shared::db::migrate::run_migrations(&gateway.database.database_url)
         .await
@@ -86,6 +93,7 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
             name: format!("imagefleet-up-worker-{n}"),
             queues: shared::messaging::WorkQueue::ALL.to_vec(),
             janitor_interval: Some(std::time::Duration::from_secs(janitor_interval)),
+            processed_retention: std::time::Duration::from_secs(processed_retention),
             notifications: gateway.notifications.to_config(),
             intake: intake.to_policy(),
         };

@@ -21,6 +21,10 @@ pub enum RejectionKind {
     PayloadTooLarge,
     /// The data is not in the declared format (415).
     UnsupportedMediaType,
+    /// The command's deadline passed before a worker could apply it: it was not
+    /// applied, and its id is recorded so no later delivery applies it (503; never
+    /// decided by the domain).
+    Expired,
 }
 
 impl RejectionKind {
@@ -34,6 +38,7 @@ impl RejectionKind {
             RejectionKind::PreconditionFailed => 412,
             RejectionKind::PayloadTooLarge => 413,
             RejectionKind::UnsupportedMediaType => 415,
+            RejectionKind::Expired => 503,
         }
     }
 }
@@ -77,6 +82,17 @@ impl Rejection {
     /// 409.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(RejectionKind::Conflict, message)
+    }
+
+    /// The refusal of a command whose deadline passed before it was applied.
+    pub fn expired(deadline: chrono::DateTime<chrono::Utc>) -> Self {
+        Self::new(
+            RejectionKind::Expired,
+            format!(
+                "the command's deadline ({}) passed before it could be applied: it was not applied and never will be",
+                deadline.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+        )
     }
 
     /// 413.

@@ -135,6 +135,7 @@ impl TestWorker {
             flow: Default::default(),
             name: name.to_owned(),
             janitor_interval,
+            processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
             notifications: Some(bus.notifications()),
             intake: IntakePolicy::default(),
         }

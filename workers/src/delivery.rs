@@ -2,9 +2,11 @@
 //! its producer: see `shared::messaging::intake`), read it as a command envelope
 //! (refusing malformed JSON, unknown types and schema versions as permanent failures),
 //! check its producer may send its type, dispatch it, and
-//! settle it: reply if asked, then retry, dead-letter or simply ack. The ack comes last,
-//! after the transaction committed and the reply and any re-publish were confirmed, so a
-//! crash at any point redelivers instead of losing the command. Each command is counted
+//! settle it: retry or dead-letter if need be, then reply if asked, then ack. A refusal
+//! the domain decided is only replied and acked (its record is the answer to any
+//! redelivery). The ack comes last, after the transaction committed and the re-publish
+//! and reply were confirmed, so a crash at any point redelivers instead of losing the
+//! command. Each command is counted
 //! by type and outcome and timed (decide and commit, not the settling); each job by kind.
 //! Commands and jobs run in a span that continues the W3C trace of the message's
 //! `traceparent` header (or starts one) and records `trace.id` beside `correlation.id`.
@@ -67,10 +69,7 @@ pub async fn process(
     // Size and content type before anything reads the body, events included.
     let outcome =
         if let Err(rejection) = intake.check_message(&delivery.properties, delivery.data.len()) {
-            count_unreadable(Outcome::Permanent {
-                command_id: None,
-                rejection,
-            })
+            count_unreadable(Outcome::refused_unread(None, rejection))
         } else if queue == WorkQueue::Jobs && is_event(&delivery.data) {
             run_job(&delivery.data, trace, handlers).await
         } else {
@@ -84,15 +83,22 @@ pub async fn process(
             .await
         };
     tracing::debug!(outcome = outcome.label(), "delivery processed");
-    if let Some(reply) = outcome.reply() {
-        publisher.reply(&delivery.properties, &reply).await?;
-    }
+    // The dead letter or retry copy is confirmed before the reply goes out: a producer
+    // (or a test) that has its answer finds the letter already in its queue.
     match &outcome {
-        Outcome::Accepted { .. } | Outcome::Done => {}
-        Outcome::Permanent { rejection, .. } => {
+        Outcome::Accepted { .. } | Outcome::Rejected { .. } | Outcome::Done => {}
+        Outcome::DeadLetter {
+            class, rejection, ..
+        } => {
             let attempts = attempts_of(&delivery.properties);
             publisher
-                .dead_letter(&delivery, queue, "permanent", &rejection.message, attempts)
+                .dead_letter(
+                    &delivery,
+                    queue,
+                    class.as_str(),
+                    &rejection.message,
+                    attempts,
+                )
                 .await?;
         }
         Outcome::Retryable { reason } => {
@@ -100,6 +106,9 @@ pub async fn process(
                 .retry_or_dead_letter(&delivery, queue, reason)
                 .await?;
         }
+    }
+    if let Some(reply) = outcome.reply() {
+        publisher.reply(&delivery.properties, &reply).await?;
     }
     delivery.ack(BasicAckOptions::default()).await?;
     Ok(())
@@ -170,12 +179,7 @@ async fn run_command(
 ) -> Outcome {
     let producer = match intake.producer(properties) {
         Ok(producer) => producer,
-        Err(rejection) => {
-            return count_unreadable(Outcome::Permanent {
-                command_id: None,
-                rejection,
-            });
-        }
+        Err(rejection) => return count_unreadable(Outcome::refused_unread(None, rejection)),
     };
     let started = Instant::now();
     let (command_type, outcome) = match parse(body) {
@@ -183,10 +187,7 @@ async fn run_command(
             let command_type = envelope.command.type_name();
             let outcome = match intake.permit(&producer, &envelope.command) {
                 Ok(()) => apply(envelope, trace, handlers).await,
-                Err(rejection) => Outcome::Permanent {
-                    command_id: Some(envelope.command_id),
-                    rejection,
-                },
+                Err(rejection) => Outcome::refused_unread(Some(envelope.command_id), rejection),
             };
             (command_type, outcome)
         }

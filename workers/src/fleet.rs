@@ -58,6 +58,9 @@ pub struct FleetConfig {
     /// the fleet leads them. None runs no janitor candidate: only for tests that send
     /// the janitor's commands themselves.
     pub janitor_interval: Option<Duration>,
+    /// How long the janitor keeps a command's record (`processed_commands`): a
+    /// redelivery later than that is treated as a new command.
+    pub processed_retention: Duration,
     /// Where image data is.
     pub store: ImageStore,
     /// Reads web-download and location URLs behind the import filter.
@@ -93,7 +96,9 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
     let handlers = HandlerContext {
         committer: GroupCommitter::start(repository.clone(), config.concurrency, commit_batch),
         jobs: JobContext {
-            repository: repository.clone(),
+            // A job runs its steps again under the same ids after a transient failure:
+            // a step out of races must not be found refused for good then.
+            repository: repository.clone().leaving_contention_unrecorded(),
             store: config.store.clone(),
             fetcher: config.fetcher.clone(),
             image_size_cap: u64::try_from(config.domain.image_size_cap).unwrap_or(0),
@@ -140,7 +145,10 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             repository: handlers.repository.clone(),
             store: config.store.clone(),
         };
-        let janitor_config = JanitorConfig::new(&config.database_url, interval);
+        let janitor_config = JanitorConfig {
+            processed_retention: config.processed_retention,
+            ..JanitorConfig::new(&config.database_url, interval)
+        };
         tasks.spawn(run_janitor(janitor_config, janitor, shutdown.clone()));
     }
     while tasks.join_next().await.is_some() {}

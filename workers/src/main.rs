@@ -76,6 +76,12 @@ struct RunArgs {
     #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     janitor_interval: u64,
+    /// Seconds a command's record (`processed_commands`) is kept to answer its
+    /// redeliveries; the janitor deletes older ones, and a command delivered again
+    /// after that is treated as new.
+    #[arg(long, env = "IMAGEFLEET_PROCESSED_RETENTION", default_value_t = 604_800,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    processed_retention: u64,
     /// Address of the operations port: `/metrics` (Prometheus), `/healthz`, `/readyz`.
     #[arg(long, env = "IMAGEFLEET_METRICS_BIND", default_value = DEFAULT_METRICS_BIND)]
     metrics_bind: SocketAddr,
@@ -113,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
                 name: format!("imagefleet-worker-{}", std::process::id()),
                 queues: args.queues.clone(),
                 janitor_interval: Some(std::time::Duration::from_secs(args.janitor_interval)),
+                processed_retention: std::time::Duration::from_secs(args.processed_retention),
                 notifications: args.notifications.to_config(),
                 intake: args.intake.to_policy(),
             };

@@ -1,9 +1,12 @@
 //! How a delivery ended, and what the worker must do about it: the failure classes of
-//! the bus. Permanent failures are answered and dead-lettered at once; retryable ones go
-//! through the TTL retry queues until they run out of attempts.
+//! the bus. A refusal the domain decided (or an expired deadline, or a command out of
+//! races) is an answer, recorded with the command: it is replied and acked, never
+//! dead-lettered. Only what an operator must look at goes to a dead-letter queue: a
+//! message that cannot be read, one from a producer that may not send it, and (through
+//! the TTL retry queues) a retryable failure that outlasted its retries.
 
 use shared::domain::{CommandId, Rejection, RejectionKind};
-use shared::messaging::{CommandReply, CommandResult};
+use shared::messaging::{CommandReply, CommandResult, FailureClass};
 
 /// The end of one delivery's processing.
 #[derive(Debug)]
@@ -19,10 +22,20 @@ pub enum Outcome {
     },
     /// A job ran to its end (its own commands recorded how): ack.
     Done,
-    /// Can never succeed as sent: reply with the rejection, dead-letter, ack.
-    Permanent {
+    /// Refused, and the refusal recorded under the command id (a redelivery or a
+    /// replay gets the same answer): reply and ack.
+    Rejected {
+        /// The command.
+        command_id: CommandId,
+        /// Why.
+        rejection: Rejection,
+    },
+    /// Can never be processed as sent: reply with the rejection, dead-letter, ack.
+    DeadLetter {
         /// The command, if the message could be read that far.
         command_id: Option<CommandId>,
+        /// Which kind of dead letter, for the operator's filters.
+        class: FailureClass,
         /// Why.
         rejection: Rejection,
     },
@@ -35,11 +48,26 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// A permanent failure of a message that could not be read as a command.
+    /// A message that could not be read as a command or event.
     pub fn unreadable(command_id: Option<CommandId>, message: impl Into<String>) -> Self {
-        Outcome::Permanent {
+        Outcome::DeadLetter {
             command_id,
+            class: FailureClass::Unreadable,
             rejection: Rejection::new(RejectionKind::BadRequest, message),
+        }
+    }
+
+    /// A message refused before it was read (size, content type: unreadable) or
+    /// because of its producer (forbidden).
+    pub fn refused_unread(command_id: Option<CommandId>, rejection: Rejection) -> Self {
+        let class = match rejection.kind {
+            RejectionKind::Forbidden => FailureClass::Forbidden,
+            _ => FailureClass::Unreadable,
+        };
+        Outcome::DeadLetter {
+            command_id,
+            class,
+            rejection,
         }
     }
 
@@ -55,14 +83,15 @@ impl Outcome {
                 replayed: *replayed,
                 result: result.clone(),
             }),
-            Outcome::Permanent {
+            Outcome::Rejected {
                 command_id,
                 rejection,
-            } => Some(CommandReply::Rejected {
-                command_id: *command_id,
-                kind: rejection.kind,
-                message: rejection.message.clone(),
-            }),
+            } => Some(rejected(Some(*command_id), rejection)),
+            Outcome::DeadLetter {
+                command_id,
+                rejection,
+                ..
+            } => Some(rejected(*command_id, rejection)),
             Outcome::Retryable { .. } | Outcome::Done => None,
         }
     }
@@ -74,9 +103,18 @@ impl Outcome {
                 replayed: false, ..
             } => "accepted",
             Outcome::Accepted { replayed: true, .. } => "replayed",
-            Outcome::Permanent { .. } => "rejected",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::DeadLetter { .. } => "dead_lettered",
             Outcome::Retryable { .. } => "retry",
             Outcome::Done => "done",
         }
+    }
+}
+
+fn rejected(command_id: Option<CommandId>, rejection: &Rejection) -> CommandReply {
+    CommandReply::Rejected {
+        command_id,
+        kind: rejection.kind,
+        message: rejection.message.clone(),
     }
 }

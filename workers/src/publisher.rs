@@ -17,9 +17,10 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use shared::messaging::confirm::Confirms;
+use shared::messaging::failure_class::RETRYING;
 use shared::messaging::flow::{PublishFlow, watch_blocking};
 use shared::messaging::intake::Intake;
-use shared::messaging::{CommandReply, Topology, WorkQueue, headers};
+use shared::messaging::{CommandReply, FailureClass, Topology, WorkQueue, headers};
 use shared::metrics::{COMMAND_RETRIES, DEAD_LETTERED, queue_label};
 
 /// Longest failure reason kept in a header.
@@ -276,10 +277,7 @@ impl Publisher {
         )
         .await?;
         // The class, not the free-text reason: label values must stay a small set.
-        let reason = match class {
-            "retryable" => "retries_exhausted",
-            _ => "permanent",
-        };
+        let reason = FailureClass::from_header(class).map_or("other", FailureClass::metric_label);
         metrics::counter!(DEAD_LETTERED, "queue" => queue_label(queue), "reason" => reason)
             .increment(1);
         Ok(())
@@ -298,12 +296,18 @@ impl Publisher {
         if step >= self.topology.retry_delays().len() {
             let reason = format!("gave up after {attempts} retries: {reason}");
             return self
-                .dead_letter(delivery, queue, "retryable", &reason, attempts)
+                .dead_letter(
+                    delivery,
+                    queue,
+                    FailureClass::RetriesExhausted.as_str(),
+                    &reason,
+                    attempts,
+                )
                 .await;
         }
         tracing::info!(attempt = attempts + 1, reason, "retrying a command later");
         let origin = self.topology.queue(queue);
-        let properties = self.annotated(delivery, &origin, "retryable", reason, attempts + 1);
+        let properties = self.annotated(delivery, &origin, RETRYING, reason, attempts + 1);
         self.publish(
             "",
             &self.topology.retry_queue(queue, step),

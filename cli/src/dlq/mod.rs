@@ -24,6 +24,7 @@ use lapin::Channel;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
 use shared::messaging::connection::{connect, login_of};
+use shared::messaging::{FailureClass, headers};
 
 pub use list::{DeadLetter, ListArgs, list};
 pub use purge::{PurgeArgs, purge};
@@ -83,6 +84,18 @@ fn integer(table: &FieldTable, key: &str) -> Option<i64> {
     }
 }
 
+/// The failure class of a dead letter: the one a worker wrote, or for a message the
+/// broker dead-lettered itself (a worker crashed on it until its delivery limit, so it
+/// has an `x-death` record and no class of ours) `retries-exhausted`.
+pub fn class_of(properties: &lapin::BasicProperties) -> Option<FailureClass> {
+    let table = properties.headers().clone().unwrap_or_default();
+    match text(&table, headers::FAILURE_CLASS) {
+        Some(class) => FailureClass::from_header(&class),
+        None if table.inner().contains_key("x-death") => Some(FailureClass::RetriesExhausted),
+        None => None,
+    }
+}
+
 /// Runs `imagefleet dlq list`, `replay` or `purge`.
 pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
     if let DlqCommand::Purge(args) = &command
@@ -115,8 +128,16 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
             let from = topology.dead_letter_queue(queue);
             let mut progress = Progress::stderr(format!("replaying {from}"));
             let user = login_of(&amqp.amqp_url);
-            let moved =
-                replay(&channel, &topology, &user, queue, args.limit, &mut progress).await?;
+            let moved = replay(
+                &channel,
+                &topology,
+                &user,
+                queue,
+                args.class,
+                args.limit,
+                &mut progress,
+            )
+            .await?;
             println!(
                 "replayed {moved} message(s) from {from} to {}",
                 topology.queue(queue)

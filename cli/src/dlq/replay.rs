@@ -5,7 +5,9 @@
 //! command is applied once per `command_id`. The copy is signed with the operator's
 //! RabbitMQ user (`user_id`) and names the producer it first came from in
 //! `x-imagefleet-producer`, so workers judge it as that producer: a replay never gains
-//! rights the original lacked (README, "Producers and trust").
+//! rights the original lacked (README, "Producers and trust"). `--class` replays only
+//! the dead letters of one failure class, say those whose retries ran out while
+//! Postgres was down, and leaves the others in place.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -19,9 +21,9 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation};
 use shared::config::AmqpArgs;
-use shared::messaging::{Topology, WorkQueue, headers};
+use shared::messaging::{FailureClass, Topology, WorkQueue, headers};
 
-use super::waiting;
+use super::{class_of, waiting};
 use crate::progress::Progress;
 
 /// Arguments of `imagefleet dlq replay`.
@@ -33,6 +35,10 @@ pub struct ReplayArgs {
     /// The dead-letter queue of which work queue; messages go back to that work queue.
     #[arg(long, value_enum, default_value_t = WorkQueue::Commands)]
     pub queue: WorkQueue,
+    /// Replay only dead letters of this class (default: every class): `unreadable`,
+    /// `forbidden` or `retries-exhausted` (e.g. after Postgres came back).
+    #[arg(long, value_enum)]
+    pub class: Option<FailureClass>,
     /// Most messages to replay, oldest first (default: all the queue holds when replay
     /// starts).
     #[arg(long)]
@@ -40,48 +46,74 @@ pub struct ReplayArgs {
 }
 
 /// Moves up to `limit` messages (at most as many as the dead-letter queue holds now)
-/// back to `queue` as `user` (the channel's RabbitMQ user), counting each in
-/// `progress`; returns how many were moved.
+/// of `class` (any class when none) back to `queue` as `user` (the channel's RabbitMQ
+/// user), counting each message looked at in `progress`; returns how many were moved.
+/// Messages of another class are held unacknowledged while the queue is read, so each
+/// `basic.get` returns the next one, then handed back in their order.
 pub async fn replay<W: Write>(
     channel: &Channel,
     topology: &Topology,
     user: &str,
     queue: WorkQueue,
+    class: Option<FailureClass>,
     limit: Option<usize>,
     progress: &mut Progress<W>,
 ) -> anyhow::Result<usize> {
     let name = topology.dead_letter_queue(queue);
     let waiting = waiting(channel, &name).await?;
     let limit = limit.map_or(waiting, |limit| limit.min(waiting));
+    // Without a filter every message looked at moves; with one, finding `limit` of
+    // its class may take reading the whole queue as it is now.
+    let examine = if class.is_some() { waiting } else { limit };
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    progress.begin(limit);
-    while progress.done() < limit {
-        let Some(message) = channel
-            .basic_get(name.as_str().into(), BasicGetOptions { no_ack: false })
-            .await
-            .with_context(|| format!("reading {name}"))?
-        else {
-            break;
-        };
-        let delivery = message.delivery;
-        if let Err(error) = republish(channel, topology, user, queue, &delivery).await {
-            let requeue = BasicNackOptions {
-                multiple: false,
-                requeue: true,
+    progress.begin(examine);
+    let mut moved = 0;
+    let mut kept = Vec::new();
+    let result = async {
+        while progress.done() < examine && moved < limit {
+            let Some(message) = channel
+                .basic_get(name.as_str().into(), BasicGetOptions { no_ack: false })
+                .await
+                .with_context(|| format!("reading {name}"))?
+            else {
+                break;
             };
-            delivery.nack(requeue).await?;
-            let moved = progress.done();
-            return Err(error.context(format!("replayed {moved} before failing")));
+            let delivery = message.delivery;
+            if class.is_some_and(|class| class_of(&delivery.properties) != Some(class)) {
+                kept.push(delivery);
+                progress.tick();
+                continue;
+            }
+            if let Err(error) = republish(channel, topology, user, queue, &delivery).await {
+                delivery.nack(REQUEUE).await?;
+                return Err(error.context(format!("replayed {moved} before failing")));
+            }
+            // Ack only after the broker confirmed the copy in the work queue.
+            delivery.ack(BasicAckOptions::default()).await?;
+            moved += 1;
+            progress.tick();
         }
-        // Ack only after the broker confirmed the copy in the work queue.
-        delivery.ack(BasicAckOptions::default()).await?;
-        progress.tick();
+        Ok(())
     }
+    .await;
+    for delivery in &kept {
+        delivery
+            .nack(REQUEUE)
+            .await
+            .context("handing a message of another class back")?;
+    }
+    result?;
     progress.finish();
-    Ok(progress.done())
+    Ok(moved)
 }
+
+/// Hands a message back to its queue.
+const REQUEUE: BasicNackOptions = BasicNackOptions {
+    multiple: false,
+    requeue: true,
+};
 
 async fn republish(
     channel: &Channel,

@@ -1,16 +1,19 @@
 //! Images and tasks as JSON documents built by Postgres, so that loading an aggregate
 //! with all its child rows is one query, and its fields map onto the domain types by
-//! name through serde. The repository's load and the gateway's reads share these.
+//! name through serde. The repository's load and the gateway's reads share these, and
+//! the answer recorded for a command id.
 
 use super::cached_sql::cached_sql;
-use diesel::sql_types::{Jsonb, Nullable, Uuid as SqlUuid};
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Jsonb, Nullable, Timestamptz, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::DbError;
-use crate::domain::{CommandId, Image, State, Target, Task};
+use crate::domain::{CommandId, Image, Rejection, State, Target, Task};
+use crate::messaging::CommandResult;
 
 /// A JSON object of image `i` with its tags, properties, members and locations, in the
 /// shape of [`Image`]. Tags and members are in byte order (`COLLATE "C"`), as the domain
@@ -39,33 +42,90 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
         .transpose()
 }
 
+/// The answer recorded for a command id in `processed_commands`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// It was applied, with this result.
+    Applied(Box<CommandResult>),
+    /// It was refused (by the domain, for lack of races, or its deadline passed).
+    Refused(Rejection),
+}
+
+/// A `processed_commands` row's answer columns, as the queries below select them.
+#[derive(serde::Deserialize)]
+struct StoredAnswer {
+    result: Option<CommandResult>,
+    rejection: Option<Rejection>,
+}
+
+/// The answer columns of `processed_commands` as one JSON object.
+const ANSWER: &str = "jsonb_build_object('result', result, 'rejection', rejection)";
+
+fn answer(value: Option<Value>) -> Result<Option<Answer>, DbError> {
+    let Some(stored) = decode::<StoredAnswer>("command record", value)? else {
+        return Ok(None);
+    };
+    match (stored.result, stored.rejection) {
+        (Some(result), _) => Ok(Some(Answer::Applied(Box::new(result)))),
+        (None, Some(rejection)) => Ok(Some(Answer::Refused(rejection))),
+        (None, None) => Err(DbError::Corrupt {
+            what: "command record",
+            source: <serde_json::Error as serde::de::Error>::custom(
+                "neither a result nor a rejection",
+            ),
+        }),
+    }
+}
+
+/// The answer recorded for `command_id`, if it was processed (within the retention
+/// of `processed_commands`).
+pub async fn recorded_answer(
+    conn: &mut AsyncPgConnection,
+    command_id: CommandId,
+) -> Result<Option<Answer>, DbError> {
+    let sql = format!("SELECT {ANSWER} AS document FROM processed_commands WHERE command_id = $1");
+    let row: Option<DocumentRow> = cached_sql(sql)
+        .bind::<SqlUuid, _>(command_id.as_uuid())
+        .get_result(conn)
+        .await
+        .optional()?;
+    answer(row.map(|r| r.document))
+}
+
 /// What one round trip reads before a command is decided.
 #[derive(Debug)]
 pub struct Loaded {
-    /// The stored result, if this command id was processed before.
-    pub processed: Option<Value>,
+    /// The stored answer, if this command id was processed before.
+    pub processed: Option<Answer>,
     /// The target aggregates as they are now.
     pub state: State,
+    /// The database's clock (`clock_timestamp()`, not the transaction's start), which
+    /// command deadlines are judged by: one clock for every worker.
+    pub db_now: DateTime<Utc>,
 }
 
 #[derive(QueryableByName)]
 struct LoadedRow {
     #[diesel(sql_type = Nullable<Jsonb>)]
     processed: Option<Value>,
+    #[diesel(sql_type = Timestamptz)]
+    db_now: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Jsonb>)]
     image: Option<Value>,
     #[diesel(sql_type = Nullable<Jsonb>)]
     task: Option<Value>,
 }
 
-/// Reads the stored result of `command_id` and the aggregates of `target` in one query.
+/// Reads the stored answer of `command_id`, the aggregates of `target` and the
+/// database's clock in one query.
 pub async fn load(
     conn: &mut AsyncPgConnection,
     command_id: CommandId,
     target: Target,
 ) -> Result<Loaded, DbError> {
     let sql = format!(
-        "SELECT (SELECT result FROM processed_commands WHERE command_id = $1) AS processed, \
+        "SELECT (SELECT {ANSWER} FROM processed_commands WHERE command_id = $1) AS processed, \
+                clock_timestamp() AS db_now, \
                 (SELECT {IMAGE_DOCUMENT} FROM images i WHERE i.id = $2) AS image, \
                 (SELECT to_jsonb(t) FROM tasks t WHERE t.id = $3) AS task"
     );
@@ -76,7 +136,8 @@ pub async fn load(
         .get_result(conn)
         .await?;
     Ok(Loaded {
-        processed: row.processed,
+        processed: answer(row.processed)?,
+        db_now: row.db_now,
         state: State {
             image: decode("image", row.image)?,
             task: decode("task", row.task)?,

@@ -2,11 +2,13 @@
 //! transaction, each in a savepoint of its own, so they share one commit (one WAL
 //! flush, one BEGIN and COMMIT) without any of them weakening another's guarantees.
 //!
-//! A command the domain refuses is rolled back to its savepoint and refused as alone. One
-//! that loses a race, or meets a database error, is rolled back to its savepoint and
-//! applied again on its own after the group commits, with the whole retry loop of
-//! [`Repository::apply`]. If the group's transaction itself fails (its commit, a
-//! broken connection), none of it was written, and every command is applied on its own.
+//! A command the domain refuses keeps its savepoint: its refusal is recorded with the
+//! group, as alone. One that loses a race, passes its deadline, or meets a database
+//! error, is rolled back to its savepoint and applied again on its own after the group
+//! commits, with the whole retry loop of [`Repository::apply`]. If the group's
+//! transaction itself fails (its commit, a broken connection, or a member's deadline
+//! passed before the commit), none of it was written, and every command is applied on
+//! its own.
 //! Within a group commands run in the order of their primary targets, stably: groups of
 //! single-target commands lock rows in one order, and a target's commands keep their
 //! arrival order, except that a command applied alone after the group comes after the
@@ -18,7 +20,6 @@
 use chrono::{SubsecRound, Utc};
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 
-use super::repository::AttemptError;
 use super::{Applied, ApplyError, Repository};
 use crate::messaging::CommandEnvelope;
 
@@ -69,15 +70,23 @@ impl Repository {
             conn.batch_execute("SAVEPOINT group_command").await?;
             let now = Utc::now().trunc_subsecs(6);
             match self.attempt(conn, envelopes[i], now, 1).await {
-                Ok(applied) => decided[i] = Some(Ok(applied)),
-                Err(outcome) => {
+                // Applied or refused: either way its record commits with the group.
+                Ok(decision) => decided[i] = Some(decision),
+                Err(_) => {
                     conn.batch_execute("ROLLBACK TO SAVEPOINT group_command")
                         .await?;
-                    if let AttemptError::Failed(error @ ApplyError::Rejected(_)) = outcome {
-                        decided[i] = Some(Err(error));
-                    }
                 }
             }
+        }
+        // The group commits its commands together, after the last one's statements:
+        // none may commit past its deadline, so the whole group is applied again alone
+        // (where each command is checked in its last statement) if one has passed.
+        let deadlines = order.iter().filter_map(|&i| match &decided[i] {
+            Some(Ok(applied)) if !applied.replayed => envelopes[i].deadline,
+            _ => None,
+        });
+        if super::deadline::any_passed(conn, deadlines).await? {
+            return Err(diesel::result::Error::RollbackTransaction);
         }
         Ok(decided)
     }

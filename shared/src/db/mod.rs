@@ -11,6 +11,7 @@ pub mod url;
 
 pub use error::DbError;
 pub use pool::{PgPool, PoolOptions, build_pool};
+mod deadline;
 pub mod document;
 mod group_apply;
 pub mod image_list;

@@ -1,7 +1,10 @@
 //! The optimistic-locking repository: `apply` runs a command in one transaction (read,
 //! decide, versioned write, `processed_commands`, events) and retries a lost race a
-//! bounded number of times. A command id seen before returns its stored result and
-//! changes nothing.
+//! bounded number of times. Every decision is recorded under the command id in the
+//! transaction that makes it, refusals included (that row alone: nothing else
+//! changes), so a command id seen before is answered as it was then. A command with a
+//! deadline is never committed after it (see [`write::record`]): it is recorded as
+//! expired instead.
 
 use std::time::Duration;
 
@@ -9,9 +12,10 @@ use chrono::{SubsecRound, Utc};
 use diesel_async::AsyncConnection;
 use rand::Rng;
 
-use super::write::{self, CommandRecord, EventRow};
-use super::{DbError, PgPool, document};
-use crate::domain::{self, Context, DomainConfig, Event, Rejection, State};
+use super::document::{self, Answer};
+use super::write::{self, CommandRecord, EventRow, Recorded};
+use super::{DbError, PgPool};
+use crate::domain::{self, Context, DomainConfig, Event, Rejection, RejectionKind, State};
 use crate::messaging::{CommandEnvelope, CommandResult, RecordedEvent};
 
 /// How many times a command is decided again after losing a race before it is refused
@@ -32,11 +36,14 @@ pub struct Applied {
 /// Why a command was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// The domain refused it, or it kept losing races; nothing was written. Permanent.
+    /// The domain refused it, its deadline passed, or (answered from its record) it
+    /// was refused so before; only the refusal was written. Permanent.
     #[error(transparent)]
     Rejected(#[from] Rejection),
     /// Concurrent commands on the same target won every one of [`MAX_ATTEMPTS`] races;
-    /// nothing was written. Retry later (HTTP callers see 409).
+    /// nothing but the refusal was written (unless the repository leaves contention
+    /// unrecorded: see [`Repository::leaving_contention_unrecorded`]). HTTP callers see
+    /// 409.
     #[error(
         "the target kept changing while {command_type} was applied ({MAX_ATTEMPTS} attempts): retry"
     )]
@@ -60,13 +67,21 @@ impl From<diesel::result::Error> for ApplyError {
 pub struct Repository {
     pool: PgPool,
     config: DomainConfig,
+    /// Whether a command out of races is recorded as refused (409 for good).
+    record_contention: bool,
 }
 
-/// Why one transaction attempt ended without applying; either rolls it back.
+/// What a committed attempt decided: applied, or refused with only its record written.
+pub(super) type Decision = Result<Applied, ApplyError>;
+
+/// Why one transaction attempt ended without a decision to commit; rolls it back.
 pub(super) enum AttemptError {
     /// Another command changed the target (or recorded this command id) first.
     LostRace,
-    /// Refused or failed: returned to the caller as is.
+    /// The command's deadline passed before its commit: decide again, which records it
+    /// as expired.
+    Late,
+    /// Failed: returned to the caller as is.
     Failed(ApplyError),
 }
 
@@ -82,16 +97,27 @@ impl From<DbError> for AttemptError {
     }
 }
 
-impl From<Rejection> for AttemptError {
-    fn from(e: Rejection) -> Self {
-        AttemptError::Failed(e.into())
-    }
+fn corrupt(what: &'static str) -> impl FnOnce(serde_json::Error) -> DbError {
+    move |source| DbError::Corrupt { what, source }
 }
 
 impl Repository {
     /// A repository over `pool` deciding with `config`.
     pub fn new(pool: PgPool, config: DomainConfig) -> Self {
-        Self { pool, config }
+        Self {
+            pool,
+            config,
+            record_contention: true,
+        }
+    }
+
+    /// The same repository, leaving a command that runs out of races unrecorded
+    /// ([`ApplyError::Contended`], nothing written), for callers that try the same
+    /// command id again later and must not find it refused for good: jobs, whose steps
+    /// have ids derived from the task.
+    pub fn leaving_contention_unrecorded(mut self) -> Self {
+        self.record_contention = false;
+        self
     }
 
     /// The pool, for reads that go with the writes.
@@ -107,10 +133,17 @@ impl Repository {
 
     /// Applies `envelope` exactly once: decided against the current state and written in
     /// one transaction, or, if its command id was processed before, answered with the
-    /// stored result.
+    /// stored result or refusal.
     pub async fn apply(&self, envelope: &CommandEnvelope) -> Result<Applied, ApplyError> {
         let mut conn = self.pool.get().await.map_err(DbError::from)?;
-        for attempt in 1..=MAX_ATTEMPTS {
+        // Past MAX_ATTEMPTS an attempt refuses (and records) the command instead of
+        // deciding it; one more in case that record lost to a concurrent delivery's.
+        let last = if self.record_contention {
+            MAX_ATTEMPTS + 2
+        } else {
+            MAX_ATTEMPTS
+        };
+        for attempt in 1..=last {
             // Postgres keeps microseconds: deciding with a truncated clock makes the
             // snapshot in the events equal to what a later read returns.
             let now = Utc::now().trunc_subsecs(6);
@@ -118,8 +151,10 @@ impl Repository {
                 .transaction(async |conn| self.attempt(conn, envelope, now, attempt).await)
                 .await;
             match outcome {
-                Ok(applied) => return Ok(applied),
+                Ok(decision) => return decision,
                 Err(AttemptError::Failed(e)) => return Err(e),
+                // The next attempt finds the deadline passed and records the expiry.
+                Err(AttemptError::Late) => {}
                 Err(AttemptError::LostRace) if attempt < MAX_ATTEMPTS => {
                     // Jitter spreads the retries of writers that collided together.
                     let pause = rand::rng().random_range(1..=5 * u64::from(attempt));
@@ -133,34 +168,63 @@ impl Repository {
         })
     }
 
-    /// One decision and write of `envelope` on `conn`, inside a transaction (or a
-    /// savepoint) the caller opened.
+    /// One decision of `envelope` on `conn`, inside a transaction (or a savepoint) the
+    /// caller opened and commits on `Ok`: the stored answer of a command seen before;
+    /// else the expiry of one past its deadline, the domain's refusal, or (`attempt`
+    /// past [`MAX_ATTEMPTS`]) the conflict of one out of races, each recorded; else
+    /// the command applied and recorded.
     pub(super) async fn attempt(
         &self,
         conn: &mut diesel_async::AsyncPgConnection,
         envelope: &CommandEnvelope,
         now: chrono::DateTime<Utc>,
         attempt: u32,
-    ) -> Result<Applied, AttemptError> {
+    ) -> Result<Decision, AttemptError> {
         let target = envelope.command.target();
         let loaded = document::load(conn, envelope.command_id, target).await?;
-        if let Some(stored) = loaded.processed {
-            let result = serde_json::from_value(stored).map_err(|source| DbError::Corrupt {
-                what: "command result",
-                source,
-            })?;
-            return Ok(Applied {
-                result,
-                replayed: true,
-                attempts: attempt,
-            });
+        let expired = envelope
+            .deadline
+            .filter(|deadline| *deadline <= loaded.db_now);
+        match loaded.processed {
+            Some(Answer::Applied(result)) => {
+                return Ok(Ok(Applied {
+                    result: *result,
+                    replayed: true,
+                    attempts: attempt,
+                }));
+            }
+            // An expiry applied nothing: a delivery still within its own deadline (the
+            // producer retried the command id) is decided as new.
+            Some(Answer::Refused(rejection))
+                if rejection.kind != RejectionKind::Expired || expired.is_some() =>
+            {
+                return Ok(Err(ApplyError::Rejected(rejection)));
+            }
+            Some(Answer::Refused(_)) | None => {}
+        }
+        if let Some(deadline) = expired {
+            return self
+                .refuse(conn, envelope, Rejection::expired(deadline))
+                .await;
+        }
+        if attempt > MAX_ATTEMPTS {
+            let error = ApplyError::Contended {
+                command_type: envelope.command.type_name(),
+            };
+            let decision = self
+                .refuse(conn, envelope, Rejection::conflict(error.to_string()))
+                .await?;
+            return Ok(decision.map_err(|_| error));
         }
         let ctx = Context {
             actor: envelope.actor.clone(),
             now,
             config: self.config.clone(),
         };
-        let events = domain::decide(&loaded.state, &envelope.command, &ctx)?;
+        let events = match domain::decide(&loaded.state, &envelope.command, &ctx) {
+            Ok(events) => events,
+            Err(rejection) => return self.refuse(conn, envelope, rejection).await,
+        };
         let after = state_after(&loaded.state, &events);
         for event in &events {
             let written = match event {
@@ -189,32 +253,47 @@ impl Repository {
                 })
                 .collect(),
         };
-        let stored = serde_json::to_value(&result).map_err(|source| DbError::Corrupt {
-            what: "command result",
-            source,
-        })?;
-        let actor = serde_json::to_value(&envelope.actor).map_err(|source| DbError::Corrupt {
-            what: "actor",
-            source,
-        })?;
-        let record = CommandRecord {
-            command_id: envelope.command_id.as_uuid(),
-            aggregate_id: target.primary(),
-            command_type: envelope.command.type_name(),
-            correlation_id: envelope.correlation_id.as_deref(),
-            traceparent: envelope.trace.map(|context| context.to_string()),
-            actor,
-        };
-        if !write::record(conn, &record, &stored, &rows).await? {
+        let stored = serde_json::to_value(&result).map_err(corrupt("command result"))?;
+        let record = command_record(envelope)?;
+        match write::record(conn, &record, &stored, &rows, envelope.deadline).await? {
+            Recorded::Written => Ok(Ok(Applied {
+                result,
+                replayed: false,
+                attempts: attempt,
+            })),
             // A concurrent delivery of the same command committed first: undo ours.
-            return Err(AttemptError::LostRace);
+            Recorded::Taken => Err(AttemptError::LostRace),
+            Recorded::Late => Err(AttemptError::Late),
         }
-        Ok(Applied {
-            result,
-            replayed: false,
-            attempts: attempt,
-        })
     }
+
+    /// Records `rejection` as the command's answer; the caller commits that row alone.
+    async fn refuse(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        envelope: &CommandEnvelope,
+        rejection: Rejection,
+    ) -> Result<Decision, AttemptError> {
+        let stored = serde_json::to_value(&rejection).map_err(corrupt("command refusal"))?;
+        if write::record_refusal(conn, &command_record(envelope)?, &stored).await? {
+            Ok(Err(ApplyError::Rejected(rejection)))
+        } else {
+            // Recorded meanwhile by a concurrent delivery: its answer is the one.
+            Err(AttemptError::LostRace)
+        }
+    }
+}
+
+/// What files `envelope` in `processed_commands` and on its events.
+fn command_record(envelope: &CommandEnvelope) -> Result<CommandRecord<'_>, DbError> {
+    Ok(CommandRecord {
+        command_id: envelope.command_id.as_uuid(),
+        aggregate_id: envelope.command.target().primary(),
+        command_type: envelope.command.type_name(),
+        correlation_id: envelope.correlation_id.as_deref(),
+        traceparent: envelope.trace.map(|context| context.to_string()),
+        actor: serde_json::to_value(&envelope.actor).map_err(corrupt("actor"))?,
+    })
 }
 
 /// The state once `events` are applied: each event carries its aggregate's new snapshot.

@@ -142,7 +142,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Commands already applied, with their stored result (idempotency).
+    /// Commands already decided, with their stored answer (idempotency): the result
+    /// of an applied one, or the refusal of one the domain refused, that lost every
+    /// race, or whose deadline passed.
     processed_commands (command_id) {
         /// Command id.
         command_id -> Uuid,
@@ -150,10 +152,12 @@ diesel::table! {
         aggregate_id -> Uuid,
         /// Command type name.
         command_type -> Text,
-        /// Result returned to the caller, replayed on redelivery.
-        result -> Jsonb,
-        /// When the command was applied.
+        /// Result returned to the caller, replayed on redelivery; null for a refusal.
+        result -> Nullable<Jsonb>,
+        /// When the command was decided (pruned by age by the janitor).
         created_at -> Timestamptz,
+        /// The refusal (`{"kind", "message"}`) replayed on redelivery; null when applied.
+        rejection -> Nullable<Jsonb>,
     }
 }
 

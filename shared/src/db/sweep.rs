@@ -4,7 +4,8 @@
 //! of at most `limit` rows, oldest deadline first, so a backlog drains in order over
 //! rounds. The rows only name what to look at: the janitor's commands are decided
 //! again against the current state, so a row that moved on since is refused, not
-//! overwritten.
+//! overwritten. And the one delete the janitor makes itself: `processed_commands`
+//! rows past their retention, in bounded batches.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use diesel::prelude::*;
@@ -140,4 +141,28 @@ fn status_of(text: String) -> Result<ImageStatus, DbError> {
         what: "image status",
         source,
     })
+}
+
+/// Deletes at most `limit` rows of `processed_commands` recorded more than `retention`
+/// ago by the database's clock, oldest first, in one statement (its own transaction);
+/// returns how many went. A bounded batch keeps each statement short on a large table
+/// (the `created_at` index finds the batch without a scan), so it never holds up the
+/// commands being recorded.
+pub async fn prune_processed(
+    conn: &mut AsyncPgConnection,
+    retention: std::time::Duration,
+    limit: i64,
+) -> Result<usize, DbError> {
+    let seconds = retention.as_secs_f64();
+    let deleted = super::cached_sql::cached_sql(
+        "DELETE FROM processed_commands WHERE command_id IN (
+             SELECT command_id FROM processed_commands
+             WHERE created_at < now() - make_interval(secs => $1)
+             ORDER BY created_at LIMIT $2)",
+    )
+    .bind::<diesel::sql_types::Double, _>(seconds)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .execute(conn)
+    .await?;
+    Ok(deleted)
 }

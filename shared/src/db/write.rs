@@ -1,11 +1,12 @@
 //! The writes of an accepted command, each one statement: the image row and whichever
 //! child collections changed (data-modifying CTEs gated on the versioned UPDATE, so a
 //! lost race writes nothing), the task row, and the events together with the
-//! `processed_commands` row.
+//! `processed_commands` row (or, for a refused command, that row alone with its
+//! refusal).
 
 use super::cached_sql::cached_sql;
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
@@ -17,6 +18,35 @@ struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
+
+#[derive(QueryableByName)]
+struct RecordedRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = Bool)]
+    late: bool,
+}
+
+/// How recording a command went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Its row (and events) are written: commit.
+    Written,
+    /// Its id was recorded meanwhile by a concurrent delivery: roll back and answer
+    /// from that record instead.
+    Taken,
+    /// Written, but the command's deadline has passed by the database's clock: roll
+    /// back (the command must not be applied) and record it as expired instead.
+    Late,
+}
+
+/// Where a record may replace an existing one: only over an `expired` record, which
+/// applied nothing, and only for a delivery still within its own deadline (a producer
+/// that retried under the same command id with a new deadline).
+const OVER_EXPIRED: &str = "ON CONFLICT (command_id) DO UPDATE SET
+                 aggregate_id = EXCLUDED.aggregate_id, command_type = EXCLUDED.command_type,
+                 result = EXCLUDED.result, rejection = EXCLUDED.rejection, created_at = now()
+             WHERE processed_commands.rejection->>'kind' = 'expired'";
 
 /// The collections of `after` that differ from `before`, as JSON (null when unchanged),
 /// so the statement touches only the child tables that changed.
@@ -215,23 +245,25 @@ pub struct CommandRecord<'a> {
 }
 
 /// Records the command as processed with `result`, and appends its events, in one
-/// statement. Returns false when the command id was recorded meanwhile by a concurrent
-/// delivery: the caller must roll back and return that stored result instead.
+/// statement, the last before the commit: it also reads the database's clock against
+/// `deadline`, so a command is never committed after its deadline however slow the
+/// statements before were.
 pub async fn record(
     conn: &mut AsyncPgConnection,
     command: &CommandRecord<'_>,
     result: &Value,
     events: &[EventRow],
-) -> Result<bool, DbError> {
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Recorded, DbError> {
     let events = serde_json::to_value(events).map_err(|source| DbError::Corrupt {
         what: "event",
         source,
     })?;
-    let count: Count = cached_sql(
+    let sql = format!(
         "WITH processed AS (
              INSERT INTO processed_commands (command_id, aggregate_id, command_type, result)
              VALUES ($1, $2, $3, $4)
-             ON CONFLICT (command_id) DO NOTHING
+             {OVER_EXPIRED}
              RETURNING command_id),
          recorded AS (
              INSERT INTO events (event_id, aggregate_type, aggregate_id, version, event_type,
@@ -244,17 +276,47 @@ pub async fn record(
                   jsonb_to_recordset($5) AS e(event_id uuid, aggregate_type text, aggregate_id uuid,
                       version bigint, event_type text, from_status text, to_status text,
                       routing_key text, snapshot jsonb, occurred_at timestamptz))
-         SELECT count(*) AS n FROM processed",
-    )
-    .bind::<SqlUuid, _>(command.command_id)
-    .bind::<SqlUuid, _>(command.aggregate_id)
-    .bind::<Text, _>(command.command_type)
-    .bind::<Jsonb, _>(result)
-    .bind::<Jsonb, _>(events)
-    .bind::<Nullable<Text>, _>(command.correlation_id)
-    .bind::<Jsonb, _>(&command.actor)
-    .bind::<Nullable<Text>, _>(command.traceparent.as_deref())
-    .get_result(conn)
-    .await?;
-    Ok(count.n == 1)
+         SELECT count(*) AS n, COALESCE(clock_timestamp() > $9, false) AS late FROM processed"
+    );
+    let row: RecordedRow = cached_sql(sql)
+        .bind::<SqlUuid, _>(command.command_id)
+        .bind::<SqlUuid, _>(command.aggregate_id)
+        .bind::<Text, _>(command.command_type)
+        .bind::<Jsonb, _>(result)
+        .bind::<Jsonb, _>(events)
+        .bind::<Nullable<Text>, _>(command.correlation_id)
+        .bind::<Jsonb, _>(&command.actor)
+        .bind::<Nullable<Text>, _>(command.traceparent.as_deref())
+        .bind::<Nullable<Timestamptz>, _>(deadline)
+        .get_result(conn)
+        .await?;
+    Ok(match (row.n, row.late) {
+        (0, _) => Recorded::Taken,
+        (_, true) => Recorded::Late,
+        (_, false) => Recorded::Written,
+    })
+}
+
+/// Records the command as refused with `rejection` (`{"kind", "message"}`): nothing
+/// else is written, and the caller commits this row alone, so a redelivery or a
+/// replay of the command is answered with the same refusal. Returns false when the
+/// command id was recorded meanwhile (and not as expired): answer from that record.
+pub async fn record_refusal(
+    conn: &mut AsyncPgConnection,
+    command: &CommandRecord<'_>,
+    rejection: &Value,
+) -> Result<bool, DbError> {
+    let sql = format!(
+        "INSERT INTO processed_commands (command_id, aggregate_id, command_type, rejection)
+         VALUES ($1, $2, $3, $4)
+         {OVER_EXPIRED}"
+    );
+    let rows = cached_sql(sql)
+        .bind::<SqlUuid, _>(command.command_id)
+        .bind::<SqlUuid, _>(command.aggregate_id)
+        .bind::<Text, _>(command.command_type)
+        .bind::<Jsonb, _>(rejection)
+        .execute(conn)
+        .await?;
+    Ok(rows == 1)
 }

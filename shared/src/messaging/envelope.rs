@@ -24,6 +24,12 @@ pub struct CommandEnvelope {
     pub issued_at: DateTime<Utc>,
     /// Who asks.
     pub actor: Actor,
+    /// The latest time the command may be applied, if the producer set one. A worker
+    /// checks it against the database clock just before it commits: past it, the
+    /// command is not applied, now or ever (its id is recorded as `expired`), so a
+    /// producer that stopped waiting at the deadline knows it was not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime<Utc>>,
     /// The command, as `type` and `payload`.
     #[serde(flatten)]
     pub command: Command,
@@ -44,9 +50,16 @@ impl CommandEnvelope {
             correlation_id: None,
             issued_at: Utc::now(),
             actor,
+            deadline: None,
             command,
             trace: None,
         }
+    }
+
+    /// The same envelope with a deadline.
+    pub fn with_deadline(mut self, deadline: DateTime<Utc>) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// The same envelope with a correlation id.

@@ -10,7 +10,8 @@ use super::trace_context::TraceContext;
 pub const ATTEMPTS: &str = "x-imagefleet-attempts";
 /// Why the message was dead-lettered or retried.
 pub const FAILURE_REASON: &str = "x-imagefleet-failure-reason";
-/// `permanent` or `retryable`.
+/// `retryable` while in a retry queue; in a dead-letter queue, a
+/// [`super::FailureClass`] (`unreadable`, `forbidden`, `retries-exhausted`).
 pub const FAILURE_CLASS: &str = "x-imagefleet-failure-class";
 /// The work queue a dead-lettered message came from.
 pub const ORIGIN_QUEUE: &str = "x-imagefleet-origin-queue";

@@ -6,6 +6,7 @@ pub mod confirm;
 pub mod connection;
 pub mod envelope;
 pub mod event_envelope;
+pub mod failure_class;
 pub mod flow;
 pub mod headers;
 pub mod intake;
@@ -16,6 +17,7 @@ pub mod trace_context;
 
 pub use envelope::{COMMAND_SCHEMA_V1, CommandEnvelope};
 pub use event_envelope::{EVENT_SCHEMA_V1, EventEnvelope};
+pub use failure_class::FailureClass;
 pub use reply::{CommandReply, CommandResult, RecordedEvent};
 pub use topology::{Topology, WorkQueue};
 pub use trace_context::TraceContext;

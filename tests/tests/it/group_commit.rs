@@ -73,7 +73,14 @@ async fn a_group_gives_each_command_the_outcome_it_has_alone_in_order() {
     assert!(state.tags.is_empty(), "the tag was added, then removed");
     assert_eq!(state.name.as_deref(), Some("grouped"));
     assert_eq!(count(&grouped, "events").await, 4);
-    assert_eq!(count(&grouped, "processed_commands").await, 4);
+    // Every decision is recorded, the four refusals too (in their savepoints).
+    assert_eq!(count(&grouped, "processed_commands").await, 8);
+    assert_eq!(count(&alone, "processed_commands").await, 8);
+    // Sent again, each command gets the answer it had, refusals included.
+    let again = repository(&grouped).apply_group(&refs).await;
+    assert_eq!(outcomes(&again), outcomes(&group));
+    assert!(again.iter().flatten().all(|applied| applied.replayed));
+    assert_eq!(count(&grouped, "events").await, 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -343,6 +343,7 @@ async fn retries_and_dead_letters_are_counted() {
         name: "operability-retry-worker".into(),
         queues: vec![shared::messaging::WorkQueue::Commands],
         janitor_interval: None,
+        processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
         store: unreachable.store(),
         fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
         notifications: None,
@@ -362,7 +363,7 @@ async fn retries_and_dead_letters_are_counted() {
     let steps = bus.topology().retry_delays().len() as f64;
     let commands = [("queue", "commands")];
     let exhausted = [("queue", "commands"), ("reason", "retries_exhausted")];
-    let permanent = [("queue", "commands"), ("reason", "permanent")];
+    let permanent = [("queue", "commands"), ("reason", "unreadable")];
     let mut page = String::new();
     wait_until(DEADLINE, "both messages are dead-lettered", async || {
         page = shared::metrics::install().render();
@@ -375,7 +376,7 @@ async fn retries_and_dead_letters_are_counted() {
     assert_count(
         sample(&page, dead, &permanent),
         1.0,
-        "dead letters, permanent",
+        "dead letters, unreadable",
     );
     assert_count(
         sample(&page, dead, &exhausted),
@@ -387,7 +388,7 @@ async fn retries_and_dead_letters_are_counted() {
         steps,
         "retries",
     );
-    let unreadable = [("type", "unreadable"), ("outcome", "rejected")];
+    let unreadable = [("type", "unreadable"), ("outcome", "dead_lettered")];
     assert_count(
         sample(&page, "imagefleet_commands_total", &unreadable),
         1.0,

@@ -1,11 +1,17 @@
-//! Poison messages: malformed JSON, an unknown type, a wrong schema version, missing
-//! fields and an illegal transition are each answered, dead-lettered with their reason,
-//! and change nothing, while the queue keeps flowing.
+//! Poison messages: malformed JSON, an unknown type, a wrong schema version and missing
+//! fields are each answered, dead-lettered with their reason (class `unreadable`), and
+//! change nothing, while the queue keeps flowing; an illegal transition among them is
+//! a user error: answered and recorded, not dead-lettered.
 
 use std::collections::HashMap;
 
 use imagefleet_tests::fixtures::*;
+use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
+use std::time::Duration;
+
+/// How long the dead letters may take to show.
+const DEADLINE: Duration = Duration::from_secs(30);
 use lapin::BasicProperties;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::AMQPValue;
@@ -93,11 +99,24 @@ async fn poison_messages_are_dead_lettered_with_their_reason_and_the_queue_flows
             other => panic!("{name} was not rejected: {other:?}"),
         }
     }
-    // Each is in the dead-letter queue with its reason; replies are sent after the
-    // dead-letter publish is confirmed, so they are all there now.
+    // Each unreadable one is in the dead-letter queue with its reason; the illegal
+    // transition is a user error, answered and recorded, not dead-lettered.
+    let unreadable = cases.len() - 1;
     let connection = connect(bus.url(), "poison-dlq").await.expect("connection");
     let channel = connection.create_channel().await.expect("channel");
     let dlq = bus.topology().dead_letter_queue(WorkQueue::Commands);
+    wait_until(
+        DEADLINE,
+        "the unreadable messages are dead-lettered",
+        async || {
+            imagefleet_cli::dlq::waiting(&channel, &dlq)
+                .await
+                .unwrap_or(0)
+                >= unreadable
+        },
+    )
+    .await
+    .expect("dead-lettered");
     let mut dead = Vec::new();
     while let Some(message) = channel
         .basic_get(dlq.clone().into(), BasicGetOptions::default())
@@ -106,21 +125,23 @@ async fn poison_messages_are_dead_lettered_with_their_reason_and_the_queue_flows
     {
         assert_eq!(
             header(&message.properties, headers::FAILURE_CLASS).as_deref(),
-            Some("permanent")
+            Some("unreadable")
         );
         dead.push(header(&message.properties, headers::FAILURE_REASON).expect("reason header"));
         message.ack(BasicAckOptions::default()).await.expect("ack");
     }
-    assert_eq!(dead.len(), cases.len(), "{dead:?}");
+    assert_eq!(dead.len(), unreadable, "{dead:?}");
     for (name, _, reason) in &cases {
-        assert!(
-            dead.iter().any(|d| d.contains(reason)),
-            "{name}: no dead letter mentions '{reason}' in {dead:?}"
+        let lettered = dead.iter().any(|d| d.contains(reason));
+        assert_eq!(
+            lettered,
+            *name != "illegal",
+            "{name}: dead letters mentioning '{reason}' in {dead:?}"
         );
     }
-    // Nothing changed beyond the one valid command.
+    // Nothing changed beyond the one valid command; the refusal is recorded.
     assert_eq!(super::repository::count(&db, "events").await, 1);
-    assert_eq!(super::repository::count(&db, "processed_commands").await, 1);
+    assert_eq!(super::repository::count(&db, "processed_commands").await, 2);
     connection.close(0, "done".into()).await.expect("close");
     probe.close().await;
     worker.stop().await;

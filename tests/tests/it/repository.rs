@@ -93,22 +93,27 @@ async fn upload_lifecycle_writes_state_events_and_history() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_command_for_a_missing_image_is_not_found_and_writes_nothing() {
+async fn a_command_for_a_missing_image_is_not_found_and_writes_only_its_refusal() {
     let db = TestDb::new().await.expect("test database");
     let repo = repository(&db);
     let missing = ImageId::generate();
-    let err = repo
-        .apply(&envelope(
-            owner(),
-            Command::DeactivateImage(image_ref(missing)),
-        ))
-        .await
-        .expect_err("nothing to deactivate");
-    assert!(
-        matches!(err, ApplyError::Rejected(ref r) if r.kind == RejectionKind::NotFound),
-        "{err:?}"
-    );
-    for table in ["images", "events", "processed_commands"] {
+    let command = envelope(owner(), Command::DeactivateImage(image_ref(missing)));
+    for _ in 0..2 {
+        let err = repo
+            .apply(&command)
+            .await
+            .expect_err("nothing to deactivate");
+        assert!(
+            matches!(err, ApplyError::Rejected(ref r) if r.kind == RejectionKind::NotFound),
+            "{err:?}"
+        );
+    }
+    for table in ["images", "events"] {
         assert_eq!(count(&db, table).await, 0, "{table} stays empty");
     }
+    assert_eq!(
+        count(&db, "processed_commands").await,
+        1,
+        "the refusal is recorded once"
+    );
 }

@@ -36,6 +36,7 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
         queues: WorkQueue::ALL.to_vec(),
         // The janitor would only retry its lock session against the dead database.
         janitor_interval: None,
+        processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
         store: unreachable.store(),
         fetcher: shared::fetch::SafeFetcher::new(
             shared::fetch::ImportFilter::default(),
@@ -115,7 +116,7 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
     };
     assert_eq!(
         header(headers::FAILURE_CLASS),
-        Some(AMQPValue::LongString("retryable".into()))
+        Some(AMQPValue::LongString("retries-exhausted".into()))
     );
     assert_eq!(
         header(headers::ATTEMPTS),

@@ -7,6 +7,8 @@
 //! - [`expiry`]: finished tasks past `expires_at` are expired (Glance's task purge).
 //! - [`scrubber`]: pending_delete images past `scrub_time` are purged (delayed delete);
 //!   the `image.deleted` event's job then removes their data.
+//! - [`retention`]: `processed_commands` rows older than the retention are deleted in
+//!   bounded batches.
 //!
 //! Each kind is one query of at most a batch of rows and one command per row, sent as
 //! the service through the repository (see [`command`]). A command the domain refuses
@@ -17,6 +19,7 @@ mod command;
 mod expiry;
 mod leadership;
 mod leases;
+pub mod retention;
 mod round;
 mod scrubber;
 
@@ -52,10 +55,13 @@ pub struct JanitorConfig {
     pub lock_key: i64,
     /// Bounds every statement on the lock session.
     pub io_timeout: Duration,
+    /// How long a command's record is kept (its redeliveries answered from it).
+    pub processed_retention: Duration,
 }
 
 impl JanitorConfig {
-    /// Defaults: batches of 100, the [`JANITOR_LOCK_KEY`], a 30 s I/O timeout.
+    /// Defaults: batches of 100, the [`JANITOR_LOCK_KEY`], a 30 s I/O timeout, records
+    /// kept [`retention::DEFAULT_PROCESSED_RETENTION`].
     pub fn new(database_url: impl Into<String>, interval: Duration) -> Self {
         Self {
             database_url: database_url.into(),
@@ -63,6 +69,7 @@ impl JanitorConfig {
             batch_size: 100,
             lock_key: JANITOR_LOCK_KEY,
             io_timeout: Duration::from_secs(30),
+            processed_retention: retention::DEFAULT_PROCESSED_RETENTION,
         }
     }
 }
@@ -92,7 +99,13 @@ pub async fn run_janitor(config: JanitorConfig, janitor: Janitor, shutdown: Canc
         if !leadership.lead(&shutdown).await {
             continue;
         }
-        match round::run(&janitor, config.batch_size, &shutdown).await {
+        let round = round::run(
+            &janitor,
+            config.batch_size,
+            config.processed_retention,
+            &shutdown,
+        );
+        match round.await {
             Ok(tally) if tally.is_empty() => tracing::trace!("janitor round: nothing due"),
             Ok(tally) => tracing::info!(?tally, "janitor round done"),
             Err(error) => tracing::warn!(%error, "janitor round ended early; retried next round"),

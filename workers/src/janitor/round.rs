@@ -1,11 +1,14 @@
 //! One janitor round: the three sweeps in a fixed order, each reading one batch and
-//! sending one command per row. Leases come first: they block users (an image stuck in
-//! saving cannot be uploaded again), while expiry and scrubbing only reclaim space.
+//! sending one command per row, then the pruning of old command records. Leases come
+//! first: they block users (an image stuck in saving cannot be uploaded again), while
+//! expiry, scrubbing and pruning only reclaim space.
+
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::command::{JanitorError, Sent};
-use super::{Janitor, expiry, leases, scrubber};
+use super::{Janitor, expiry, leases, retention, scrubber};
 
 /// What a round did, for the log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,6 +21,8 @@ pub struct Tally {
     pub images_purged: usize,
     /// Rows whose command was refused because they moved on since they were read.
     pub skipped: usize,
+    /// `processed_commands` rows past their retention deleted.
+    pub records_pruned: usize,
 }
 
 impl Tally {
@@ -40,11 +45,13 @@ impl Tally {
 pub(super) async fn run(
     janitor: &Janitor,
     batch_size: i64,
+    retention: Duration,
     shutdown: &CancellationToken,
 ) -> Result<Tally, JanitorError> {
     let mut tally = Tally::default();
     leases::sweep(janitor, batch_size, shutdown, &mut tally).await?;
     expiry::sweep(janitor, batch_size, shutdown, &mut tally).await?;
     scrubber::sweep(janitor, batch_size, shutdown, &mut tally).await?;
+    retention::sweep(janitor, retention, shutdown, &mut tally).await?;
     Ok(tally)
 }

@@ -14,7 +14,7 @@ mod steps;
 use shared::db::Repository;
 use shared::db::document;
 use shared::domain::status::TaskType;
-use shared::domain::{Image, ImageId, Rejection, TaskId, TaskStatus};
+use shared::domain::{Image, ImageId, TaskId, TaskStatus};
 use shared::fetch::SafeFetcher;
 use shared::messaging::{EventEnvelope, TraceContext};
 use shared::outbox::leader::LeaderSession;
@@ -100,10 +100,9 @@ pub async fn run(event: &EventEnvelope, trace: TraceContext, ctx: &JobContext) -
     match done {
         Ok(()) => Outcome::Done,
         Err(JobError::Transient(reason)) => Outcome::Retryable { reason },
-        Err(JobError::Permanent(message)) => Outcome::Permanent {
-            command_id: None,
-            rejection: Rejection::bad_request(message),
-        },
+        // The event names no job the database agrees with (a forged or stale event):
+        // the operator's to look at.
+        Err(JobError::Permanent(message)) => Outcome::unreadable(None, message),
     }
 }
 

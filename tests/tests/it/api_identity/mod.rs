@@ -135,6 +135,11 @@ impl Stack {
     }
 
     /// Starts a worker on the stack's database and topology; the caller stops it.
+    /// The stack's database.
+    pub fn db(&self) -> &TestDb {
+        &self.db
+    }
+
     pub fn start_worker(&self) -> TestWorker {
         TestWorker::start(&self.db, &self.bus, "identity-late-worker")
     }

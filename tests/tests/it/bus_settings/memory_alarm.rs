@@ -58,6 +58,7 @@ fn worker(db: &TestDb, url: &str, topology: &Topology, flow: &PublishFlow) -> wo
         name: "alarm-worker".into(),
         queues: vec![WorkQueue::Commands],
         janitor_interval: None,
+        processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
         store: db.store(),
         fetcher: shared::fetch::SafeFetcher::new(
             shared::fetch::ImportFilter::default(),

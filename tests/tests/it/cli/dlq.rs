@@ -14,9 +14,9 @@ use lapin::BasicProperties;
 use lapin::options::BasicGetOptions;
 use lapin::types::AMQPValue;
 use shared::messaging::connection::login_of;
-use shared::messaging::{WorkQueue, headers};
+use shared::messaging::{FailureClass, WorkQueue, headers};
 
-use super::{amqp_args, channel, dead_letter, depth, depth_soon, publish};
+use super::{amqp_args, channel, dead_letter, dead_letter_of_class, depth, depth_soon, publish};
 
 /// Progress that prints a line for every message, into a buffer.
 fn every_message(label: &str) -> Progress<Vec<u8>> {
@@ -77,6 +77,7 @@ async fn dlq_replay_moves_dead_letters_back_with_a_clean_record() {
         topology,
         &user,
         WorkQueue::Commands,
+        None,
         Some(2),
         &mut progress,
     )
@@ -97,6 +98,7 @@ async fn dlq_replay_moves_dead_letters_back_with_a_clean_record() {
         topology,
         &user,
         WorkQueue::Commands,
+        None,
         None,
         &mut progress,
     )
@@ -124,6 +126,52 @@ async fn dlq_replay_moves_dead_letters_back_with_a_clean_record() {
     assert_eq!(
         table.inner().get(headers::PRODUCER),
         Some(&AMQPValue::LongString("".into()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dlq_replay_with_a_class_moves_only_that_class_and_keeps_the_others_in_order() {
+    let bus = TestBus::new().await.expect("test bus");
+    let (_connection, channel) = channel(&bus).await;
+    let letters = [
+        ("u-1", "unreadable"),
+        ("r-1", "retries-exhausted"),
+        ("f-1", "forbidden"),
+        ("r-2", "retryable"),
+        ("u-2", "unreadable"),
+    ];
+    for (id, class) in letters {
+        dead_letter_of_class(&bus, &channel, WorkQueue::Commands, id, class).await;
+    }
+    let topology = bus.topology();
+    let dlq_name = topology.dead_letter_queue(WorkQueue::Commands);
+    assert_eq!(depth_soon(&channel, &dlq_name, 5).await, 5);
+    let moved = dlq::replay(
+        &channel,
+        topology,
+        &login_of(bus.url()),
+        WorkQueue::Commands,
+        Some(FailureClass::RetriesExhausted),
+        None,
+        &mut Progress::new("replaying", Vec::new()),
+    )
+    .await
+    .expect("replayed");
+    assert_eq!(
+        moved, 2,
+        "retries-exhausted and an earlier version's retryable"
+    );
+    let commands = topology.queue(WorkQueue::Commands);
+    assert_eq!(depth_soon(&channel, &commands, 2).await, 2);
+    assert_eq!(depth_soon(&channel, &dlq_name, 3).await, 3);
+    let left = dlq::list(&channel, topology, WorkQueue::Commands, 10)
+        .await
+        .expect("listed");
+    let ids: Vec<_> = left.iter().filter_map(|l| l.message_id.clone()).collect();
+    assert_eq!(
+        ids,
+        ["u-1", "f-1", "u-2"],
+        "the others stay, in their order"
     );
 }
 

@@ -62,8 +62,20 @@ async fn depth_soon(channel: &Channel, queue: &str, expected: u32) -> u32 {
     }
 }
 
-/// Puts a message in `queue`'s dead-letter queue the way a worker does.
+/// Puts a message in `queue`'s dead-letter queue the way a worker of an earlier
+/// version did after a command's retries ran out (class `retryable`).
 async fn dead_letter(bus: &TestBus, channel: &Channel, queue: WorkQueue, message_id: &str) {
+    dead_letter_of_class(bus, channel, queue, message_id, "retryable").await;
+}
+
+/// Puts a message of failure class `class` in `queue`'s dead-letter queue.
+async fn dead_letter_of_class(
+    bus: &TestBus,
+    channel: &Channel,
+    queue: WorkQueue,
+    message_id: &str,
+    class: &str,
+) {
     let topology = bus.topology();
     let mut table = FieldTable::default();
     table.insert(headers::ATTEMPTS.into(), AMQPValue::LongLongInt(3));
@@ -73,7 +85,7 @@ async fn dead_letter(bus: &TestBus, channel: &Channel, queue: WorkQueue, message
     );
     table.insert(
         headers::FAILURE_CLASS.into(),
-        AMQPValue::LongString("retryable".into()),
+        AMQPValue::LongString(class.into()),
     );
     table.insert(
         headers::ORIGIN_QUEUE.into(),

@@ -1,6 +1,7 @@
 //! `imagefleet status` after a known state: dead letters, unpublished outbox rows, a
 //! relay lock held by a session of ours, then a real worker leading both jobs. The
-//! counts, the holder and the exit codes are asserted, not just that it runs.
+//! counts, the holder and the exit codes are asserted, not just that it runs. User
+//! errors leave a healthy site healthy: they are answered, not dead-lettered.
 //! Leaders are per database: other tests' relays on the same server hold the same keys
 //! in their own databases and must not show here.
 
@@ -13,12 +14,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use imagefleet_cli::exit;
 use imagefleet_cli::status::report::{LeaderRole, QueueKind, StatusReport};
 use imagefleet_cli::status::{self, StatusArgs, render};
-use imagefleet_tests::fixtures::{create, envelope, owner};
+use imagefleet_tests::fixtures::{create, envelope, image_ref, owner, remove_tag};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestBus, TestDb, TestWorker};
 use shared::db::Repository;
-use shared::domain::{DomainConfig, ImageId};
-use shared::messaging::WorkQueue;
+use shared::domain::{Command, DomainConfig, ImageId};
+use shared::messaging::{CommandReply, WorkQueue};
 use shared::outbox::OUTBOX_LOCK_KEY;
 
 use super::{amqp_args, channel, dead_letter};
@@ -210,4 +211,43 @@ async fn status_exits_6_when_a_dependency_is_unreachable() {
     );
     let code = status::run(no_database).await.expect("ran");
     assert_eq!(code, ExitCode::from(exit::UNREACHABLE));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_exits_0_on_a_healthy_site_after_twenty_user_errors() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+    let worker = TestWorker::start(&db, &bus, "status-user-errors");
+    let mut probe = imagefleet_tests::BusProbe::new(&bus).await;
+    let image = ImageId::generate();
+    let reply = probe.send(&envelope(owner(), create(image, "users"))).await;
+    assert!(matches!(reply, CommandReply::Accepted { .. }), "{reply:?}");
+    // Ten refused deactivations (the image is queued) and ten missing tags.
+    for n in 0..20 {
+        let command = if n % 2 == 0 {
+            Command::DeactivateImage(image_ref(image))
+        } else {
+            remove_tag(image, &format!("missing-{n}"))
+        };
+        let reply = probe.send(&envelope(owner(), command)).await;
+        assert!(matches!(reply, CommandReply::Rejected { .. }), "{reply:?}");
+    }
+    probe.close().await;
+    let mut last = None;
+    let healthy = wait_until(DEADLINE, "the site reports healthy", async || {
+        let report = status::gather(&args(&db, &bus)).await.expect("gathered");
+        let code = report.exit_code();
+        last = Some(report);
+        code == exit::SUCCESS
+    })
+    .await;
+    let report = last.expect("gathered once");
+    healthy.unwrap_or_else(|e| panic!("{e}: {}", render::table(&report)));
+    for queue in [WorkQueue::Commands, WorkQueue::Jobs] {
+        let dlq = bus.topology().dead_letter_queue(queue);
+        assert_eq!(messages(&report, &dlq).0, 0, "{dlq} stays empty");
+    }
+    let code = status::run(args(&db, &bus)).await.expect("ran");
+    assert_eq!(code, ExitCode::SUCCESS);
+    worker.stop().await;
 }

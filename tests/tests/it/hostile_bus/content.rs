@@ -127,8 +127,13 @@ async fn oversized_and_mistyped_messages_are_dead_lettered_unread() {
             case.name
         );
     }
-    let dead = take_dead_letters(&bus, WorkQueue::Commands).await;
+    let dead = take_dead_letters(&bus, WorkQueue::Commands, cases.len()).await;
     assert_eq!(dead.len(), cases.len(), "{dead:?}");
+    assert!(
+        dead.iter()
+            .all(|d| d.class == Some(FailureClass::Unreadable)),
+        "{dead:?}"
+    );
     for case in &cases {
         assert!(
             dead.iter().any(|d| d.reason.contains(case.reason)),

@@ -52,8 +52,9 @@ async fn a_forged_deleted_event_does_not_remove_a_live_images_data() {
         RejectionKind::BadRequest
     );
 
-    let dead = take_dead_letters(&bus, WorkQueue::Jobs).await;
+    let dead = take_dead_letters(&bus, WorkQueue::Jobs, 1).await;
     assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].class, Some(FailureClass::Unreadable), "{dead:?}");
     assert!(dead[0].reason.contains("not deleted"), "{dead:?}");
     assert!(
         store.exists(Area::Images, image).await.expect("exists"),

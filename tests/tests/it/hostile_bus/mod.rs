@@ -2,26 +2,31 @@
 //! types and encodings, commands from unknown producers whatever actor they claim, a
 //! gateway sending the fleet's commands, replays of dead letters and of applied
 //! commands, and a forged event asking to remove a live image's data. Each is refused
-//! (answered where a `reply_to` was given, dead-lettered with its reason) or answered
-//! from its record, changes nothing, and the queue keeps flowing.
+//! (answered where a `reply_to` was given, dead-lettered with its reason and class) or
+//! answered from its record, changes nothing, and the queue keeps flowing.
 
 mod content;
 mod jobs;
 mod producers;
 mod replays;
 
+use imagefleet_cli::dlq;
 use imagefleet_tests::fixtures::*;
+use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{BusProbe, TestBus, TestDb};
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::AMQPValue;
 use lapin::{BasicProperties, Channel};
 use shared::domain::{CommandId, ImageId, RejectionKind};
 use shared::messaging::connection::connect;
-use shared::messaging::{CommandEnvelope, CommandReply, WorkQueue, headers};
+use shared::messaging::{CommandEnvelope, CommandReply, FailureClass, WorkQueue, headers};
+use std::time::Duration;
 
 /// A dead letter as a test reads it.
 #[derive(Debug)]
 pub struct DeadLetter {
+    /// `x-imagefleet-failure-class`.
+    pub class: Option<FailureClass>,
     /// `x-imagefleet-failure-reason`.
     pub reason: String,
     /// `x-imagefleet-producer`: whom the worker judged the message to come from.
@@ -37,13 +42,29 @@ fn header(properties: &BasicProperties, name: &str) -> Option<String> {
     }
 }
 
-/// Takes every message of `queue`'s dead-letter queue. Workers reply only after the
-/// dead letter is confirmed, so once the replies are in, so are the letters.
-pub async fn take_dead_letters(bus: &TestBus, queue: WorkQueue) -> Vec<DeadLetter> {
+/// How long a dead letter may take to show in its queue.
+const LETTER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Waits until `queue`'s dead-letter queue holds `expected` messages, then takes them
+/// all. Workers confirm a dead letter before they reply, but a test does not lean on
+/// that order: it waits for the count with a deadline, and takes what is there.
+pub async fn take_dead_letters(
+    bus: &TestBus,
+    queue: WorkQueue,
+    expected: usize,
+) -> Vec<DeadLetter> {
     let connection = connect(bus.url(), "hostile-dlq").await.expect("connection");
     let channel = connection.create_channel().await.expect("channel");
-    let letters = drain(&channel, &bus.topology().dead_letter_queue(queue)).await;
+    let name = bus.topology().dead_letter_queue(queue);
+    let counted = wait_until(LETTER_DEADLINE, "the dead letters arrive", async || {
+        dlq::waiting(&channel, &name).await.unwrap_or(0) >= expected
+    })
+    .await;
+    let letters = drain(&channel, &name).await;
     connection.close(0, "done".into()).await.expect("close");
+    if let Err(error) = counted {
+        panic!("{error}: {letters:?}");
+    }
     letters
 }
 
@@ -55,11 +76,9 @@ async fn drain(channel: &Channel, queue: &str) -> Vec<DeadLetter> {
         .expect("basic_get")
     {
         let properties = &message.properties;
-        assert_eq!(
-            header(properties, headers::FAILURE_CLASS).as_deref(),
-            Some("permanent")
-        );
         letters.push(DeadLetter {
+            class: header(properties, headers::FAILURE_CLASS)
+                .and_then(|class| FailureClass::from_header(&class)),
             reason: header(properties, headers::FAILURE_REASON).expect("a reason"),
             producer: header(properties, headers::PRODUCER),
             body: message.data.clone(),

@@ -191,6 +191,7 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
         topology,
         &login_of(bus.url()),
         WorkQueue::Commands,
+        Some(shared::messaging::FailureClass::Forbidden),
         None,
         &mut progress,
     )
@@ -210,7 +211,13 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
     .await
     .expect("refused again");
     operator.close(0, "done".into()).await.expect("close");
-    let again = take_dead_letters(&bus, WorkQueue::Commands).await;
+    let again = take_dead_letters(&bus, WorkQueue::Commands, letters).await;
+    assert!(
+        again
+            .iter()
+            .all(|d| d.class == Some(FailureClass::Forbidden)),
+        "{again:?}"
+    );
     let mut producers: Vec<_> = again.iter().map(|d| d.producer.clone()).collect();
     producers.sort();
     let mallory_name = Some(mallory.name().to_owned());
@@ -286,8 +293,13 @@ async fn a_gateway_sends_user_facing_commands_only_and_cannot_forward() {
     );
     let _ = connection.close(0, "done".into()).await;
 
-    let dead = take_dead_letters(&bus, WorkQueue::Commands).await;
+    let dead = take_dead_letters(&bus, WorkQueue::Commands, 2).await;
     assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(
+        dead.iter()
+            .all(|d| d.class == Some(FailureClass::Forbidden)),
+        "{dead:?}"
+    );
     assert!(
         dead.iter()
             .any(|d| d.reason.contains("may not send purge_image"))

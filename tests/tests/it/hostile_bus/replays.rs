@@ -63,7 +63,7 @@ async fn a_replayed_command_is_answered_from_its_record_and_applies_nothing() {
 
     assert_eq!(snapshot(&db, image).await, before, "nothing changed");
     assert!(
-        take_dead_letters(&bus, WorkQueue::Commands)
+        take_dead_letters(&bus, WorkQueue::Commands, 0)
             .await
             .is_empty(),
         "a replay is answered, not dead-lettered"
