@@ -5,8 +5,13 @@
 mod app;
 pub mod fixtures;
 mod http_source;
+mod private_broker;
+mod private_postgres;
 mod probe;
+pub mod process;
 pub mod python;
+mod rabbit_node;
+mod scratch_dir;
 mod test_bus;
 mod test_db;
 mod test_user;
@@ -16,7 +21,11 @@ mod worker;
 
 pub use app::{TestApp, TestResponse};
 pub use http_source::HttpSource;
+pub use private_broker::PrivateBroker;
+pub use private_postgres::PrivatePostgres;
 pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply, tap};
+pub use rabbit_node::{NodePorts, RabbitNode};
+pub use scratch_dir::ScratchDir;
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};
 pub use test_user::TestUser;

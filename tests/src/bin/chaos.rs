@@ -30,8 +30,6 @@ mod ledger;
 mod report;
 #[path = "chaos/run_dir.rs"]
 mod run_dir;
-#[path = "chaos/services.rs"]
-mod services;
 #[path = "chaos/stage.rs"]
 mod stage;
 
@@ -53,8 +51,9 @@ use crate::fleet::{Fleet, FleetSettings, Role, ready};
 use crate::http::Gateway;
 use crate::ledger::Ledger;
 use crate::run_dir::RunDir;
-use crate::services::{Postgres, Rabbit};
 use crate::stage::{DATABASE, Stage};
+use imagefleet_tests::process;
+use imagefleet_tests::{PrivateBroker, PrivatePostgres};
 
 /// The crash-and-restart fault suite (see the module documentation).
 #[derive(Debug, Parser)]
@@ -161,8 +160,8 @@ async fn run(args: Args, bin_dir: PathBuf) -> anyhow::Result<bool> {
     let deadline = started + sizes.deadline;
     // Declared first, dropped last: the directory goes after every process in it.
     let dir = RunDir::create(args.keep)?;
-    let postgres = Postgres::start(&dir.path().join("postgres"))?;
-    let rabbit = Rabbit::start(&dir.path().join("rabbitmq"), &dir.name())?;
+    let postgres = PrivatePostgres::start(&dir.path().join("postgres"))?;
+    let rabbit = PrivateBroker::start_in(&dir.path().join("rabbitmq"), &dir.name())?;
     eprintln!(
         "chaos: Postgres on {}, RabbitMQ at {}, in {} ({:.0} s)",
         postgres.port(),
@@ -342,13 +341,13 @@ fn build_binaries() -> anyhow::Result<PathBuf> {
     } else {
         build.arg("--all-targets");
     }
-    services::run(&mut build, "cargo build --workspace")?;
+    process::run(&mut build, "cargo build --workspace")?;
     Ok(dir)
 }
 
 fn header(args: &Args, took: Duration) -> String {
     let sizes = args.sizes();
-    let commit = services::run(
+    let commit = process::run(
         std::process::Command::new("git").args([
             "-C",
             env!("CARGO_MANIFEST_DIR"),

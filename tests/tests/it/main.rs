@@ -30,6 +30,7 @@ mod otlp;
 mod outbox;
 mod poison;
 mod prepared;
+mod private_broker;
 mod readme;
 mod reconnect;
 mod repository;

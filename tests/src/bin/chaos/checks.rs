@@ -9,8 +9,8 @@ use std::path::Path;
 use uuid::Uuid;
 
 use crate::ledger::{Book, Via, upload_bytes};
-use crate::services::Postgres;
 use crate::stage::DATABASE;
+use imagefleet_tests::PrivatePostgres as Postgres;
 
 /// Statuses that hold a lease: an image left in one after the lease is stuck.
 const LEASED: [&str; 3] = ["saving", "uploading", "importing"];

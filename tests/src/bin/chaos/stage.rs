@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::fleet::{Fleet, Role};
 use crate::http::Gateway;
 use crate::ledger::Ledger;
-use crate::services::{Postgres, Rabbit};
+use imagefleet_tests::{PrivateBroker as Rabbit, PrivatePostgres as Postgres};
 
 /// The database the service uses on the private Postgres.
 pub const DATABASE: &str = "imagefleet";
