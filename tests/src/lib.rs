@@ -3,6 +3,7 @@
 //! migrated once, so tests run in parallel without seeing each other's rows.
 
 mod app;
+mod broker_cluster;
 pub mod fixtures;
 mod http_source;
 mod private_broker;
@@ -20,6 +21,7 @@ pub mod wait;
 mod worker;
 
 pub use app::{TestApp, TestResponse};
+pub use broker_cluster::BrokerCluster;
 pub use http_source::HttpSource;
 pub use private_broker::PrivateBroker;
 pub use private_postgres::PrivatePostgres;
