@@ -4,8 +4,10 @@
 
 mod app;
 mod broker_cluster;
+pub mod fault_proxy;
 pub mod fixtures;
 mod http_source;
+mod pg_faults;
 mod private_broker;
 mod private_postgres;
 mod probe;
@@ -22,7 +24,9 @@ mod worker;
 
 pub use app::{TestApp, TestResponse};
 pub use broker_cluster::BrokerCluster;
+pub use fault_proxy::{Fault, FaultProxy};
 pub use http_source::HttpSource;
+pub use pg_faults::HeldLock;
 pub use private_broker::PrivateBroker;
 pub use private_postgres::PrivatePostgres;
 pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply, tap};
