@@ -7,6 +7,7 @@ mod api_locations;
 mod api_sharing;
 mod api_tasks_info;
 mod broker_cluster;
+mod bus_settings;
 mod cli;
 mod client;
 mod commands_e2e;
