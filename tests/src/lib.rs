@@ -3,12 +3,18 @@
 //! migrated once, so tests run in parallel without seeing each other's rows.
 
 mod app;
+mod broker_cluster;
 pub mod fault_proxy;
 pub mod fixtures;
 mod http_source;
 mod pg_faults;
+mod private_broker;
+mod private_postgres;
 mod probe;
+pub mod process;
 pub mod python;
+mod rabbit_node;
+mod scratch_dir;
 mod test_bus;
 mod test_db;
 mod test_user;
@@ -17,10 +23,15 @@ pub mod wait;
 mod worker;
 
 pub use app::{TestApp, TestResponse};
+pub use broker_cluster::BrokerCluster;
 pub use fault_proxy::{Fault, FaultProxy};
 pub use http_source::HttpSource;
 pub use pg_faults::HeldLock;
+pub use private_broker::PrivateBroker;
+pub use private_postgres::PrivatePostgres;
 pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply, tap};
+pub use rabbit_node::{NodePorts, RabbitNode};
+pub use scratch_dir::ScratchDir;
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};
 pub use test_user::TestUser;

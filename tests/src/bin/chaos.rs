@@ -1,12 +1,16 @@
-//! `chaos`: the crash-and-restart fault suite. Starts a Postgres and a RabbitMQ of its
-//! own (it restarts them, so never the shared ones), the real `api-gateway` and three
-//! `workers run` processes on them, drives `set_property` commands (bus and HTTP) and
-//! uploads while it kills and restarts a random worker every 2 s and, in turn, kills
-//! the relay leader mid-batch, restarts RabbitMQ, restarts Postgres and kills the
-//! gateway mid-upload. Then it checks its ledger against Postgres, the events it
-//! received and the image store: no command lost or applied twice, no event missing
-//! (duplicates counted), no image stuck in a leased status, no orphaned data file.
-//! Exits 0 when every check passed, 1 when one failed, 2 on an error.
+//! `chaos`: the fault suite. Starts a Postgres and a RabbitMQ of its own (it breaks
+//! them, so never the shared ones), the real `api-gateway` and three `workers run`
+//! processes on them (their Postgres connections through a fault proxy), drives
+//! `set_property` commands (bus and HTTP) and uploads while it kills and restarts a
+//! random worker every 2 s and, in turn, kills the relay leader mid-batch, restarts
+//! RabbitMQ, restarts Postgres, kills the gateway mid-upload, blackholes the fleet's
+//! Postgres connections, holds a busy image's row lock and the relay's advisory lock
+//! from a foreign session, and raises the broker's memory alarm (`--faults` picks).
+//! Then it checks its ledger against Postgres, the events it received and the image
+//! store: no command lost or applied twice, no event missing (duplicates counted) or
+//! seen out of its image's version order, no image stuck in a leased status, no
+//! orphaned data file; the report gives these per fault. Exits 0 when every check
+//! passed, 1 when one failed, 2 on an error.
 //!
 //! Full run: `cargo run --release -p imagefleet-tests --bin chaos` (10,000 commands,
 //! 200 uploads); `--short` is the one `scripts/test` runs (500 commands, 20 uploads). The
@@ -22,6 +26,8 @@ mod drive;
 mod faults;
 #[path = "chaos/fleet.rs"]
 mod fleet;
+#[path = "chaos/harness_faults.rs"]
+mod harness_faults;
 #[path = "chaos/http.rs"]
 mod http;
 #[path = "chaos/ledger.rs"]
@@ -30,8 +36,6 @@ mod ledger;
 mod report;
 #[path = "chaos/run_dir.rs"]
 mod run_dir;
-#[path = "chaos/services.rs"]
-mod services;
 #[path = "chaos/stage.rs"]
 mod stage;
 
@@ -53,8 +57,9 @@ use crate::fleet::{Fleet, FleetSettings, Role, ready};
 use crate::http::Gateway;
 use crate::ledger::Ledger;
 use crate::run_dir::RunDir;
-use crate::services::{Postgres, Rabbit};
 use crate::stage::{DATABASE, Stage};
+use imagefleet_tests::process;
+use imagefleet_tests::{FaultProxy, PrivateBroker, PrivatePostgres};
 
 /// The crash-and-restart fault suite (see the module documentation).
 #[derive(Debug, Parser)]
@@ -72,9 +77,12 @@ struct Args {
     /// Seconds the traffic is spread over.
     #[arg(long)]
     duration: Option<u64>,
-    /// Times each of the four turn-taking faults is injected.
+    /// Times each of the turn-taking faults is injected.
     #[arg(long)]
     rounds: Option<usize>,
+    /// The faults to inject, comma-separated (default: all of them).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    faults: Vec<Fault>,
     /// Seconds between two worker kills.
     #[arg(long, default_value_t = 2)]
     worker_kill_every: u64,
@@ -104,10 +112,22 @@ struct Sizes {
 }
 
 impl Args {
+    /// The faults picked (all when none is named).
+    fn faults(&self) -> Vec<Fault> {
+        if self.faults.is_empty() {
+            Fault::ALL.to_vec()
+        } else {
+            let mut faults = self.faults.clone();
+            faults.sort();
+            faults.dedup();
+            faults
+        }
+    }
+
     fn sizes(&self) -> Sizes {
         let (commands, uploads, duration, rounds, deadline) = if self.short {
             // A cap, not a duration: a loaded machine restarts a broker slowly.
-            (500, 20, 20, 1, 300)
+            (500, 20, 60, 1, 300)
         } else {
             (10_000, 200, 150, 4, 900)
         };
@@ -161,8 +181,9 @@ async fn run(args: Args, bin_dir: PathBuf) -> anyhow::Result<bool> {
     let deadline = started + sizes.deadline;
     // Declared first, dropped last: the directory goes after every process in it.
     let dir = RunDir::create(args.keep)?;
-    let postgres = Postgres::start(&dir.path().join("postgres"))?;
-    let rabbit = Rabbit::start(&dir.path().join("rabbitmq"), &dir.name())?;
+    let postgres = PrivatePostgres::start(&dir.path().join("postgres"))?;
+    let pg_proxy = FaultProxy::for_url(&postgres.url(DATABASE)).await?;
+    let rabbit = PrivateBroker::start_in(&dir.path().join("rabbitmq"), &dir.name())?;
     eprintln!(
         "chaos: Postgres on {}, RabbitMQ at {}, in {} ({:.0} s)",
         postgres.port(),
@@ -175,7 +196,7 @@ async fn run(args: Args, bin_dir: PathBuf) -> anyhow::Result<bool> {
     let data_dir = dir.path().join("data");
     let settings = FleetSettings {
         bin_dir,
-        database_url: postgres.url(DATABASE),
+        database_url: pg_proxy.url_through(&postgres.url(DATABASE))?,
         amqp_url: rabbit.url(),
         data_dir: data_dir.clone(),
         log_dir: log_dir.clone(),
@@ -218,7 +239,7 @@ async fn run(args: Args, bin_dir: PathBuf) -> anyhow::Result<bool> {
     let stage = Arc::new(Stage::new(
         fleet,
         rabbit,
-        postgres,
+        (pg_proxy, postgres),
         gateway,
         client,
         ledger,
@@ -245,6 +266,7 @@ async fn run(args: Args, bin_dir: PathBuf) -> anyhow::Result<bool> {
         .clone();
     let text = report::render(
         &header(&args, started.elapsed()),
+        &args.faults(),
         &injections,
         &findings,
         &refusals,
@@ -270,18 +292,26 @@ async fn exercise(
     let log = FaultLog::default();
     let refusals = drive::Refusals::default();
     let stop_kills = CancellationToken::new();
-    let kills = tokio::spawn(faults::worker_kills(
-        stage.clone(),
-        Duration::from_secs(args.worker_kill_every),
-        stop_kills.clone(),
-        log.clone(),
-    ));
+    let picked = args.faults();
+    let kills = picked.contains(&Fault::WorkerKill).then(|| {
+        tokio::spawn(faults::worker_kills(
+            stage.clone(),
+            Duration::from_secs(args.worker_kill_every),
+            stop_kills.clone(),
+            log.clone(),
+        ))
+    });
+    let in_turn: Vec<Fault> = picked
+        .into_iter()
+        .filter(|f| *f != Fault::WorkerKill)
+        .collect();
     let turns_every = sizes
         .plan
         .duration
-        .div_f64((sizes.rounds * Fault::TURNS.len() + 1) as f64);
+        .div_f64((sizes.rounds * in_turn.len() + 1) as f64);
     let turns = tokio::spawn(faults::turns(
         stage.clone(),
+        in_turn,
         turns_every,
         sizes.rounds,
         log.clone(),
@@ -289,7 +319,9 @@ async fn exercise(
     let traffic = drive::run(stage.clone(), sizes.plan, refusals.clone()).await;
     let _ = turns.await;
     stop_kills.cancel();
-    let _ = kills.await;
+    if let Some(kills) = kills {
+        let _ = kills.await;
+    }
     traffic?;
     stage.settle_background().await;
     stage.restart_exited().await;
@@ -342,13 +374,13 @@ fn build_binaries() -> anyhow::Result<PathBuf> {
     } else {
         build.arg("--all-targets");
     }
-    services::run(&mut build, "cargo build --workspace")?;
+    process::run(&mut build, "cargo build --workspace")?;
     Ok(dir)
 }
 
 fn header(args: &Args, took: Duration) -> String {
     let sizes = args.sizes();
-    let commit = services::run(
+    let commit = process::run(
         std::process::Command::new("git").args([
             "-C",
             env!("CARGO_MANIFEST_DIR"),

@@ -52,6 +52,7 @@ pub fn set_property(image: Uuid, property: String, value: String) -> (CommandEnv
         value,
         sends: 0,
         confirmed: false,
+        during: None,
     };
     (envelope, issued)
 }
@@ -171,7 +172,7 @@ async fn drain(mut consumer: lapin::Consumer, ledger: &Ledger, stop: &Cancellati
         };
         // Recorded before the ack: a delivery acked but not recorded would be missing.
         match serde_json::from_slice::<EventEnvelope>(&delivery.data) {
-            Ok(event) => ledger.event(event.event_id),
+            Ok(event) => ledger.event(&event),
             Err(error) => eprintln!("chaos: unreadable event on the tap: {error}"),
         }
         if delivery

@@ -3,17 +3,31 @@
 //! traffic and the faults ended and the service was given time to settle (outbox
 //! drained, leases run out and given back).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use uuid::Uuid;
 
+use crate::faults::Fault;
 use crate::ledger::{Book, Via, upload_bytes};
-use crate::services::Postgres;
 use crate::stage::DATABASE;
+use imagefleet_tests::PrivatePostgres as Postgres;
 
 /// Statuses that hold a lease: an image left in one after the lease is stuck.
 const LEASED: [&str; 3] = ["saving", "uploading", "importing"];
+
+/// What the commands issued while one fault was in effect came to.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Commands issued.
+    pub commands: usize,
+    /// Of them, without their effect.
+    pub lost: usize,
+    /// Of them, applied more than once.
+    pub applied_twice: usize,
+    /// Events of them never delivered to the tap.
+    pub events_missing: usize,
+}
 
 /// What the checks found. Every count but `duplicates` and `deliveries` must be 0.
 #[derive(Debug, Default)]
@@ -48,6 +62,10 @@ pub struct Findings {
     pub uploads_wrong: Vec<String>,
     /// Files in the store no image accounts for.
     pub orphans: Vec<String>,
+    /// The commands by the fault in effect when they were issued (None: between faults).
+    pub by_fault: BTreeMap<Option<Fault>, Tally>,
+    /// Events seen out of version order, by the fault in effect when they arrived.
+    pub order_violations: BTreeMap<Option<Fault>, Vec<String>>,
 }
 
 impl Findings {
@@ -62,6 +80,7 @@ impl Findings {
             && self.stuck.is_empty()
             && self.uploads_wrong.is_empty()
             && self.orphans.is_empty()
+            && self.order_violations.values().all(Vec::is_empty)
     }
 }
 
@@ -80,8 +99,18 @@ pub fn check(book: &Book, postgres: &Postgres, data_dir: &Path) -> anyhow::Resul
     let mut by_correlation: HashMap<String, usize> = HashMap::new();
     let mut f = Findings {
         events: events.len(),
+        order_violations: book.order_violations.clone(),
         ..Findings::default()
     };
+    // An event's command: by command id (bus) or request id (HTTP), to its fault.
+    let fault_of: HashMap<String, Option<Fault>> = book
+        .commands
+        .values()
+        .map(|c| match c.via {
+            Via::Bus => (c.key.to_string(), c.during),
+            Via::Http => (format!("req-{}", c.key), c.during),
+        })
+        .collect();
     for row in &events {
         let [event_id, command_id, correlation, published] = &row[..] else {
             anyhow::bail!("unexpected events row {row:?}");
@@ -96,6 +125,12 @@ pub fn check(book: &Book, postgres: &Postgres, data_dir: &Path) -> anyhow::Resul
             .is_ok_and(|id| book.events.contains_key(&id));
         if !received {
             f.events_missing += 1;
+            let during = fault_of
+                .get(command_id)
+                .or_else(|| fault_of.get(correlation))
+                .copied()
+                .flatten();
+            f.by_fault.entry(during).or_default().events_missing += 1;
         }
     }
     f.deliveries = book.events.values().map(|&n| u64::from(n)).sum();
@@ -128,9 +163,13 @@ pub fn check(book: &Book, postgres: &Postgres, data_dir: &Path) -> anyhow::Resul
         let present =
             properties.contains(&(c.image.to_string(), c.property.clone(), c.value.clone()));
         let what = format!("{:?} {} {} ({} sends)", c.via, key, c.property, c.sends);
+        let tally = f.by_fault.entry(c.during).or_default();
+        tally.commands += 1;
         if tied == 0 || !present || !recorded {
+            tally.lost += 1;
             f.lost.push(what);
         } else if tied > 1 {
+            tally.applied_twice += 1;
             f.applied_twice.push(what);
         }
         *applied_per_image.entry(c.image).or_default() += 1;

@@ -1,10 +1,12 @@
 //! The faults and how long the service took to recover from each. A worker is killed
-//! (`kill -9`) and restarted every few seconds throughout; the other four take turns:
-//! the relay's leader killed while events wait in the outbox, RabbitMQ stopped and
-//! started (`stop_app` / `start_app`), Postgres crashed and started (`pg_ctl -m
-//! immediate`), and the gateway killed while an upload streams through it. Recovery is
-//! measured from the fault until a probe command went all the way through (accepted,
-//! and its event arrived on the tap), or for a worker until it is ready again.
+//! (`kill -9`) and restarted every few seconds throughout; the others take turns: the
+//! relay's leader killed while events wait in the outbox, RabbitMQ stopped and started
+//! (`stop_app` / `start_app`), Postgres crashed and started (`pg_ctl -m immediate`),
+//! the gateway killed while an upload streams through it, and the faults of the fault
+//! harness (see `harness_faults.rs`). Recovery is measured from the fault until a probe
+//! command went all the way through (accepted, and its event arrived on the tap), or
+//! for a worker until it is ready again; a fault that lasts a while (a blackhole, a
+//! held lock, an alarm) is probed while it lasts. `--faults` picks which run.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,12 +20,13 @@ use uuid::Uuid;
 
 use crate::bus::{self, Outcome};
 use crate::fleet::{Role, ready, relay_leader};
+use crate::harness_faults;
 use crate::http::Gateway;
 use crate::ledger::Upload;
 use crate::stage::Stage;
 
-/// A kind of fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A kind of fault (its `--faults` name in kebab case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Fault {
     /// `kill -9` of a random worker, restarted at once.
     WorkerKill,
@@ -35,15 +38,28 @@ pub enum Fault {
     PostgresRestart,
     /// `kill -9` of the gateway while an upload streams through it.
     GatewayKill,
+    /// The fleet's Postgres connections blackholed by the fault proxy for a while.
+    PostgresBlackhole,
+    /// A foreign session holds a busy image's row lock for a while.
+    RowLock,
+    /// A foreign session holds the relay's advisory lock for a while.
+    RelayLock,
+    /// The broker's memory alarm raised for a while (publishers blocked).
+    MemoryAlarm,
 }
 
 impl Fault {
-    /// The four that take turns (worker kills run all along).
-    pub const TURNS: [Fault; 4] = [
+    /// Every fault, in report order.
+    pub const ALL: [Fault; 9] = [
+        Fault::WorkerKill,
         Fault::RelayLeaderKill,
         Fault::RabbitRestart,
         Fault::PostgresRestart,
         Fault::GatewayKill,
+        Fault::PostgresBlackhole,
+        Fault::RowLock,
+        Fault::RelayLock,
+        Fault::MemoryAlarm,
     ];
 
     /// How the report names it.
@@ -54,6 +70,10 @@ impl Fault {
             Fault::RabbitRestart => "RabbitMQ stop_app / start_app",
             Fault::PostgresRestart => "Postgres immediate stop / start",
             Fault::GatewayKill => "kill -9 the gateway mid-upload",
+            Fault::PostgresBlackhole => "Postgres connections blackholed",
+            Fault::RowLock => "a busy image's row lock held",
+            Fault::RelayLock => "the relay's advisory lock held by a foreign session",
+            Fault::MemoryAlarm => "RabbitMQ memory alarm (publishers blocked)",
         }
     }
 }
@@ -72,6 +92,9 @@ pub type FaultLog = Arc<Mutex<Vec<Injection>>>;
 
 /// How long the broker and Postgres stay down in a restart.
 const DOWN_TIME: Duration = Duration::from_secs(2);
+/// How long after a fault's start its probe may take: past it the fault counts as not
+/// recovered and the run goes on (a fleet that never recovers would hold it otherwise).
+const RECOVERY_LIMIT: Duration = Duration::from_secs(90);
 
 fn record(log: &FaultLog, fault: Fault, recovery: Option<Duration>) {
     log.lock()
@@ -105,14 +128,24 @@ pub async fn worker_kills(
     }
 }
 
-/// The four other faults in turn, `rounds` times each, one every `interval`.
-pub async fn turns(stage: Arc<Stage>, interval: Duration, rounds: usize, log: FaultLog) {
-    for n in 0..rounds * Fault::TURNS.len() {
-        if Instant::now() + interval >= stage.deadline {
+/// The faults of `turns` in turn, `rounds` times each, the n-th at `n + 1` times
+/// `interval` from now, or at once when the one before it outlasted its slot (so that
+/// the faults meet the traffic however long each lasts).
+pub async fn turns(
+    stage: Arc<Stage>,
+    turns: Vec<Fault>,
+    interval: Duration,
+    rounds: usize,
+    log: FaultLog,
+) {
+    let start = Instant::now();
+    for n in 0..rounds * turns.len() {
+        let slot = start + interval * (n as u32 + 1);
+        if slot.max(Instant::now()) >= stage.deadline {
             return;
         }
-        tokio::time::sleep(interval).await;
-        inject(&stage, Fault::TURNS[n % Fault::TURNS.len()], n, &log).await;
+        tokio::time::sleep_until(slot).await;
+        inject(&stage, turns[n % turns.len()], n, &log).await;
     }
 }
 
@@ -127,26 +160,42 @@ async fn wait<F: Future<Output = bool>>(until: Instant, mut check: impl FnMut() 
     false
 }
 
-/// Injects `fault`, then measures the recovery and records it.
+/// Injects `fault`, measures the recovery and records it; the commands issued
+/// meanwhile are the fault's.
 async fn inject(stage: &Arc<Stage>, fault: Fault, n: usize, log: &FaultLog) {
+    stage.ledger.set_phase(Some(fault));
     let started = Instant::now();
-    let injected = match fault {
+    let until = (started + RECOVERY_LIMIT).min(stage.deadline);
+    let lasting = match fault {
         // Worker kills run in their own loop.
-        Fault::WorkerKill => return,
-        Fault::RelayLeaderKill => kill_relay_leader(stage).await,
-        Fault::RabbitRestart => restart_rabbit(stage).await,
-        Fault::PostgresRestart => restart_postgres(stage).await,
-        Fault::GatewayKill => kill_gateway_mid_upload(stage).await,
+        Fault::WorkerKill => Ok(None),
+        Fault::RelayLeaderKill => kill_relay_leader(stage).await.map(|()| None),
+        Fault::RabbitRestart => restart_rabbit(stage).await.map(|()| None),
+        Fault::PostgresRestart => restart_postgres(stage).await.map(|()| None),
+        Fault::GatewayKill => kill_gateway_mid_upload(stage).await.map(|()| None),
+        Fault::PostgresBlackhole => harness_faults::postgres_blackhole(stage).map(Some),
+        Fault::RowLock => harness_faults::row_lock(stage).await.map(Some),
+        Fault::RelayLock => harness_faults::relay_lock(stage).await.map(Some),
+        Fault::MemoryAlarm => harness_faults::memory_alarm(stage).await.map(Some),
     };
-    if let Err(error) = injected {
-        eprintln!("chaos: injecting {fault:?} failed: {error:#}");
-        return;
+    match lasting {
+        Err(error) => eprintln!("chaos: injecting {fault:?} failed: {error:#}"),
+        Ok(healing) => {
+            let recovered = probe(stage, fault, n, until).await;
+            record(log, fault, recovered.then(|| started.elapsed()));
+            if let Some(healing) = healing
+                && let Ok(Err(error)) = healing.await
+            {
+                eprintln!("chaos: ending {fault:?} failed: {error:#}");
+            }
+        }
     }
-    let recovered = probe(stage, fault, n).await;
-    record(log, fault, recovered.then(|| started.elapsed()));
+    stage.ledger.set_phase(None);
 }
 
-async fn kill_relay_leader(stage: &Arc<Stage>) -> anyhow::Result<()> {
+/// Restarts the worker leading the relay, once it is found (and events wait, if they
+/// come within a few seconds).
+pub async fn kill_relay_leader(stage: &Arc<Stage>) -> anyhow::Result<()> {
     let until = Instant::now() + Duration::from_secs(10);
     // Mid-batch: wait (a little) for events waiting to be published.
     wait(until, || async { stage.unpublished().unwrap_or(0) > 0 }).await;
@@ -239,27 +288,24 @@ async fn kill_gateway_mid_upload(stage: &Arc<Stage>) -> anyhow::Result<()> {
 
 /// A command through the whole pipeline after a fault: over HTTP after a gateway kill
 /// (the gateway must be back), on the bus otherwise; then its event on the tap.
-async fn probe(stage: &Arc<Stage>, fault: Fault, n: usize) -> bool {
+async fn probe(stage: &Arc<Stage>, fault: Fault, n: usize, until: Instant) -> bool {
     let property = format!("chaos_probe_{n}");
     if fault == Fault::GatewayKill {
         let issued = Gateway::patch_entry(stage.probe_image, property, "p".to_owned());
         stage.ledger.issue(issued.clone());
         return matches!(
-            stage
-                .gateway
-                .patch(&stage.ledger, &issued, stage.deadline)
-                .await,
+            stage.gateway.patch(&stage.ledger, &issued, until).await,
             Ok(true)
         );
     }
     let (envelope, issued) = bus::set_property(stage.probe_image, property, "p".to_owned());
     stage.ledger.issue(issued);
     let Ok(Outcome::Accepted(events)) =
-        bus::send(&stage.client, &stage.ledger, &envelope, stage.deadline).await
+        bus::send(&stage.client, &stage.ledger, &envelope, until).await
     else {
         return false;
     };
-    wait(stage.deadline, || async {
+    wait(until, || async {
         let book = stage.ledger.book();
         events.iter().all(|e| book.events.contains_key(e))
     })

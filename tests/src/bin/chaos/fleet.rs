@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::services::{free_port, run};
+use imagefleet_tests::process::{free_port, run};
 
 /// Settings every process gets: short leases and janitor rounds, so that a killed
 /// upload is given back within seconds; a large property quota for the many commands.

@@ -76,6 +76,7 @@ impl Gateway {
             value,
             sends: 0,
             confirmed: false,
+            during: None,
         }
     }
 

@@ -3,11 +3,17 @@
 //! it sets, whether the service confirmed it, how often it was sent; every upload with
 //! the bytes it must end with; every event delivery received. A command sent again
 //! after an unconfirmed try keeps its entry: it is one command, whatever the tries.
+//! Each command is tagged with the fault in effect when it was issued, and each image's
+//! events are checked for version order as the tap first receives them, so that the
+//! report can say what each fault did.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use shared::messaging::EventEnvelope;
 use uuid::Uuid;
+
+use crate::faults::Fault;
 
 /// How a command was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +41,8 @@ pub struct Issued {
     pub sends: u32,
     /// The service confirmed it (an accepted reply, or a 2xx).
     pub confirmed: bool,
+    /// The fault in effect when it was issued (set by [`Ledger::issue`]).
+    pub during: Option<Fault>,
 }
 
 /// One upload: the image and the bytes it must hold (regenerated from the seed).
@@ -81,6 +89,15 @@ pub struct Book {
     pub uploads: HashMap<Uuid, Upload>,
     /// Event deliveries by event id: how many times each arrived.
     pub events: HashMap<Uuid, u32>,
+    /// Events received for the first time with a version below one already received
+    /// for their image, by the fault in effect when they arrived.
+    pub order_violations: BTreeMap<Option<Fault>, Vec<String>>,
+    /// The image the latest command went to (a busy one, for the row-lock fault).
+    pub last_image: Option<Uuid>,
+    /// The highest version received per image.
+    latest_version: HashMap<Uuid, i64>,
+    /// The fault in effect now.
+    phase: Option<Fault>,
 }
 
 impl Ledger {
@@ -90,9 +107,17 @@ impl Ledger {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a command before its first send.
-    pub fn issue(&self, issued: Issued) {
-        self.book().commands.insert(issued.key, issued);
+    /// Records a command before its first send, tagged with the fault in effect.
+    pub fn issue(&self, mut issued: Issued) {
+        let mut book = self.book();
+        issued.during = book.phase;
+        book.last_image = Some(issued.image);
+        book.commands.insert(issued.key, issued);
+    }
+
+    /// Sets the fault in effect from now on (None: between faults).
+    pub fn set_phase(&self, fault: Option<Fault>) {
+        self.book().phase = fault;
     }
 
     /// Counts one more send of a command.
@@ -109,8 +134,27 @@ impl Ledger {
         }
     }
 
-    /// Records an event delivery.
-    pub fn event(&self, event_id: Uuid) {
-        *self.book().events.entry(event_id).or_default() += 1;
+    /// Records an event delivery; a first delivery older than what its image already
+    /// showed is an order violation (a repeat of an old event is only a duplicate).
+    pub fn event(&self, event: &EventEnvelope) {
+        let mut book = self.book();
+        let book = &mut *book;
+        let deliveries = book.events.entry(event.event_id).or_default();
+        *deliveries += 1;
+        if *deliveries > 1 {
+            return;
+        }
+        let latest = book.latest_version.entry(event.id).or_default();
+        if event.version < *latest {
+            book.order_violations
+                .entry(book.phase)
+                .or_default()
+                .push(format!(
+                    "{} {}: version {} after {}",
+                    event.aggregate, event.id, event.version, latest
+                ));
+        } else {
+            *latest = event.version;
+        }
     }
 }

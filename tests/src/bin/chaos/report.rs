@@ -1,11 +1,14 @@
-//! The run's report: one table row per fault (times injected, recovery time median and
-//! worst) with the run's totals (commands, lost, applied twice, events missing,
-//! duplicates), then what each check found, as Markdown for RELIABILITY.md.
+//! The run's report: one table row per fault (times injected; the commands issued while
+//! it was in effect, how many were lost, applied twice, their events missing; events
+//! seen out of their image's version order meanwhile; recovery time median and worst)
+//! with the run's totals, then what each check found, as Markdown for RELIABILITY.md.
+//! Worker kills run all along: their row counts the commands issued outside every
+//! other fault.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::checks::Findings;
+use crate::checks::{Findings, Tally};
 use crate::faults::{Fault, Injection};
 
 /// At most this many examples of a failed check are listed.
@@ -32,9 +35,10 @@ fn recovery(injections: &[&Injection]) -> String {
     text
 }
 
-/// Renders the report.
+/// Renders the report of a run of `picked` faults.
 pub fn render(
     header: &str,
+    picked: &[Fault],
     injections: &[Injection],
     findings: &Findings,
     refusals: &[String],
@@ -45,22 +49,26 @@ pub fn render(
     let _ = writeln!(out, "{header}\n");
     let _ = writeln!(
         out,
-        "| fault | times injected | commands | lost | applied twice | events missing | duplicates | recovery time |"
+        "| fault | times injected | commands | lost | applied twice | events missing | order violations | duplicates | recovery time |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     let commands = f.commands.0 + f.commands.1;
-    let faults = [
-        Fault::WorkerKill,
-        Fault::RelayLeaderKill,
-        Fault::RabbitRestart,
-        Fault::PostgresRestart,
-        Fault::GatewayKill,
-    ];
-    for fault in faults {
-        let of: Vec<&Injection> = injections.iter().filter(|i| i.fault == fault).collect();
+    for fault in picked {
+        let of: Vec<&Injection> = injections.iter().filter(|i| i.fault == *fault).collect();
+        // Commands are the fault's while it is in effect; worker kills, always in
+        // effect, get those issued outside every other fault.
+        let during = (*fault != Fault::WorkerKill).then_some(*fault);
+        let tally = f.by_fault.get(&during).cloned().unwrap_or_default();
+        let violations = f.order_violations.get(&during).map_or(0, Vec::len);
+        let Tally {
+            commands,
+            lost,
+            applied_twice,
+            events_missing,
+        } = tally;
         let _ = writeln!(
             out,
-            "| {} | {} | (whole run) | | | | | {} |",
+            "| {} | {} | {commands} | {lost} | {applied_twice} | {events_missing} | {violations} | | {} |",
             fault.describe(),
             of.len(),
             recovery(&of)
@@ -68,7 +76,7 @@ pub fn render(
     }
     let _ = writeln!(
         out,
-        "| **all, whole run** | {} | {commands} ({} bus, {} HTTP; {} sends) | {} | {} | {} of {} | {} of {} deliveries | |",
+        "| **all, whole run** | {} | {commands} ({} bus, {} HTTP; {} sends) | {} | {} | {} of {} | {} | {} of {} deliveries | |",
         injections.len(),
         f.commands.0,
         f.commands.1,
@@ -77,6 +85,7 @@ pub fn render(
         f.applied_twice.len(),
         f.events_missing,
         f.events,
+        f.order_violations.values().map(Vec::len).sum::<usize>(),
         f.duplicates,
         f.deliveries,
     );
@@ -101,6 +110,12 @@ pub fn render(
         f.version_mismatches.len(),
     );
     line("events missing on the tap", &[], f.events_missing);
+    let violations: Vec<String> = f.order_violations.values().flatten().cloned().collect();
+    line(
+        "events seen out of their image's version order",
+        &violations,
+        violations.len(),
+    );
     line("events left unpublished", &[], f.unpublished);
     line(
         "images stuck in saving / uploading / importing after the lease",

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::fleet::{Fleet, Role};
 use crate::http::Gateway;
 use crate::ledger::Ledger;
-use crate::services::{Postgres, Rabbit};
+use imagefleet_tests::{FaultProxy, PrivateBroker as Rabbit, PrivatePostgres as Postgres};
 
 /// The database the service uses on the private Postgres.
 pub const DATABASE: &str = "imagefleet";
@@ -25,8 +25,12 @@ pub struct Stage {
     pub fleet: tokio::sync::Mutex<Fleet>,
     /// The private broker (locked while it restarts).
     pub rabbit: Arc<Mutex<Rabbit>>,
+    /// The fault proxy between the fleet and Postgres.
+    pub pg_proxy: FaultProxy,
     /// The private Postgres.
     pub postgres: Arc<Postgres>,
+    /// Its database's URL, straight (not through the proxy).
+    pub database_url: String,
     /// The gateway, as the runner's HTTP client sees it.
     pub gateway: Gateway,
     /// The runner's producer on the bus.
@@ -53,7 +57,7 @@ impl Stage {
     pub fn new(
         fleet: Fleet,
         rabbit: Rabbit,
-        postgres: Postgres,
+        (pg_proxy, postgres): (FaultProxy, Postgres),
         gateway: Gateway,
         client: CommandClient,
         ledger: Ledger,
@@ -65,6 +69,8 @@ impl Stage {
         Self {
             fleet: tokio::sync::Mutex::new(fleet),
             rabbit: Arc::new(Mutex::new(rabbit)),
+            pg_proxy,
+            database_url: postgres.url(DATABASE),
             postgres: Arc::new(postgres),
             gateway,
             client,
