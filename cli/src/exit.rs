@@ -16,7 +16,8 @@ pub const REJECTED: u8 = 3;
 /// `publish --wait`: no reply in time; the outcome is unknown.
 pub const NO_REPLY: u8 = 4;
 /// `status`: everything was reached, and something needs attention (dead letters, no
-/// relay or janitor leader, outbox lag over `--max-outbox-lag`, pending migrations, a
+/// relay or janitor leader, outbox lag over `--max-outbox-lag`, quarantined outbox
+/// rows, pending migrations, a
 /// work queue nobody consumes, a missing queue).
 pub const ATTENTION: u8 = 5;
 /// `status`: Postgres or RabbitMQ could not be reached (what could be read is still

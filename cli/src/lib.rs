@@ -5,6 +5,7 @@
 
 pub mod dlq;
 pub mod exit;
+pub mod outbox;
 pub mod progress;
 pub mod publish;
 pub mod status;

@@ -1,8 +1,9 @@
 //! `imagefleet`: the operator's command line. `up` runs the whole service in one
 //! process, `migrate` applies the migrations, `publish` sends a command (and with
 //! `--wait` prints the reply), `tail` prints events as they are published, `dlq list`,
-//! `dlq replay` and `dlq purge` inspect, drain and empty the dead-letter queues, and
-//! `status` reports queue depths, outbox lag, leaders and migrations. Every subcommand
+//! `dlq replay` and `dlq purge` inspect, drain and empty the dead-letter queues,
+//! `outbox` lists and `outbox retry` releases quarantined outbox rows, and `status`
+//! reports queue depths, outbox lag and quarantine, leaders and migrations. Every subcommand
 //! reads the broker and prefix from `--amqp-url`/`--topology-prefix` or `IMAGEFLEET_*`;
 //! the exit codes are one scheme for all (see [`imagefleet_cli::exit`]).
 //!
@@ -12,7 +13,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use imagefleet_cli::{dlq, exit, publish, status, tail, up};
+use imagefleet_cli::{dlq, exit, outbox, publish, status, tail, up};
 use shared::config::TelemetryArgs;
 
 /// imagefleet's operator command.
@@ -45,6 +46,10 @@ enum Command {
     /// code 7).
     #[command(subcommand, after_help = exit::HELP)]
     Dlq(dlq::DlqCommand),
+    /// List the outbox rows quarantined after failed publishes, or release them with
+    /// `retry --all | SEQ...` so the relay publishes them again, in order.
+    #[command(after_help = exit::HELP)]
+    Outbox(outbox::OutboxArgs),
     /// Report queue depths and consumers, outbox lag, the relay and janitor leaders and
     /// the migrations (exit code 0 all fine, 5 needs attention, 6 unreachable).
     #[command(after_help = exit::HELP)]
@@ -63,6 +68,7 @@ impl Command {
             Command::Publish(args) => publish::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Dlq(command) => dlq::run(command).await,
+            Command::Outbox(args) => outbox::run(args).await,
             Command::Status(args) => status::run(args).await,
         }
     }

@@ -38,6 +38,12 @@ pub const COMMIT_GROUP_SIZE: &str = "imagefleet_commit_group_size";
 /// Relay leader: age of the oldest unpublished outbox row at the last read (0 if none,
 /// and 0 on a process whose relay does not lead).
 pub const OUTBOX_LAG: &str = "imagefleet_outbox_lag_seconds";
+/// Relay leader: age of the oldest unpublished outbox row, held back or not (0 if none,
+/// and 0 on a process whose relay does not lead).
+pub const OUTBOX_OLDEST_UNPUBLISHED: &str = "imagefleet_outbox_oldest_unpublished_seconds";
+/// Relay leader: outbox rows quarantined (they and their aggregates' later events wait
+/// for `imagefleet outbox retry`); 0 on a process whose relay does not lead.
+pub const OUTBOX_QUARANTINED: &str = "imagefleet_outbox_quarantined_rows";
 /// 1 while a relay of this process holds the outbox leader lock, else 0.
 pub const RELAY_LEADER: &str = "imagefleet_relay_leader";
 
@@ -133,6 +139,15 @@ fn describe() {
         "Age of the oldest unpublished outbox event at the relay's last read"
     );
     describe_gauge!(
+        OUTBOX_OLDEST_UNPUBLISHED,
+        Unit::Seconds,
+        "Age of the oldest unpublished outbox event, held back or quarantined ones included"
+    );
+    describe_gauge!(
+        OUTBOX_QUARANTINED,
+        "Outbox events quarantined after failed publishes, waiting for an operator"
+    );
+    describe_gauge!(
         RELAY_LEADER,
         "1 while this process's outbox relay holds the leader lock"
     );
@@ -155,11 +170,20 @@ pub fn record_outbox_lag(oldest: Option<DateTime<Utc>>, now: DateTime<Utc>) {
     metrics::gauge!(OUTBOX_LAG).set(lag.as_secs_f64());
 }
 
+/// Sets [`OUTBOX_QUARANTINED`] and [`OUTBOX_OLDEST_UNPUBLISHED`] (`None`: every row is
+/// published; a negative age, from a clock ahead of the database's, reads 0).
+pub fn record_outbox_health(quarantined: i64, oldest_age_seconds: Option<f64>) {
+    metrics::gauge!(OUTBOX_QUARANTINED).set(quarantined as f64);
+    let age = oldest_age_seconds.unwrap_or_default().max(0.0);
+    metrics::gauge!(OUTBOX_OLDEST_UNPUBLISHED).set(age);
+}
+
 /// Moves [`RELAY_LEADER`] when a relay of this process gains (`true`) or loses the lock.
 /// Counted up and down rather than set, so a follower in the same process (tests and
 /// `imagefleet up` start several) cannot overwrite the leader's 1. A relay that stops
-/// leading also zeroes [`OUTBOX_LAG`]: only the leader measures it, so a stale value
-/// left on a former leader would mislead a `max` over the fleet.
+/// leading also zeroes [`OUTBOX_LAG`] and the outbox's health gauges: only the leader
+/// measures them, so a stale value left on a former leader would mislead a `max` over
+/// the fleet.
 pub fn record_relay_leadership(leading: bool) {
     let gauge = metrics::gauge!(RELAY_LEADER);
     if leading {
@@ -167,6 +191,7 @@ pub fn record_relay_leadership(leading: bool) {
     } else {
         gauge.decrement(1.0);
         metrics::gauge!(OUTBOX_LAG).set(0.0);
+        record_outbox_health(0, None);
     }
 }
 
@@ -194,6 +219,8 @@ mod tests {
             DEAD_LETTERED,
             JOBS,
             OUTBOX_LAG,
+            OUTBOX_OLDEST_UNPUBLISHED,
+            OUTBOX_QUARANTINED,
             RELAY_LEADER,
         ] {
             assert!(name.starts_with("imagefleet_"), "{name}");

@@ -1,7 +1,7 @@
 //! `imagefleet status`: one look at the whole fleet for an operator or a script.
 //! Per queue of the topology (work, retry and dead-letter queues) the messages waiting
-//! and the consumers attached; the outbox lag (how many events are unpublished, and
-//! the age of the oldest); who leads the outbox relay and the janitor (the Postgres
+//! and the consumers attached; the outbox lag (how many events are unpublished, how
+//! many of them the relay quarantined, and the age of the oldest); who leads the outbox relay and the janitor (the Postgres
 //! session holding each advisory lock: pid, `application_name`, client address); and
 //! whether the migrations are current. Nothing is changed.
 //!

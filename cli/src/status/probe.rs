@@ -1,6 +1,7 @@
 //! Reading the fleet's state for `imagefleet status`: every queue of the topology by a
 //! passive declare (which answers depth and consumers and changes nothing), and from
-//! Postgres the pending migrations, the outbox's unpublished tail and the sessions
+//! Postgres the pending migrations, the outbox's unpublished tail (and quarantined
+//! rows) and the sessions
 //! holding the leaders' advisory locks. Each side is time-boxed and fails on its own,
 //! so an unreachable broker still leaves the database's report, and the reverse.
 
@@ -138,15 +139,18 @@ struct Tail {
     unpublished: i64,
     #[diesel(sql_type = Nullable<Double>)]
     oldest_age: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    quarantined: i64,
 }
 
-/// The unpublished rows (the partial index `events_unpublished_seq_idx` covers them)
-/// and the oldest one's age by the database's clock, so a worker's skewed clock does
+/// The unpublished rows (the partial index `events_unpublished_seq_idx` covers them),
+/// how many of them are quarantined, and the oldest one's age by the database's clock, so a worker's skewed clock does
 /// not show as lag.
 async fn outbox(conn: &mut AsyncPgConnection) -> Result<OutboxStatus, diesel::result::Error> {
     let tail: Tail = diesel::sql_query(
         "SELECT count(*) AS unpublished, \
-         EXTRACT(EPOCH FROM (now() - min(occurred_at)))::float8 AS oldest_age \
+         EXTRACT(EPOCH FROM (now() - min(occurred_at)))::float8 AS oldest_age, \
+         count(*) FILTER (WHERE quarantined_at IS NOT NULL) AS quarantined \
          FROM events WHERE published_at IS NULL",
     )
     .get_result(conn)
@@ -157,6 +161,7 @@ async fn outbox(conn: &mut AsyncPgConnection) -> Result<OutboxStatus, diesel::re
         oldest_age: tail
             .oldest_age
             .map(|secs| Duration::from_secs_f64(secs.max(0.0))),
+        quarantined: tail.quarantined,
     })
 }
 

@@ -64,11 +64,17 @@ fn database_lines(report: &StatusReport, database: &DatabaseStatus, out: &mut St
         Ok(OutboxStatus {
             unpublished,
             oldest_age: Some(age),
+            quarantined,
         }) => format!(
-            "{unpublished} unpublished, oldest {:.1} s old (limit {limit} s)",
+            "{unpublished} unpublished, oldest {:.1} s old (limit {limit} s), \
+             {quarantined} quarantined",
             age.as_secs_f64()
         ),
-        Ok(OutboxStatus { unpublished, .. }) => format!("{unpublished} unpublished"),
+        Ok(OutboxStatus {
+            unpublished,
+            quarantined,
+            ..
+        }) => format!("{unpublished} unpublished, {quarantined} quarantined"),
         Err(error) => format!("unreadable: {error}"),
     };
     let _ = writeln!(out, "OUTBOX      {outbox}");
@@ -152,6 +158,7 @@ fn database_json(report: &StatusReport, database: &DatabaseStatus) -> Value {
             "unpublished": outbox.unpublished,
             "oldest_age_seconds": outbox.oldest_age.map(|a| a.as_secs_f64()),
             "max_lag_seconds": report.max_outbox_lag.as_secs_f64(),
+            "quarantined": outbox.quarantined,
         }),
         Err(error) => json!({"error": error}),
     };

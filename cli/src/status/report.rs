@@ -67,6 +67,9 @@ pub struct OutboxStatus {
     pub unpublished: i64,
     /// Age of the oldest of them by the database's clock; None when there are none.
     pub oldest_age: Option<Duration>,
+    /// Rows the relay quarantined after their publishes kept failing; each holds its
+    /// aggregate's later events back until `imagefleet outbox retry`.
+    pub quarantined: i64,
 }
 
 /// A job one worker of the fleet leads, elected by a Postgres advisory lock.
@@ -177,10 +180,21 @@ impl StatusReport {
             )),
             Err(error) => found.push(format!("migrations unreadable: {error}")),
         }
+        if let Ok(outbox) = &database.outbox
+            && outbox.quarantined > 0
+        {
+            found.push(format!(
+                "{} outbox row(s) quarantined, their images' or tasks' later events held \
+                 back: `imagefleet outbox` says why; fix the cause, then `imagefleet outbox \
+                 retry`",
+                outbox.quarantined
+            ));
+        }
         match &database.outbox {
             Ok(OutboxStatus {
                 unpublished,
                 oldest_age: Some(age),
+                ..
             }) if *age > self.max_outbox_lag => found.push(format!(
                 "outbox lag {:.1} s over {} s ({unpublished} event(s) unpublished): is the \
                  relay leader connected to RabbitMQ?",

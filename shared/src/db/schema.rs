@@ -196,6 +196,14 @@ diesel::table! {
         published_at -> Nullable<Timestamptz>,
         /// W3C `traceparent` of the span that wrote the event, published as a header.
         traceparent -> Nullable<Text>,
+        /// Failed publishes of this row (nacks, or a row that does not encode).
+        publish_attempts -> Integer,
+        /// Why the latest publish failed.
+        last_error -> Nullable<Text>,
+        /// When the latest publish failed; a row with one holds back its aggregate.
+        last_attempt_at -> Nullable<Timestamptz>,
+        /// When the relay gave up on the row until an operator releases it.
+        quarantined_at -> Nullable<Timestamptz>,
     }
 }
 

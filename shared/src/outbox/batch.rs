@@ -1,10 +1,13 @@
-//! The relay's statements on the `events` table: read the oldest unpublished rows in
-//! `seq` order, turn a row into the [`EventEnvelope`] subscribers receive, and stamp a
+//! The relay's statements on the `events` table: read the oldest unpublished rows that
+//! may go out in `seq` order, turn a row into the [`EventEnvelope`] subscribers receive, and stamp a
 //! confirmed batch as published in one statement. Also the reasoning for why reading in
 //! `seq` order publishes each aggregate's events in version order.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use lapin::BasicProperties;
 use uuid::Uuid;
@@ -16,7 +19,7 @@ use crate::messaging::{EVENT_SCHEMA_V1, EventEnvelope, TraceContext, headers};
 const MAX_SHORT_STRING: usize = 255;
 
 /// One unpublished row of the outbox, as the relay reads it.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = events)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct OutboxRow {
@@ -54,7 +57,8 @@ pub struct OutboxRow {
 
 impl OutboxRow {
     /// The envelope to publish. Fails only if the stored actor does not decode, which
-    /// the repository never writes: such a row is a hand edit and is not published.
+    /// the repository never writes: such a row is a hand edit (or written by a newer
+    /// release) and is quarantined rather than published.
     pub fn envelope(&self) -> Result<EventEnvelope, serde_json::Error> {
         Ok(EventEnvelope {
             schema: EVENT_SCHEMA_V1.to_owned(),
@@ -108,7 +112,11 @@ impl OutboxRow {
     }
 }
 
-/// The oldest `limit` unpublished rows, in `seq` order.
+/// The oldest `limit` unpublished rows that may go out now, in `seq` order: a row is
+/// left out while it is quarantined or waits `retry_delay` after a failed publish, and
+/// so is every later row of an aggregate with an earlier row that has a failure on
+/// record (see [`super::quarantine`]). One statement, filtered in SQL, so however many
+/// failing rows sit at the head of the outbox the batch fills with rows that can move.
 ///
 /// Why `seq` order is version order per aggregate, although `seq` is taken at insert
 /// and transactions commit in any order (so a row with a lower `seq` can become
@@ -122,24 +130,38 @@ impl OutboxRow {
 ///   For one aggregate, `seq` order is version order and commit order.
 /// - Hence whenever version n+1 is visible to this query, version n is visible too:
 ///   either it was published already, or it is unpublished with a lower `seq` and
-///   sorts (and fits under the `LIMIT`) before n+1.
+///   sorts (and fits under the `LIMIT`) before n+1, or it has a failure on record
+///   and n+1 is left out with it. Per aggregate the read returns a prefix of its
+///   unpublished rows.
 /// - A late-committing row of *another* aggregate with a lower `seq` is not skipped:
 ///   there is no high-water mark, every read starts again from the unpublished tail
-///   (the partial index `events_unpublished_seq_idx` keeps that cheap).
+///   (the partial index `events_unpublished_seq_idx` keeps that cheap; the held-back
+///   probe uses `events_held_aggregate_seq_idx`, which holds only failing rows).
 ///
-/// Publishing one batch on one channel keeps that order on the broker, and
-/// [`crate::outbox::relay`] never marks a row whose earlier sibling in the batch failed.
+/// [`crate::outbox::publish`] then sends a batch in waves, an aggregate's next row
+/// only once the broker confirmed the one before.
 pub async fn fetch_unpublished(
     conn: &mut AsyncPgConnection,
     limit: u32,
+    retry_delay: Duration,
 ) -> QueryResult<Vec<OutboxRow>> {
-    events::table
-        .filter(events::published_at.is_null())
-        .order(events::seq.asc())
-        .limit(i64::from(limit))
-        .select(OutboxRow::as_select())
-        .load(conn)
-        .await
+    diesel::sql_query(
+        "SELECT e.seq, e.event_id, e.aggregate_type, e.aggregate_id, e.version, \
+         e.event_type, e.from_status, e.to_status, e.routing_key, e.command_id, \
+         e.correlation_id, e.actor, e.snapshot, e.occurred_at, e.traceparent \
+         FROM events e \
+         WHERE e.published_at IS NULL AND e.quarantined_at IS NULL \
+         AND (e.last_attempt_at IS NULL \
+              OR e.last_attempt_at <= now() - make_interval(secs => $2)) \
+         AND NOT EXISTS (SELECT 1 FROM events h \
+              WHERE h.aggregate_id = e.aggregate_id AND h.seq < e.seq \
+              AND h.published_at IS NULL AND h.last_attempt_at IS NOT NULL) \
+         ORDER BY e.seq LIMIT $1",
+    )
+    .bind::<BigInt, _>(i64::from(limit))
+    .bind::<Double, _>(retry_delay.as_secs_f64())
+    .load(conn)
+    .await
 }
 
 /// Stamps the rows `seqs` as published, in one statement (`seq = ANY($1)`). Rows

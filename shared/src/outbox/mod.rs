@@ -9,12 +9,26 @@
 //! batches under the same rule: a row is marked only once its event and all its
 //! notifications are confirmed.
 //!
-//! - [`batch`]: reading the unpublished rows, turning them into envelopes, marking them.
+//!
+//! Order and liveness: an aggregate's version n+1 is never published before the
+//! broker confirmed version n. A row whose publish fails (nacked, or it does not
+//! encode) holds its aggregate back and is tried again after a delay; after
+//! [`RelayConfig::max_publish_attempts`] failures (at once for a row that does not
+//! encode) it is quarantined until an operator releases it (`imagefleet outbox
+//! retry`). Every other aggregate keeps flowing.
+//!
+//! - [`batch`]: reading the rows that may go out, turning them into envelopes, marking them.
+//! - [`publish`]: publishing a batch in waves, one row per aggregate per wave.
+//! - [`quarantine`]: failed publishes, quarantine and release, the outbox's health.
+//! - [`gauges`]: the leader's gauges of that health.
 //! - [`leader`]: the dedicated session: advisory lock, `LISTEN`, waiting for a wake-up.
 //! - [`relay`]: the loop that ties them to the broker, with reconnects and shutdown.
 
 pub mod batch;
+pub mod gauges;
 pub mod leader;
+pub mod publish;
+pub mod quarantine;
 pub mod relay;
 
 use std::time::Duration;
@@ -60,11 +74,17 @@ pub struct RelayConfig {
     /// Where Glance notifications go, published with each event's batch; None sends
     /// none. Tests point it at an exchange of their own.
     pub notifications: Option<NotificationConfig>,
+    /// Failed publishes (broker nacks) after which a row is quarantined; at least 1.
+    pub max_publish_attempts: u32,
+    /// How long a row whose publish failed waits (and its aggregate with it) before
+    /// the next attempt.
+    pub retry_delay: Duration,
 }
 
 impl RelayConfig {
     /// Defaults: batches of 256, a 1 s poll fallback, a 1 s lock retry, 30 s I/O
-    /// timeout, Glance notifications on Glance's exchange (`glance`).
+    /// timeout, Glance notifications on Glance's exchange (`glance`), quarantine after
+    /// 5 failed publishes 5 s apart.
     pub fn new(
         database_url: impl Into<String>,
         amqp_url: impl Into<String>,
@@ -81,6 +101,8 @@ impl RelayConfig {
             io_timeout: Duration::from_secs(30),
             connection_name: "imagefleet-outbox-relay".to_owned(),
             notifications: Some(NotificationConfig::default()),
+            max_publish_attempts: 5,
+            retry_delay: Duration::from_secs(5),
         }
     }
 }

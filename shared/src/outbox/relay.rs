@@ -1,29 +1,31 @@
 //! The relay loop. A session connects to Postgres, waits to become the single leader,
 //! connects to RabbitMQ in confirm mode, declares the topology and then pumps batches:
-//! read the unpublished tail in `seq` order, publish every row, wait for the broker's
-//! confirms, stamp the confirmed rows in one statement, then sleep until a
-//! notification or the poll interval. Each row's Glance notifications (when enabled)
-//! are published right after its event, on the same channel, in the same batch. Any failure of either connection ends the
+//! read the unpublished rows that may go out, in `seq` order (one statement), publish
+//! them in waves (see [`super::publish`]), stamp the confirmed rows in one statement,
+//! record the failed ones (which holds their aggregates back, see
+//! [`super::quarantine`]), then sleep until a notification or the poll interval. Each
+//! row's Glance notifications (when enabled) are published right after its event, on
+//! the same channel, in the same batch. Any failure of either connection ends the
 //! session; the loop backs off and starts a new one (lapin does not reconnect by itself,
 //! and the lock and `LISTEN` must be taken again on a new Postgres session anyway).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{Channel, Confirmation, PublisherConfirm};
+use lapin::Channel;
+use lapin::options::ConfirmSelectOptions;
 use rand::Rng;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use super::batch::{OutboxRow, fetch_snapshot, fetch_unpublished, mark_published};
+use super::gauges::Gauges;
 use super::leader::{LeaderSession, Wake};
+use super::publish::publish_batch;
+use super::quarantine::{Failure, record_failures};
 use super::{RelayConfig, RelayError, bounded};
 use crate::messaging::connection::{MAX_BACKOFF, connect};
-use crate::notifications::{self, EventFacts, Notification, NotificationConfig, envelope};
-use crate::telemetry;
+use crate::notifications::{self, EventFacts, Notification};
 
 /// First pause after a failed session; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -45,6 +47,11 @@ impl Relay {
         if config.batch_size == 0 {
             return Err(RelayError::InvalidConfig(
                 "batch_size must be at least 1".into(),
+            ));
+        }
+        if config.max_publish_attempts == 0 {
+            return Err(RelayError::InvalidConfig(
+                "max_publish_attempts must be at least 1".into(),
             ));
         }
         let (leader, _) = watch::channel(false);
@@ -173,25 +180,31 @@ impl Relay {
     ) -> Result<(), RelayError> {
         let config = &self.config;
         let limit = db.io_timeout();
+        let mut gauges = Gauges::default();
         loop {
             // Notifications received so far announce commits this read will see.
             db.drain_notifications()?;
-            let read = fetch_unpublished(db.conn(), config.batch_size);
+            let read = fetch_unpublished(db.conn(), config.batch_size, config.retry_delay);
             let rows = bounded(limit, "reading the outbox", read).await?;
-            // The read already has the oldest unpublished row: the lag costs no query.
+            // The read already has the oldest row that can move: the lag costs no query.
             crate::metrics::record_outbox_lag(rows.first().map(|r| r.occurred_at), Utc::now());
             let full = rows.len() >= config.batch_size as usize;
             let mut progress = false;
             if !rows.is_empty() {
                 let notifications = self.notifications(db, &rows).await?;
-                let confirmed = self.publish(channel, &rows, &notifications).await?;
+                let published = publish_batch(config, channel, &rows, &notifications).await?;
                 // Marked only now that the broker confirmed: a crash before this line
                 // publishes the batch again (at least once), never loses it.
-                let mark = mark_published(db.conn(), &confirmed);
+                let mark = mark_published(db.conn(), &published.confirmed);
                 let stamped = bounded(limit, "stamping published events", mark).await?;
                 tracing::debug!(read = rows.len(), stamped, "outbox batch published");
-                progress = !confirmed.is_empty();
+                progress = !published.confirmed.is_empty();
+                if !published.failures.is_empty() {
+                    self.record(db, &published.failures).await?;
+                    gauges.stale();
+                }
             }
+            gauges.refresh(db, config.poll_interval).await?;
             if shutdown.is_cancelled() {
                 return Ok(());
             }
@@ -204,6 +217,27 @@ impl Relay {
                 return Ok(());
             }
         }
+    }
+
+    /// Records failed publishes (one statement) before the next read, which then holds
+    /// their aggregates back.
+    async fn record(&self, db: &mut LeaderSession, failures: &[Failure]) -> Result<(), RelayError> {
+        let limit = db.io_timeout();
+        let record = record_failures(db.conn(), failures, self.config.max_publish_attempts);
+        let quarantined = bounded(limit, "recording failed publishes", record).await?;
+        for seq in quarantined {
+            let error = failures
+                .iter()
+                .find(|f| f.seq == seq)
+                .map(|f| f.error.as_str());
+            tracing::error!(
+                seq,
+                error,
+                "outbox row quarantined: its aggregate's later events are held back until \
+                 `imagefleet outbox retry`"
+            );
+        }
+        Ok(())
     }
 
     /// The Glance notifications of each row (empty lists when they are off). A
@@ -244,151 +278,6 @@ impl Relay {
         }
         Ok(all)
     }
-
-    /// Publishes `rows` in order, each followed by its `notifications`, and waits for
-    /// all their confirms. Returns the `seq` of the rows that may be stamped: the event
-    /// and every one of its notifications confirmed, and no earlier row of the same
-    /// aggregate in this batch left unconfirmed (stamping a later version while an
-    /// earlier one is retried would let the retry overtake it for good).
-    ///
-    /// Why a row waits for its notifications' confirms too: the stamp is the only
-    /// record of what was sent. Stamping on the event's confirm alone would lose a
-    /// notification the broker nacked, or that was in flight when the relay died; not
-    /// stamping publishes event and notifications again (at least once for both:
-    /// listeners see a duplicate with the same `message_id`, subscribers the same
-    /// `event_id`).
-    async fn publish(
-        &self,
-        channel: &Channel,
-        rows: &[OutboxRow],
-        notifications: &[Vec<Notification>],
-    ) -> Result<Vec<i64>, RelayError> {
-        let config = &self.config;
-        let exchange = config.topology.events_exchange();
-        let mut pending = Vec::with_capacity(rows.len());
-        for (row, notes) in rows.iter().zip(notifications) {
-            let span = publish_span(row);
-            let Some(body) = encode(row) else {
-                pending.push((row, span, None));
-                continue;
-            };
-            // The publish is a span of the trace that wrote the event: the header names
-            // it as the parent of whatever the subscriber does next.
-            let trace = telemetry::continue_trace(&span, row.trace());
-            let publish = channel.basic_publish(
-                exchange.as_str().into(),
-                row.routing_key.as_str().into(),
-                BasicPublishOptions::default(),
-                &body,
-                row.properties(Some(&trace)),
-            );
-            let confirm = bounded(config.io_timeout, "publishing an event", publish)
-                .instrument(span.clone())
-                .await?;
-            let mut confirms = vec![confirm];
-            if let Some(target) = &config.notifications {
-                for note in notes {
-                    let notify = self.notify(channel, target, row, note);
-                    confirms.extend(notify.instrument(span.clone()).await?);
-                }
-            }
-            pending.push((row, span, Some(confirms)));
-        }
-        // One deadline for the whole batch: the broker confirms in batches too.
-        let deadline = tokio::time::Instant::now() + config.io_timeout;
-        let mut blocked = HashSet::new();
-        let mut confirmed = Vec::with_capacity(pending.len());
-        for (row, span, confirms) in pending {
-            let mut acked = confirms.is_some();
-            for confirm in confirms.into_iter().flatten() {
-                match tokio::time::timeout_at(deadline, confirm).await {
-                    Err(_) => return Err(RelayError::Timeout("waiting for publisher confirms")),
-                    Ok(result) => match result? {
-                        Confirmation::Ack(_) => {}
-                        Confirmation::Nack(_) => {
-                            tracing::warn!(
-                                parent: &span,
-                                seq = row.seq,
-                                "broker nacked an event or its notification; both will be \
-                                 published again"
-                            );
-                            acked = false;
-                        }
-                        Confirmation::NotRequested => return Err(RelayError::NotConfirming),
-                    },
-                }
-            }
-            if acked && !blocked.contains(&row.aggregate_id) {
-                tracing::debug!(parent: &span, seq = row.seq, "event published");
-                confirmed.push(row.seq);
-            } else {
-                blocked.insert(row.aggregate_id);
-            }
-        }
-        Ok(confirmed)
-    }
-}
-
-impl Relay {
-    /// Publishes one notification of `row`; None (logged) if it does not serialise,
-    /// which a JSON value never fails to.
-    async fn notify(
-        &self,
-        channel: &Channel,
-        target: &NotificationConfig,
-        row: &OutboxRow,
-        note: &Notification,
-    ) -> Result<Option<PublisherConfirm>, RelayError> {
-        let message_id = envelope::message_id(row.event_id, note.event_type);
-        let body = match envelope::body(target, note, message_id, &row.occurred_at) {
-            Ok(body) => body,
-            Err(error) => {
-                tracing::error!(seq = row.seq, %error, "a notification does not serialise");
-                return Ok(None);
-            }
-        };
-        let publish = channel.basic_publish(
-            target.exchange.as_str().into(),
-            envelope::routing_key(target, note.priority).into(),
-            BasicPublishOptions::default(),
-            &body,
-            envelope::properties(message_id),
-        );
-        let limit = self.config.io_timeout;
-        Ok(Some(
-            bounded(limit, "publishing a notification", publish).await?,
-        ))
-    }
-}
-
-/// The JSON body of `row`, or None (logged) for a row that cannot be published: it
-/// stays unpublished, and blocks its aggregate's later events, until an operator
-/// repairs it.
-fn encode(row: &OutboxRow) -> Option<Vec<u8>> {
-    match row.body() {
-        Ok(body) => Some(body),
-        Err(error) => {
-            tracing::error!(
-                seq = row.seq,
-                event_id = %row.event_id,
-                %error,
-                "outbox row does not decode; left unpublished"
-            );
-            None
-        }
-    }
-}
-
-/// The span of publishing one event: its log lines show the event, the request it
-/// came from and its trace.
-fn publish_span(row: &OutboxRow) -> tracing::Span {
-    tracing::info_span!(
-        "publish",
-        event.id = %row.event_id,
-        event.r#type = %row.event_type,
-        correlation.id = row.correlation_id.as_deref().unwrap_or(""),
-        trace.id = tracing::field::Empty,
-    )
 }
 
 /// `future`'s output, or None if `shutdown` is cancelled first.

@@ -1,7 +1,10 @@
 //! The outbox relay against the real Postgres and RabbitMQ: every event the repository
 //! writes reaches the events exchange with its routing key, envelope and AMQP
 //! properties, in version order per image, and is stamped published; a follower takes
-//! over when the leader dies; notifications wake the relay without the poll.
+//! over when the leader dies; notifications wake the relay without the poll. Rows that
+//! cannot be published, and their quarantine, are in [`quarantine`].
+
+mod quarantine;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
