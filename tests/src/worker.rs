@@ -126,6 +126,7 @@ impl TestWorker {
             janitor_interval,
             notifications: Some(bus.notifications()),
             intake: IntakePolicy::default(),
+            progress: Default::default(),
         }
     }
 

@@ -60,9 +60,10 @@ struct RunArgs {
     /// once, each grouping up to `commit_batch` commands).
     #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
     concurrency: usize,
-    /// The most commands one transaction commits (group commit); 1 commits each alone.
+    /// The most commands one transaction commits (group commit; at most 32, a larger
+    /// value is refused); 1 commits each alone.
     #[arg(long, env = "IMAGEFLEET_COMMIT_BATCH", default_value_t = shared::config::DEFAULT_COMMIT_BATCH,
-          value_parser = clap::value_parser!(u16).range(1..))]
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(shared::config::MAX_COMMIT_BATCH)))]
     commit_batch: u16,
     /// Deliveries the broker sends ahead of acks, per queue.
     #[arg(long, env = "IMAGEFLEET_PREFETCH", default_value_t = 16)]
@@ -98,7 +99,10 @@ async fn main() -> anyhow::Result<()> {
                 fetcher: args
                     .import
                     .fetcher(u64::try_from(domain.image_size_cap).unwrap_or(0)),
-                database_url: args.database.database_url,
+                database_url: args
+                    .database
+                    .session_url()
+                    .context("IMAGEFLEET_DATABASE_URL")?,
                 pool_size: args.database.database_pool_size,
                 amqp_url: args.amqp.amqp_url.clone(),
                 topology: args.amqp.topology(),
@@ -111,12 +115,14 @@ async fn main() -> anyhow::Result<()> {
                 janitor_interval: Some(std::time::Duration::from_secs(args.janitor_interval)),
                 notifications: args.notifications.to_config(),
                 intake: args.intake.to_policy(),
+                progress: workers::progress::Progress::default(),
             };
             let ops = OpsConfig {
                 bind: args.metrics_bind,
                 database_url: config.database_url.clone(),
                 amqp_url: config.amqp_url.clone(),
                 name: format!("{}-probe", config.name),
+                progress: Some(config.progress.clone()),
             };
             let shutdown = shared::shutdown::on_signal();
             let serving = async {

@@ -1,7 +1,7 @@
 //! A lone worker's operations port (`IMAGEFLEET_METRICS_BIND`): `/metrics` (the
 //! process's Prometheus page), `/healthz` (alive) and `/readyz` (Postgres answers,
-//! migrations are current, RabbitMQ is reachable; 503 with a JSON body naming the
-//! failed checks otherwise). Started by the `workers` binary, not by
+//! migrations are current, RabbitMQ is reachable, the worker applies the commands it
+//! is given; 503 with a JSON body naming the failed checks otherwise). Started by the `workers` binary, not by
 //! [`crate::run_fleet`]: `imagefleet up` serves the same page on the gateway's port, and
 //! tests that start many workers in one process bind nothing.
 
@@ -14,8 +14,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use shared::db::{PgPool, PoolOptions, build_pool};
-use shared::health::{BrokerProbe, Readiness, database_checks};
+use shared::health::{BrokerProbe, COMMANDS, Check, Readiness, database_checks};
 use tokio_util::sync::CancellationToken;
+
+use crate::progress::Progress;
 
 /// Where the operations port listens by default: loopback, Prometheus' exporter port.
 pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
@@ -26,6 +28,7 @@ pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
 struct OpsState {
     pool: PgPool,
     broker: Arc<BrokerProbe>,
+    progress: Option<Progress>,
 }
 
 /// Settings of the operations port.
@@ -39,6 +42,9 @@ pub struct OpsConfig {
     pub amqp_url: String,
     /// Name of the probe's broker connection.
     pub name: String,
+    /// The worker's [`crate::FleetConfig::progress`], for the [`COMMANDS`] check; None
+    /// leaves the check out.
+    pub progress: Option<Progress>,
 }
 
 /// Why the operations port could not run.
@@ -67,6 +73,7 @@ pub fn router(config: &OpsConfig) -> Result<Router, OpsError> {
     let state = OpsState {
         pool,
         broker: Arc::new(BrokerProbe::new(&config.amqp_url, &config.name)),
+        progress: config.progress.clone(),
     };
     Ok(Router::new()
         .route("/metrics", get(metrics))
@@ -105,6 +112,9 @@ async fn readyz(State(state): State<OpsState>) -> Response {
     let (database, broker) = tokio::join!(database_checks(&state.pool), state.broker.check());
     let mut checks = database.to_vec();
     checks.push(broker);
+    if let Some(progress) = &state.progress {
+        checks.push(Check::run(COMMANDS, async { progress.check() }).await);
+    }
     let report = Readiness { checks };
     let status = if report.is_ready() {
         StatusCode::OK
