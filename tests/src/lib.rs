@@ -3,8 +3,10 @@
 //! migrated once, so tests run in parallel without seeing each other's rows.
 
 mod app;
+pub mod fault_proxy;
 pub mod fixtures;
 mod http_source;
+mod pg_faults;
 mod probe;
 pub mod python;
 mod test_bus;
@@ -15,7 +17,9 @@ pub mod wait;
 mod worker;
 
 pub use app::{TestApp, TestResponse};
+pub use fault_proxy::{Fault, FaultProxy};
 pub use http_source::HttpSource;
+pub use pg_faults::HeldLock;
 pub use probe::{BusProbe, PROBE_DEADLINE, Received, Reply, tap};
 pub use test_bus::{AMQP_URL_ENV, TestBus, amqp_url};
 pub use test_db::{BASE_URL_ENV, TestDb, base_url};

@@ -11,6 +11,7 @@ mod client;
 mod commands_e2e;
 mod compose;
 mod concurrency;
+mod fault_harness;
 mod fetch;
 mod fetch_ssrf;
 mod fleet;
