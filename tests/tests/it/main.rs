@@ -29,6 +29,7 @@ mod operability;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod outbox;
+mod pg_blackhole;
 mod pg_timeouts;
 mod poison;
 mod prepared;
