@@ -21,6 +21,7 @@ mod hostile_http;
 mod image_data;
 mod image_list;
 mod janitor;
+mod leader_failover;
 mod migrate;
 mod notifications;
 mod openapi;
