@@ -35,9 +35,6 @@ pub struct UpArgs {
     #[arg(long, env = "IMAGEFLEET_COMMIT_BATCH", default_value_t = shared::config::DEFAULT_COMMIT_BATCH,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(shared::config::MAX_COMMIT_BATCH)))]
     commit_batch: u16,
-    /// Deliveries the broker sends each worker ahead of acks, per queue.
-    #[arg(long, env = "IMAGEFLEET_PREFETCH", default_value_t = 16)]
-    prefetch: u16,
     /// Seconds between janitor rounds (stale leases, task expiry, scrubber); one
     /// worker's janitor leads.
     #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
@@ -59,7 +56,6 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
         workers,
         concurrency,
         commit_batch,
-        prefetch,
         janitor_interval,
     } = args;
     let applied = shared::db::migrate::run_migrations(&gateway.database.database_url)
@@ -90,7 +86,8 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
             domain: domain.clone(),
             concurrency,
             commit_batch: usize::from(commit_batch),
-            prefetch,
+            confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
+            flow: Default::default(),
             name: format!("imagefleet-up-worker-{n}"),
             queues: shared::messaging::WorkQueue::ALL.to_vec(),
             janitor_interval: Some(std::time::Duration::from_secs(janitor_interval)),

@@ -1,10 +1,11 @@
 //! imagefleet's shared crate: what the gateway, the workers and any producer agree on.
-//! The pure lifecycle domain (`domain`), the database layer (`db`), and the wiring every
-//! binary needs (configuration, telemetry).
+//! The database layer (`db`), the bus (`messaging`, `outbox`), the image store, and the
+//! wiring every binary needs (configuration, telemetry). The pure lifecycle domain is the
+//! `imagefleet-domain` crate, re-exported here as `domain` while its callers move to it.
 
 pub mod config;
 pub mod db;
-pub mod domain;
+pub use ::domain;
 /// Fetching web-download and location URLs behind the SSRF guard (`[import_filtering_opts]`).
 pub mod fetch;
 pub mod health;

@@ -83,6 +83,16 @@ impl TestWorker {
         Self::run(config)
     }
 
+    /// Starts a worker that reaches the broker through `amqp_url` (a list of nodes, in
+    /// the failover tests) instead of the test bus's own URL.
+    pub fn start_via(db: &TestDb, bus: &TestBus, name: &str, amqp_url: &str) -> Self {
+        let filter = ImportFilter::default();
+        let domain = DomainConfig::default();
+        let mut config = Self::config(db, bus, name, domain, filter, Some(JANITOR_INTERVAL));
+        config.amqp_url = amqp_url.to_owned();
+        Self::run(config)
+    }
+
     fn start_full(
         db: &TestDb,
         bus: &TestBus,
@@ -121,7 +131,8 @@ impl TestWorker {
             domain,
             concurrency: 4,
             commit_batch: shared::config::DEFAULT_COMMIT_BATCH.into(),
-            prefetch: 8,
+            confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
+            flow: Default::default(),
             name: name.to_owned(),
             janitor_interval,
             notifications: Some(bus.notifications()),

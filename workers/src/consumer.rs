@@ -1,16 +1,21 @@
 //! A consumer of one work queue: connects (and reconnects with backoff, re-declaring the
-//! topology), consumes with `basic_qos(prefetch)`, and processes deliveries concurrently
-//! up to a bound. On shutdown it stops consuming, lets in-flight deliveries finish and
-//! ack, and closes cleanly; prefetched deliveries it never started go back to the queue.
+//! topology), consumes with a prefetch equal to the deliveries it works on at once, and
+//! processes them concurrently up to that bound. Replies, retries and dead letters go
+//! out on a second connection (see [`Publisher`]): while the broker blocks it (a
+//! resource alarm) the consumer takes no new delivery, and those in flight still ack.
+//! On shutdown it stops consuming, lets in-flight deliveries finish and ack, and closes
+//! cleanly; prefetched deliveries it never started go back to the queue.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, message::Delivery};
 use shared::messaging::connection::{connect_with_backoff, login_of};
+use shared::messaging::flow::PublishFlow;
 use shared::messaging::intake::{Intake, IntakePolicy};
 use shared::messaging::{Topology, WorkQueue};
 use tokio::sync::Semaphore;
@@ -19,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery;
 use crate::handlers::HandlerContext;
-use crate::publisher::Publisher;
+use crate::publisher::{Publisher, PublisherSettings};
 
 /// What one consumer needs to know.
 #[derive(Debug, Clone)]
@@ -30,14 +35,25 @@ pub struct ConsumerConfig {
     pub topology: Topology,
     /// The queue to consume.
     pub queue: WorkQueue,
-    /// Deliveries the broker sends ahead of acks.
-    pub prefetch: u16,
-    /// Deliveries processed at once.
+    /// Deliveries processed at once, and so the prefetch: a delivery the broker sends
+    /// ahead of the work comes back with every other when a session ends, and counts
+    /// towards the queue's delivery limit each time.
     pub concurrency: usize,
-    /// Connection name shown by the broker.
+    /// Connection name shown by the broker (the publishing one adds `-publish`).
     pub name: String,
     /// What deliveries are admitted, and from whom.
     pub intake: IntakePolicy,
+    /// Longest wait for the broker's confirm of a reply, retry or dead letter.
+    pub confirm_timeout: Duration,
+    /// Where the publishing connection's blocked state is reported.
+    pub flow: PublishFlow,
+}
+
+impl ConsumerConfig {
+    /// The prefetch: the deliveries worked on at once.
+    pub fn prefetch(&self) -> u16 {
+        u16::try_from(self.concurrency.max(1)).unwrap_or(u16::MAX)
+    }
 }
 
 /// Consumes until `shutdown` is cancelled, reconnecting whenever the connection drops.
@@ -48,10 +64,34 @@ pub async fn run_consumer(
 ) {
     // The worker's own user is trusted as an operator: its retries come back signed so.
     let intake = Arc::new(config.intake.resolve(&login_of(&config.amqp_url)));
+    let publishing = format!("{}-publish", config.name);
     while let Some(connection) =
         connect_with_backoff(&config.amqp_url, &config.name, &shutdown).await
     {
-        match consume(&connection, &config, &handlers, &intake, &shutdown).await {
+        let Some(publish) = connect_with_backoff(&config.amqp_url, &publishing, &shutdown).await
+        else {
+            return;
+        };
+        let settings = PublisherSettings {
+            topology: config.topology.clone(),
+            intake: Arc::clone(&intake),
+            confirm_timeout: config.confirm_timeout,
+            flow: config.flow.clone(),
+            name: publishing.clone(),
+        };
+        let session = async {
+            let publisher = Publisher::open(publish, settings).await?;
+            consume(
+                &connection,
+                &publisher,
+                &config,
+                &handlers,
+                &intake,
+                &shutdown,
+            )
+            .await
+        };
+        match session.await {
             Ok(()) => {
                 if let Err(error) = connection.close(200, "shutting down".into()).await {
                     tracing::debug!(%error, "closing the consumer connection");
@@ -77,6 +117,7 @@ const SESSION_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn consume(
     connection: &Connection,
+    publisher: &Publisher,
     config: &ConsumerConfig,
     handlers: &HandlerContext,
     intake: &Arc<Intake>,
@@ -85,14 +126,8 @@ async fn consume(
     let channel = connection.create_channel().await?;
     config.topology.declare(&channel).await?;
     channel
-        .basic_qos(config.prefetch, BasicQosOptions::default())
+        .basic_qos(config.prefetch(), BasicQosOptions::default())
         .await?;
-    let publisher = Publisher::new(
-        connection.create_channel().await?,
-        config.topology.clone(),
-        Arc::clone(intake),
-    )
-    .await?;
     let queue = config.topology.queue(config.queue);
     let mut consumer = channel
         .basic_consume(
@@ -102,13 +137,26 @@ async fn consume(
             FieldTable::default(),
         )
         .await?;
-    tracing::info!(queue = ?config.queue, prefetch = config.prefetch, concurrency = config.concurrency, "consuming");
+    tracing::info!(queue = ?config.queue, prefetch = config.prefetch(), concurrency = config.concurrency, "consuming");
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut in_flight = JoinSet::new();
     // Cancelled when a delivery could not be settled: the publishing channel is broken,
     // so this session ends and a new one starts on a fresh connection.
     let broken = CancellationToken::new();
     let result = loop {
+        // While the broker blocks publishing, a new delivery could not be answered,
+        // retried or dead-lettered: leave it with the broker (not even prefetched ones
+        // are started) until publishing may go on.
+        if publisher.is_blocked() {
+            tracing::warn!(queue = ?config.queue, "publishing is blocked; consuming paused");
+            tokio::select! {
+                () = shutdown.cancelled() => break Ok(()),
+                () = broken.cancelled() => break Err(session_broken()),
+                () = publisher.unblocked() => {
+                    tracing::info!(queue = ?config.queue, "publishing unblocked; consuming again");
+                }
+            }
+        }
         // A permit first: in-flight work stays bounded whatever the prefetch.
         let permit = tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
@@ -156,7 +204,7 @@ async fn consume(
     }
     while in_flight.join_next().await.is_some() {}
     if result.is_ok() {
-        // Close both channels before the connection: lapin reports a channel it finds
+        // Close the channel before the connection: lapin reports a channel it finds
         // still open at connection close as a connection error.
         channel.close(200, "shutting down".into()).await?;
         publisher.close().await?;
@@ -175,8 +223,10 @@ fn session_broken() -> lapin::Error {
 
 /// Processes a delivery. A handler that panics gets its delivery requeued (the quorum
 /// queue's delivery limit dead-letters it if it keeps doing so) instead of holding it;
-/// one that cannot be settled (the broker refused the reply or re-publish) is requeued
-/// and ends the session, so the worker reconnects instead of silently holding deliveries.
+/// one that cannot be settled (its publish was refused, returned or not confirmed in
+/// time) is requeued. The session ends only when the publishing connection is gone:
+/// a nack, a return or a blocked broker leaves it usable, and a new session would send
+/// every delivery it holds back to the queue, each a step towards its delivery limit.
 async fn settle(
     delivery: Delivery,
     queue: WorkQueue,
@@ -198,11 +248,15 @@ async fn settle(
     {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
-            tracing::warn!(%error, "could not settle a delivery; requeueing it and reconnecting");
+            tracing::warn!(%error, "could not settle a delivery; requeueing it");
             if let Err(error) = acker.nack(requeue).await {
                 tracing::warn!(%error, "could not requeue; the broker redelivers on reconnect");
+                broken.cancel();
             }
-            broken.cancel();
+            if !publisher.is_open() {
+                tracing::warn!("the publishing connection is gone; reconnecting");
+                broken.cancel();
+            }
         }
         Err(_) => {
             tracing::error!("a handler panicked; requeueing its delivery");

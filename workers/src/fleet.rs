@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use shared::db::{PoolOptions, Repository, SessionSettings, build_pool};
 use shared::domain::DomainConfig;
+use shared::messaging::flow::PublishFlow;
 use shared::messaging::intake::IntakePolicy;
 use shared::messaging::{Topology, WorkQueue};
 use tokio::task::JoinSet;
@@ -43,8 +44,12 @@ pub struct FleetConfig {
     /// The most commands one transaction commits (group commit); 1 commits each alone.
     /// The command queue takes `concurrency` x `commit_batch` deliveries at once.
     pub commit_batch: usize,
-    /// Deliveries the broker sends ahead of acks, per queue.
-    pub prefetch: u16,
+    /// Longest wait for the broker's confirm of a reply, retry or dead letter
+    /// ([`crate::publisher::DEFAULT_CONFIRM_TIMEOUT`] unless told otherwise).
+    pub confirm_timeout: Duration,
+    /// Where the consumers' publishing connections report being blocked by the broker:
+    /// give the same value to the operations port ([`crate::ops::OpsConfig`]).
+    pub flow: PublishFlow,
     /// Name of this worker, shown on its broker connections.
     pub name: String,
     /// The work queues it consumes: both by default; a site may keep long imports off
@@ -119,12 +124,11 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             amqp_url: config.amqp_url.clone(),
             topology: config.topology.clone(),
             queue,
-            prefetch: config
-                .prefetch
-                .max(u16::try_from(concurrency).unwrap_or(u16::MAX)),
             concurrency,
             name: format!("{}-{}", config.name, config.topology.queue(queue)),
             intake: config.intake.clone(),
+            confirm_timeout: config.confirm_timeout,
+            flow: config.flow.clone(),
         };
         tasks.spawn(run_consumer(consumer, handlers.clone(), shutdown.clone()));
     }

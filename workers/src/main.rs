@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use shared::config::{AmqpArgs, DatabaseArgs, DomainArgs, TelemetryArgs};
 use shared::fetch::ImportFilterArgs;
 use shared::messaging::WorkQueue;
+use shared::messaging::flow::PublishFlow;
 use shared::messaging::intake::IntakeArgs;
 use shared::notifications::NotificationsArgs;
 use shared::store::StoreArgs;
@@ -65,9 +66,11 @@ struct RunArgs {
     #[arg(long, env = "IMAGEFLEET_COMMIT_BATCH", default_value_t = shared::config::DEFAULT_COMMIT_BATCH,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(shared::config::MAX_COMMIT_BATCH)))]
     commit_batch: u16,
-    /// Deliveries the broker sends ahead of acks, per queue.
-    #[arg(long, env = "IMAGEFLEET_PREFETCH", default_value_t = 16)]
-    prefetch: u16,
+    /// Seconds to wait for the broker's confirm of a reply, retry or dead letter; past
+    /// it the delivery is requeued, unacked.
+    #[arg(long, env = "IMAGEFLEET_CONFIRM_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    confirm_timeout: u64,
     /// Seconds between janitor rounds: stale uploads and imports given back, expired
     /// tasks purged, pending_delete images scrubbed. Every worker runs a candidate; the
     /// one holding the janitor's advisory lock acts.
@@ -109,7 +112,8 @@ async fn main() -> anyhow::Result<()> {
                 domain,
                 concurrency: args.concurrency,
                 commit_batch: usize::from(args.commit_batch),
-                prefetch: args.prefetch,
+                confirm_timeout: std::time::Duration::from_secs(args.confirm_timeout),
+                flow: PublishFlow::default(),
                 name: format!("imagefleet-worker-{}", std::process::id()),
                 queues: args.queues.clone(),
                 janitor_interval: Some(std::time::Duration::from_secs(args.janitor_interval)),
@@ -123,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
                 amqp_url: config.amqp_url.clone(),
                 name: format!("{}-probe", config.name),
                 progress: Some(config.progress.clone()),
+                flow: config.flow.clone(),
             };
             let shutdown = shared::shutdown::on_signal();
             let serving = async {

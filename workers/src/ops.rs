@@ -1,7 +1,8 @@
 //! A lone worker's operations port (`IMAGEFLEET_METRICS_BIND`): `/metrics` (the
 //! process's Prometheus page), `/healthz` (alive) and `/readyz` (Postgres answers,
-//! migrations are current, RabbitMQ is reachable, the worker applies the commands it
-//! is given; 503 with a JSON body naming the failed checks otherwise). Started by the `workers` binary, not by
+//! migrations are current, RabbitMQ is reachable and does not block the worker's
+//! publishing, the worker applies the commands it is given; 503 with a JSON body
+//! naming the failed checks otherwise). Started by the `workers` binary, not by
 //! [`crate::run_fleet`]: `imagefleet up` serves the same page on the gateway's port, and
 //! tests that start many workers in one process bind nothing.
 
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use shared::db::{PgPool, PoolOptions, build_pool};
 use shared::health::{BrokerProbe, COMMANDS, Check, Readiness, database_checks};
+use shared::messaging::flow::PublishFlow;
 use tokio_util::sync::CancellationToken;
 
 use crate::progress::Progress;
@@ -29,6 +31,7 @@ struct OpsState {
     pool: PgPool,
     broker: Arc<BrokerProbe>,
     progress: Option<Progress>,
+    flow: PublishFlow,
 }
 
 /// Settings of the operations port.
@@ -45,6 +48,9 @@ pub struct OpsConfig {
     /// The worker's [`crate::FleetConfig::progress`], for the [`COMMANDS`] check; None
     /// leaves the check out.
     pub progress: Option<Progress>,
+    /// The worker's publishing connections' blocked state (the fleet's
+    /// [`crate::FleetConfig::flow`]).
+    pub flow: PublishFlow,
 }
 
 /// Why the operations port could not run.
@@ -74,6 +80,7 @@ pub fn router(config: &OpsConfig) -> Result<Router, OpsError> {
         pool,
         broker: Arc::new(BrokerProbe::new(&config.amqp_url, &config.name)),
         progress: config.progress.clone(),
+        flow: config.flow.clone(),
     };
     Ok(Router::new()
         .route("/metrics", get(metrics))
@@ -115,6 +122,7 @@ async fn readyz(State(state): State<OpsState>) -> Response {
     if let Some(progress) = &state.progress {
         checks.push(Check::run(COMMANDS, async { progress.check() }).await);
     }
+    checks.push(state.flow.check());
     let report = Readiness { checks };
     let status = if report.is_ready() {
         StatusCode::OK

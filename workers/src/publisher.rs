@@ -1,17 +1,23 @@
 //! What a worker publishes while settling a delivery: replies to producers, copies into
-//! the retry queues, and dead letters with the reason in headers. Every publish waits
-//! for the broker's confirm before the original delivery is acked; retries and dead
-//! letters are counted once confirmed. Retries and dead letters are published as this
+//! the retry queues, and dead letters with the reason in headers, on a connection of
+//! its own: a broker that blocks publishers (a resource alarm) then blocks only this
+//! one, and the consumer's acks still flow. Every publish waits, for at most the confirm
+//! timeout, for the broker's confirm before the original delivery is acked; a timeout,
+//! a nack or a return (retries and dead letters are `mandatory`) is an error, and the
+//! original stays unacked. Retries and dead letters are counted once confirmed. Retries and dead letters are published as this
 //! worker's own user, naming the producer they came from in `x-imagefleet-producer`:
 //! the broker refuses a `user_id` other than the publisher's, and a replay must be
 //! judged as the original producer, not as the worker or the operator replaying it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use lapin::message::Delivery;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel};
+use lapin::{BasicProperties, Channel, Confirmation, Connection};
+use shared::messaging::confirm::Confirms;
+use shared::messaging::flow::{PublishFlow, watch_blocking};
 use shared::messaging::intake::Intake;
 use shared::messaging::{CommandReply, Topology, WorkQueue, headers};
 use shared::metrics::{COMMAND_RETRIES, DEAD_LETTERED, queue_label};
@@ -19,12 +25,41 @@ use shared::metrics::{COMMAND_RETRIES, DEAD_LETTERED, queue_label};
 /// Longest failure reason kept in a header.
 const MAX_REASON: usize = 1000;
 
-/// A confirm-mode channel and the names to publish under.
+/// How long a worker waits for the broker's confirm of one publish unless told
+/// otherwise.
+pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A confirm-mode channel on the publishing connection, and the names to publish under.
 #[derive(Clone)]
 pub struct Publisher {
+    connection: Arc<Connection>,
     channel: Channel,
     topology: Topology,
     intake: Arc<Intake>,
+    confirm_timeout: Duration,
+    confirms: Confirms,
+    /// True while the broker blocks the connection.
+    blocked: tokio::sync::watch::Receiver<bool>,
+}
+
+/// What a [`Publisher`] is opened with besides its connection.
+#[derive(Debug, Clone)]
+pub struct PublisherSettings {
+    /// Names of exchanges and queues.
+    pub topology: Topology,
+    /// Names this worker's user and judges whom a letter is from.
+    pub intake: Arc<Intake>,
+    /// Longest wait for one confirm.
+    pub confirm_timeout: Duration,
+    /// Where the connection's blocked state is reported (the worker's `/readyz`).
+    pub flow: PublishFlow,
+    /// The connection's name, in that report.
+    pub name: String,
+}
+
+/// The error a publish ends with when it was not confirmed; the reason is logged.
+fn refused(what: &'static str) -> lapin::Error {
+    lapin::ErrorKind::InvalidChannelState(lapin::ChannelState::Error, what).into()
 }
 
 /// How many attempts a message has had, from its header (0 when first delivered).
@@ -55,53 +90,109 @@ fn text(value: &str) -> AMQPValue {
 }
 
 impl Publisher {
-    /// Puts `channel` in confirm mode; `intake` names this worker's user and judges
-    /// whom a letter is from.
-    pub async fn new(
-        channel: Channel,
-        topology: Topology,
-        intake: Arc<Intake>,
+    /// Opens a confirm-mode channel on `connection` (the worker's publishing connection,
+    /// which this publisher owns from now on) and follows its blocked state.
+    pub async fn open(
+        connection: Connection,
+        settings: PublisherSettings,
     ) -> Result<Self, lapin::Error> {
+        let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
+        let blocked = watch_blocking(&connection, &settings.name, &settings.flow);
         Ok(Self {
+            connection: Arc::new(connection),
             channel,
-            topology,
-            intake,
+            topology: settings.topology,
+            intake: settings.intake,
+            confirm_timeout: settings.confirm_timeout,
+            confirms: Confirms::default(),
+            blocked,
         })
     }
 
+    /// Whether the broker blocks the publishing connection now.
+    pub fn is_blocked(&self) -> bool {
+        *self.blocked.borrow()
+    }
+
+    /// Returns once the broker no longer blocks the publishing connection.
+    pub async fn unblocked(&self) {
+        let mut blocked = self.blocked.clone();
+        // An error means the watch ended with its connection: nothing blocks any more.
+        let _ = blocked.wait_for(|blocked| !blocked).await;
+    }
+
+    /// Whether the publishing connection and channel are still open.
+    pub fn is_open(&self) -> bool {
+        self.connection.status().connected() && self.channel.status().connected()
+    }
+
+    /// Publishes and waits at most the confirm timeout for the broker's confirm. A
+    /// `mandatory` message the broker could not route comes back as an error.
     async fn publish(
         &self,
         exchange: &str,
         key: &str,
         body: &[u8],
         properties: BasicProperties,
+        mandatory: bool,
     ) -> Result<(), lapin::Error> {
-        let confirm = self
-            .channel
-            .basic_publish(
-                exchange.into(),
-                key.into(),
-                BasicPublishOptions::default(),
-                body,
-                properties,
-            )
-            .await?
-            .await?;
-        if confirm.is_nack() {
-            return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
-                lapin::ChannelState::Error,
-                "the broker refused (nacked) a publish",
-            )));
+        let reservation = self
+            .confirms
+            .reserve()
+            .map_err(|_| refused("too many publishes await their confirm"))?;
+        let options = BasicPublishOptions {
+            mandatory,
+            ..Default::default()
+        };
+        let (channel, exchange, routing_key, body) = (
+            self.channel.clone(),
+            exchange.to_owned(),
+            key.to_owned(),
+            body.to_vec(),
+        );
+        let publish = async move {
+            channel
+                .basic_publish(
+                    exchange.into(),
+                    routing_key.into(),
+                    options,
+                    &body,
+                    properties,
+                )
+                .await
+        };
+        // The confirm is awaited by a task of its own, so giving up here leaves
+        // nothing behind in lapin (see `Confirms`).
+        let confirm = self.confirms.spawn(reservation, publish);
+        let confirmation = match tokio::time::timeout(self.confirm_timeout, confirm).await {
+            Err(_) => {
+                tracing::warn!(key, timeout = ?self.confirm_timeout, blocked = self.is_blocked(), "no publisher confirm in time");
+                return Err(refused("no publisher confirm in time"));
+            }
+            Ok(Err(_)) => return Err(refused("the publish ended without a confirm")),
+            Ok(Ok(confirmation)) => confirmation?,
+        };
+        match confirmation {
+            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
+            Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
+                tracing::warn!(key, code = returned.reply_code, text = %returned.reply_text, "the broker returned a mandatory publish");
+                Err(refused("the broker returned an unroutable publish"))
+            }
+            Confirmation::Nack(None) => {
+                tracing::warn!(key, "the broker refused (nacked) a publish");
+                Err(refused("the broker refused (nacked) a publish"))
+            }
         }
-        Ok(())
     }
 
-    /// Closes the publishing channel (graceful shutdown, after the last settle).
+    /// Closes the publishing channel and connection (graceful shutdown, after the last
+    /// settle).
     pub async fn close(&self) -> Result<(), lapin::Error> {
-        self.channel.close(200, "shutting down".into()).await
+        self.channel.close(200, "shutting down".into()).await?;
+        self.connection.close(200, "shutting down".into()).await
     }
 
     /// Answers a producer that set `reply_to`; does nothing otherwise, or when
@@ -132,7 +223,10 @@ impl Publisher {
         if let Some(correlation_id) = request.correlation_id() {
             properties = properties.with_correlation_id(correlation_id.clone());
         }
-        self.publish("", reply_to.as_str(), &body, properties).await
+        // Not mandatory: a producer that stopped waiting has no queue any more, and that
+        // must not keep the command from being acked.
+        self.publish("", reply_to.as_str(), &body, properties, false)
+            .await
     }
 
     /// The original message with its failure and its producer recorded in headers,
@@ -178,6 +272,7 @@ impl Publisher {
             target.as_str(),
             &delivery.data,
             properties,
+            true,
         )
         .await?;
         // The class, not the free-text reason: label values must stay a small set.
@@ -214,6 +309,7 @@ impl Publisher {
             &self.topology.retry_queue(queue, step),
             &delivery.data,
             properties,
+            true,
         )
         .await?;
         metrics::counter!(COMMAND_RETRIES, "queue" => queue_label(queue)).increment(1);

@@ -85,11 +85,13 @@ async fn read_queues(
             }
             Err(error) => return Err(error),
         };
+        let limit = (kind == QueueKind::DeadLetter).then(|| topology.dead_letter_limit());
         found.push(QueueStatus {
             name,
             kind,
             work_queue,
             counts,
+            limit,
         });
     }
     // Closed before the connection, so lapin does not log the channel's close racing

@@ -42,7 +42,14 @@ pub struct QueueStatus {
     pub work_queue: WorkQueue,
     /// Messages ready and consumers, or None when the queue does not exist.
     pub counts: Option<QueueCounts>,
+    /// The most messages it holds before the broker refuses more (the dead-letter
+    /// queues' `x-max-length`); None when unlimited.
+    pub limit: Option<i64>,
 }
+
+/// A limited queue this full (a fraction of its limit) needs attention: at the limit a
+/// dead letter is refused and its command waits, unacked, in the work queue.
+pub const NEAR_LIMIT: f64 = 0.8;
 
 /// What a passive declare answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +238,16 @@ fn queue_attention(queue: &QueueStatus, found: &mut Vec<String>) {
         WorkQueue::Commands => "commands",
         WorkQueue::Jobs => "jobs",
     };
+    if let Some(limit) = queue.limit.filter(|&limit| limit > 0)
+        && f64::from(counts.messages) >= NEAR_LIMIT * limit as f64
+    {
+        found.push(format!(
+            "{} is {} of {limit} messages full: at its limit the broker refuses dead \
+             letters and their commands wait unacked in {flag}; empty it with \
+             `imagefleet dlq replay` or `dlq purge --queue {flag}`",
+            queue.name, counts.messages
+        ));
+    }
     match queue.kind {
         QueueKind::DeadLetter if counts.messages > 0 => found.push(format!(
             "{} dead letter(s) in {}: `imagefleet dlq list --queue {flag}`, then `dlq \
@@ -242,5 +259,38 @@ fn queue_attention(queue: &QueueStatus, found: &mut Vec<String>) {
             queue.name
         )),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dead_letters(messages: u32, limit: i64) -> QueueStatus {
+        QueueStatus {
+            name: "imagefleet.commands.dlq".into(),
+            kind: QueueKind::DeadLetter,
+            work_queue: WorkQueue::Commands,
+            counts: Some(QueueCounts {
+                messages,
+                consumers: 0,
+            }),
+            limit: Some(limit),
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_queue_near_its_limit_needs_attention() {
+        let mut found = Vec::new();
+        queue_attention(&dead_letters(80, 100), &mut found);
+        assert!(
+            found
+                .iter()
+                .any(|line| line.contains("80 of 100 messages full")),
+            "{found:?}"
+        );
+        let mut found = Vec::new();
+        queue_attention(&dead_letters(79, 100), &mut found);
+        assert!(!found.iter().any(|line| line.contains("full")), "{found:?}");
     }
 }

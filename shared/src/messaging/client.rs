@@ -8,7 +8,9 @@
 //! waiting under its AMQP correlation id. lapin does not reconnect by itself: when the
 //! connection drops, callers waiting for a reply fail with [`ClientError::Disconnected`]
 //! and the next call reconnects (with backoff, within its own time limit) and declares
-//! the topology again.
+//! the topology again. While the broker blocks the connection (a memory or disk alarm)
+//! nothing is sent: calls fail at once with [`ClientError::Blocked`], and so does
+//! [`CommandClient::check_connection`], the gateway's readiness.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +26,7 @@ use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout_at};
 
+use super::confirm::Confirms;
 use super::connection::{MAX_BACKOFF, connect};
 use super::{CommandEnvelope, CommandReply, Topology, WorkQueue};
 
@@ -76,6 +79,13 @@ pub enum ClientError {
     /// `command_id` is safe. The next call reconnects.
     #[error("the connection to RabbitMQ dropped before the reply arrived")]
     Disconnected,
+    /// RabbitMQ blocks this client's connection (a memory or disk alarm): nothing was
+    /// sent. Retrying helps once the alarm clears.
+    #[error("RabbitMQ blocks publishing (a resource alarm); the command was not sent")]
+    Blocked,
+    /// Too many earlier publishes still await their confirm: nothing was sent.
+    #[error("the command was not sent: {0}")]
+    Backlog(super::confirm::TooManyPending),
     /// The reply was not a readable [`CommandReply`].
     #[error("the reply is not a valid command reply: {0}")]
     InvalidReply(serde_json::Error),
@@ -95,7 +105,9 @@ impl ClientError {
             | ClientError::Publish(_)
             | ClientError::Nacked
             | ClientError::Timeout(_)
-            | ClientError::Disconnected => true,
+            | ClientError::Disconnected
+            | ClientError::Blocked
+            | ClientError::Backlog(_) => true,
             ClientError::Unroutable { .. }
             | ClientError::InvalidReply(_)
             | ClientError::Encode(_)
@@ -219,12 +231,26 @@ impl CommandClient {
         }
     }
 
-    /// Whether the client has a live connection, reopening it (as the next command
-    /// would) if it dropped, within `timeout`: the gateway's readiness check. Reopening
-    /// here matters: a gateway taken out of rotation gets no commands, so a dropped
-    /// connection would otherwise never come back and the gateway never ready again.
+    /// Whether the client has a live connection that may publish, reopening it (as the
+    /// next command would) if it dropped, within `timeout`: the gateway's readiness
+    /// check. Reopening here matters: a gateway taken out of rotation gets no commands,
+    /// so a dropped connection would otherwise never come back and the gateway never
+    /// ready again. A connection the broker blocks (resource alarm) is not ready:
+    /// commands could not be sent.
     pub async fn check_connection(&self, timeout: Duration) -> Result<(), ClientError> {
-        self.link(Instant::now() + timeout, timeout).await.map(drop)
+        let link = self.link(Instant::now() + timeout, timeout).await?;
+        if link.connection.status().blocked() {
+            return Err(ClientError::Blocked);
+        }
+        Ok(())
+    }
+
+    /// Publishes of the current connection still awaiting the broker's confirm,
+    /// whether or not their callers still wait: bounded, and back to zero once the
+    /// broker has answered them all.
+    pub async fn pending_confirms(&self) -> usize {
+        let slot = self.inner.link.lock().await;
+        slot.as_ref().map_or(0, |link| link.confirms.pending())
     }
 
     /// Closes the connection; callers still waiting fail with [`ClientError::Closed`],
@@ -312,6 +338,9 @@ struct Link {
     channel: Channel,
     waiters: Arc<Waiters>,
     reader: JoinHandle<()>,
+    /// This channel's outstanding publisher confirms, each awaited by a task of its
+    /// own so a caller that gives up leaves nothing behind in lapin.
+    confirms: Confirms,
 }
 
 impl Link {
@@ -342,6 +371,7 @@ impl Link {
             channel,
             waiters,
             reader,
+            confirms: Confirms::default(),
         })
     }
 
@@ -366,29 +396,38 @@ impl Link {
         fail_all(&self.waiters, error);
     }
 
-    /// Publishes to the commands queue (mandatory) and waits for the confirm.
+    /// Publishes to the commands queue (mandatory) and waits for the confirm. Nothing
+    /// is sent while the broker blocks the connection or too many confirms are
+    /// outstanding; the confirm is awaited by a task of its own (see [`Confirms`]).
     async fn publish(
         &self,
         topology: &Topology,
         body: &[u8],
         properties: BasicProperties,
     ) -> Result<(), ClientError> {
+        if self.connection.status().blocked() {
+            return Err(ClientError::Blocked);
+        }
+        let reservation = self.confirms.reserve().map_err(ClientError::Backlog)?;
         let options = BasicPublishOptions {
             mandatory: true,
             ..Default::default()
         };
+        let (channel, body) = (self.channel.clone(), body.to_vec());
+        let (exchange, key) = (
+            topology.commands_exchange(),
+            topology.queue(WorkQueue::Commands),
+        );
+        let publish = async move {
+            channel
+                .basic_publish(exchange.into(), key.into(), options, &body, properties)
+                .await
+        };
         let confirmation = self
-            .channel
-            .basic_publish(
-                topology.commands_exchange().into(),
-                topology.queue(WorkQueue::Commands).into(),
-                options,
-                body,
-                properties,
-            )
+            .confirms
+            .spawn(reservation, publish)
             .await
-            .map_err(ClientError::Publish)?
-            .await
+            .map_err(|_| ClientError::Disconnected)?
             .map_err(ClientError::Publish)?;
         match confirmation {
             // The channel is in confirm mode, so `NotRequested` does not happen.

@@ -2,9 +2,11 @@
 //! and the RabbitMQ topology that carries it.
 
 pub mod client;
+pub mod confirm;
 pub mod connection;
 pub mod envelope;
 pub mod event_envelope;
+pub mod flow;
 pub mod headers;
 pub mod intake;
 pub mod reply;

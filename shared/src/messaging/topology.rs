@@ -23,9 +23,18 @@ pub const RETRY_DELAYS: [Duration; 3] = [
     Duration::from_secs(30),
 ];
 
-/// A delivery redelivered this many times (a worker crashed on it each time) is
-/// dead-lettered by the broker itself: a poison message never blocks the queue.
-pub const DELIVERY_LIMIT: i64 = 5;
+/// A delivery returned to its queue this many times (a worker crashed on it, or its
+/// session ended before it was settled) is dead-lettered by the broker itself: a poison
+/// message never blocks the queue. Every delivery a worker holds comes back when its
+/// session ends, so the limit is well above the few reconnects a backlog may see:
+/// otherwise a command no worker ever ran would be dead-lettered.
+pub const DELIVERY_LIMIT: i64 = 20;
+
+/// Messages a dead-letter queue holds before it refuses more (`reject-publish`): a
+/// worker's dead-letter publish is then nacked and its original stays in the work queue
+/// unacked, and the broker's own dead-lettering waits, so nothing is dropped while an
+/// operator empties the queue. `imagefleet status` warns well before.
+pub const DEAD_LETTER_LIMIT: i64 = 100_000;
 
 /// Routing keys of the events that start a job: a new task runs, a deleted image's
 /// data is removed.
@@ -58,6 +67,7 @@ impl WorkQueue {
 pub struct Topology {
     prefix: String,
     retry_delays: Vec<Duration>,
+    dead_letter_limit: i64,
 }
 
 impl Default for Topology {
@@ -72,7 +82,21 @@ impl Topology {
         Self {
             prefix: prefix.into(),
             retry_delays: RETRY_DELAYS.to_vec(),
+            dead_letter_limit: DEAD_LETTER_LIMIT,
         }
+    }
+
+    /// The same names with another length limit on the dead-letter queues (tests fill
+    /// one). Like the delays, a deployment must keep it: the broker refuses to
+    /// re-declare a queue with another `x-max-length`.
+    pub fn with_dead_letter_limit(mut self, limit: i64) -> Self {
+        self.dead_letter_limit = limit;
+        self
+    }
+
+    /// The most messages a dead-letter queue holds.
+    pub fn dead_letter_limit(&self) -> i64 {
+        self.dead_letter_limit
     }
 
     /// The same names with other retry delays (tests use short ones). A deployment must
@@ -186,7 +210,15 @@ impl Topology {
             }
         }
 
-        declare_queue(channel, &dead_letters, quorum()).await?;
+        // Refusing, not dropping the oldest: a dropped dead letter is a command lost
+        // without a trace, a refused one stays where it was until there is room.
+        let mut args = quorum();
+        args.insert(
+            "x-max-length".into(),
+            AMQPValue::LongLongInt(self.dead_letter_limit),
+        );
+        args.insert("x-overflow".into(), string("reject-publish"));
+        declare_queue(channel, &dead_letters, args).await?;
         bind(
             channel,
             &dead_letters,

@@ -6,6 +6,7 @@ mod api_images;
 mod api_locations;
 mod api_sharing;
 mod api_tasks_info;
+mod bus_settings;
 mod cli;
 mod client;
 mod commands_e2e;

@@ -300,6 +300,7 @@ async fn a_worker_serves_metrics_health_and_readiness() {
         amqp_url: bus.url().to_owned(),
         name: "operability-probe".to_owned(),
         progress: None,
+        flow: Default::default(),
     };
     let router = workers::ops::router(&config(db.url())).expect("router");
     let ready = get(&router, "/readyz").await;
@@ -338,7 +339,8 @@ async fn retries_and_dead_letters_are_counted() {
         domain: shared::domain::DomainConfig::default(),
         concurrency: 1,
         commit_batch: 1,
-        prefetch: 1,
+        confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
+        flow: Default::default(),
         name: "operability-retry-worker".into(),
         queues: vec![shared::messaging::WorkQueue::Commands],
         janitor_interval: None,

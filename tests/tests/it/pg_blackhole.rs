@@ -48,6 +48,7 @@ async fn a_worker_whose_database_is_blackholed_is_not_ready_and_recovers() {
     let url = proxy.url_through(db.url()).expect("url through the proxy");
     // A short bound, so the test waits on the outcome, not on the default 30 s.
     let progress = Progress::new(Duration::from_secs(1));
+    let flow = shared::messaging::flow::PublishFlow::default();
     let config = workers::FleetConfig {
         database_url: url.clone(),
         pool_size: 4,
@@ -56,7 +57,8 @@ async fn a_worker_whose_database_is_blackholed_is_not_ready_and_recovers() {
         domain: shared::domain::DomainConfig::default(),
         concurrency: 2,
         commit_batch: 4,
-        prefetch: 8,
+        confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
+        flow: flow.clone(),
         name: "blackholed-worker".into(),
         queues: vec![shared::messaging::WorkQueue::Commands],
         janitor_interval: None,
@@ -73,6 +75,7 @@ async fn a_worker_whose_database_is_blackholed_is_not_ready_and_recovers() {
         database_url: url,
         amqp_url: bus.url().to_owned(),
         name: "blackholed-worker-probe".into(),
+        flow,
         progress: Some(progress),
     })
     .expect("router");

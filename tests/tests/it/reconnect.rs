@@ -53,8 +53,8 @@ async fn a_worker_reconnects_after_its_connections_are_closed() {
         .await
         .expect("closer");
     assert_eq!(
-        closed, 2,
-        "the worker's two consumer connections were closed"
+        closed, 4,
+        "the worker's two consumer connections and their publishing ones were closed"
     );
 
     let second = envelope(owner(), create(ImageId::generate(), "after"));

@@ -30,7 +30,8 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
         domain: DomainConfig::default(),
         concurrency: 1,
         commit_batch: 1,
-        prefetch: 1,
+        confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
+        flow: Default::default(),
         name: "retry-worker".into(),
         queues: WorkQueue::ALL.to_vec(),
         // The janitor would only retry its lock session against the dead database.

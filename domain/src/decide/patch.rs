@@ -2,14 +2,14 @@
 //! properties, all operations or none, as one new version.
 
 use super::{check_expected_version, image_event, next_version, step};
-use crate::domain::command::{PatchOperation, UpdateImage};
-use crate::domain::context::Context;
-use crate::domain::event::{Event, ImageEventKind};
-use crate::domain::image::{Image, RESERVED_PROPERTY_PREFIX};
-use crate::domain::rejection::Rejection;
-use crate::domain::status::{ContainerFormat, DiskFormat, ImageStatus, Visibility};
-use crate::domain::transitions::ImageAction;
-use crate::domain::{policy, validate};
+use crate::command::{PatchOperation, UpdateImage};
+use crate::context::Context;
+use crate::event::{Event, ImageEventKind};
+use crate::image::{Image, RESERVED_PROPERTY_PREFIX};
+use crate::rejection::Rejection;
+use crate::status::{ContainerFormat, DiskFormat, ImageStatus, Visibility};
+use crate::transitions::ImageAction;
+use crate::{policy, validate};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -196,7 +196,7 @@ fn nullable<T>(
         .ok_or_else(|| Rejection::bad_request(format!("Invalid value {value} for '{attribute}'.")))
 }
 
-fn parse<T: FromStr<Err = crate::domain::status::UnknownValue>>(
+fn parse<T: FromStr<Err = crate::status::UnknownValue>>(
     attribute: &str,
     value: &Value,
 ) -> Result<T, Rejection> {
@@ -204,7 +204,7 @@ fn parse<T: FromStr<Err = crate::domain::status::UnknownValue>>(
         .as_str()
         .ok_or_else(|| Rejection::bad_request(format!("'{attribute}' must be a string.")))?;
     text.parse()
-        .map_err(|e: crate::domain::status::UnknownValue| Rejection::bad_request(e.to_string()))
+        .map_err(|e: crate::status::UnknownValue| Rejection::bad_request(e.to_string()))
 }
 
 fn boolean(attribute: &str, value: &Value) -> Result<bool, Rejection> {

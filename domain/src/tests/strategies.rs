@@ -3,9 +3,9 @@
 //! arbitrary JSON for patches and task input, huge strings and any integers.
 
 use super::fixtures::{MEMBER, OTHER};
-use crate::domain::command::*;
-use crate::domain::status::{ContainerFormat, DiskFormat, MemberStatus, Visibility};
-use crate::domain::{ImageId, TaskId};
+use crate::command::*;
+use crate::status::{ContainerFormat, DiskFormat, MemberStatus, Visibility};
+use crate::{ImageId, TaskId};
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::Value;

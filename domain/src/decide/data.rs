@@ -3,18 +3,18 @@
 
 use super::tasks::finish_task;
 use super::{image_event, next_version, step};
-use crate::domain::command::{
+use crate::command::{
     Abort, AddLocation, BeginImport, CompleteImport, FailImport, ImageRef, ImportMethod, Leased,
     RemoveLocation, WithDigest,
 };
-use crate::domain::context::Context;
-use crate::domain::event::{Event, ImageEventKind, TaskChanged, TaskEventKind};
-use crate::domain::image::{IMPORT_TASK_PROPERTY, Image};
-use crate::domain::rejection::Rejection;
-use crate::domain::status::{TaskStatus, TaskType};
-use crate::domain::task::Task;
-use crate::domain::transitions::{ImageAction, TaskAction};
-use crate::domain::{policy, validate};
+use crate::context::Context;
+use crate::event::{Event, ImageEventKind, TaskChanged, TaskEventKind};
+use crate::image::{IMPORT_TASK_PROPERTY, Image};
+use crate::rejection::Rejection;
+use crate::status::{TaskStatus, TaskType};
+use crate::task::Task;
+use crate::transitions::{ImageAction, TaskAction};
+use crate::{policy, validate};
 use chrono::SubsecRound;
 
 // Timestamps from commands are kept to microseconds, as Postgres stores them, so the
@@ -78,14 +78,14 @@ pub(super) fn complete_upload(
     step(image, ImageAction::CompleteUpload)?;
     check_digest(&c.digest, ctx)?;
     let mut next = next_version(image, ctx);
-    next.status = crate::domain::status::ImageStatus::Active;
+    next.status = crate::status::ImageStatus::Active;
     next.set_data(&c.digest);
     next.lease_expires_at = None;
     Ok(vec![image_event(ImageEventKind::Uploaded, image, next)])
 }
 
 /// Refuses a digest with an impossible size or one beyond the size cap.
-fn check_digest(digest: &crate::domain::image::DataDigest, ctx: &Context) -> Result<(), Rejection> {
+fn check_digest(digest: &crate::image::DataDigest, ctx: &Context) -> Result<(), Rejection> {
     let size = digest.size;
     if size < 0 {
         return Err(Rejection::bad_request(format!(
@@ -271,16 +271,9 @@ pub(super) fn begin_import(
 fn importing<'a>(
     image: Option<&'a Image>,
     task: Option<&'a Task>,
-    task_id: crate::domain::ids::TaskId,
+    task_id: crate::ids::TaskId,
     action: ImageAction,
-) -> Result<
-    (
-        &'a Image,
-        &'a Task,
-        Option<crate::domain::status::ImageStatus>,
-    ),
-    Rejection,
-> {
+) -> Result<(&'a Image, &'a Task, Option<crate::status::ImageStatus>), Rejection> {
     let image = existing(image)?;
     // The status first: a deleted image is gone (404) whatever its properties say.
     let to = step(image, action)?;

@@ -1,14 +1,14 @@
 //! Tags and members: metadata changes allowed in every status but the deleted ones.
 
 use super::{image_event, next_version, step};
-use crate::domain::command::{MemberRef, TagRef, UpdateMember};
-use crate::domain::context::Context;
-use crate::domain::event::{Event, ImageEventKind};
-use crate::domain::image::{Image, Member};
-use crate::domain::rejection::Rejection;
-use crate::domain::status::{MemberStatus, Visibility};
-use crate::domain::transitions::ImageAction;
-use crate::domain::{policy, validate};
+use crate::command::{MemberRef, TagRef, UpdateMember};
+use crate::context::Context;
+use crate::event::{Event, ImageEventKind};
+use crate::image::{Image, Member};
+use crate::rejection::Rejection;
+use crate::status::{MemberStatus, Visibility};
+use crate::transitions::ImageAction;
+use crate::{policy, validate};
 
 /// A visible image its caller may change, in a status that allows metadata edits.
 fn editable<'a>(image: Option<&'a Image>, ctx: &Context) -> Result<&'a Image, Rejection> {

@@ -7,11 +7,9 @@
 use super::commands::{Kind, build};
 use super::fixtures::{image_in, now, task_in};
 use super::histories::{Step, actor, history, step};
-use crate::domain::event::{ImageChanged, TaskChanged};
-use crate::domain::transitions::{
-    ImageAction, Step as TableStep, TaskAction, image_step, task_step,
-};
-use crate::domain::{
+use crate::event::{ImageChanged, TaskChanged};
+use crate::transitions::{ImageAction, Step as TableStep, TaskAction, image_step, task_step};
+use crate::{
     Command, Context, DomainConfig, Event, Image, ImageId, ImageStatus, State, Task, TaskId, decide,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -208,7 +206,7 @@ proptest! {
         step in step(),
         image_status in proptest::sample::select(super::fixtures::IMAGE_STATUSES.to_vec()),
         task_status in proptest::sample::select(super::fixtures::TASK_STATUSES.to_vec()),
-        visibility in proptest::sample::select(crate::domain::status::Visibility::ALL),
+        visibility in proptest::sample::select(crate::status::Visibility::ALL),
         present in (any::<bool>(), any::<bool>()),
     ) {
         let command = build(step.kind, &step.params, now());

@@ -2,10 +2,10 @@
 //! directly in any status (as the repository would load them), and the small vocabulary
 //! (`Expect`) the tables use to say what SPEC expects of a command.
 
-use crate::domain::command::{ImageRef, MemberRef, TagRef};
-use crate::domain::image::{DataDigest, IMPORT_TASK_PROPERTY, Location, Member};
-use crate::domain::status::{MemberStatus, TaskType, Visibility};
-use crate::domain::{
+use crate::command::{ImageRef, MemberRef, TagRef};
+use crate::image::{DataDigest, IMPORT_TASK_PROPERTY, Location, Member};
+use crate::status::{MemberStatus, TaskType, Visibility};
+use crate::{
     Actor, Context, DomainConfig, Image, ImageId, ImageStatus, RejectionKind, Task, TaskId,
     TaskStatus,
 };
@@ -113,8 +113,8 @@ pub fn image_in(status: ImageStatus) -> Image {
         virtual_size: None,
         min_disk: 0,
         min_ram: 0,
-        disk_format: Some(crate::domain::status::DiskFormat::Raw),
-        container_format: Some(crate::domain::status::ContainerFormat::Bare),
+        disk_format: Some(crate::status::DiskFormat::Raw),
+        container_format: Some(crate::status::ContainerFormat::Bare),
         tags: vec!["t1".into()],
         properties: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
         members: vec![Member {

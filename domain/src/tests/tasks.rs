@@ -4,9 +4,9 @@
 
 use super::fixtures::Expect::{self, Go, Noop, Same};
 use super::fixtures::*;
-use crate::domain::command::{CreateTask, FailTask, SucceedTask, TaskRef};
-use crate::domain::status::TaskType;
-use crate::domain::{Actor, Command, Event, RejectionKind, State, TaskStatus, decide};
+use crate::command::{CreateTask, FailTask, SucceedTask, TaskRef};
+use crate::status::TaskType;
+use crate::{Actor, Command, Event, RejectionKind, State, TaskStatus, decide};
 use TaskStatus::{Failure, Processing, Success};
 
 const CF: Expect<TaskStatus> = Expect::No(RejectionKind::Conflict);
@@ -49,9 +49,9 @@ fn command(row: Row) -> Command {
 
 /// A tasks-API `import` task: an image's own import task ends only through the image's
 /// import steps, so the plain task steps are tabled on a standalone task.
-fn standalone_task_in(status: TaskStatus) -> crate::domain::Task {
-    crate::domain::Task {
-        task_type: crate::domain::status::TaskType::Import,
+fn standalone_task_in(status: TaskStatus) -> crate::Task {
+    crate::Task {
+        task_type: crate::status::TaskType::Import,
         ..task_in(status)
     }
 }
@@ -83,9 +83,7 @@ fn check(row: Row, status: TaskStatus, expect: Expect<TaskStatus>) -> Result<(),
     };
     let expires = match row {
         // Finishing sets the expiry a time-to-live from now; other steps keep it.
-        Row::Succeed | Row::Fail => {
-            Some(now() + crate::domain::DomainConfig::default().task_time_to_live)
-        }
+        Row::Succeed | Row::Fail => Some(now() + crate::DomainConfig::default().task_time_to_live),
         Row::Start | Row::Expire => task_in(status).expires_at,
     };
     let ok = e.task.status == to

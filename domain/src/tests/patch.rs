@@ -3,10 +3,10 @@
 //! value types, frozen formats, admin-only changes, the empty patch and the quota.
 
 use super::fixtures::*;
-use crate::domain::command::{PatchOperation, UpdateImage};
-use crate::domain::image::IMPORT_TASK_PROPERTY;
-use crate::domain::status::{DiskFormat, Visibility};
-use crate::domain::{Command, Context, Event, Image, ImageStatus, RejectionKind, State, decide};
+use crate::command::{PatchOperation, UpdateImage};
+use crate::image::IMPORT_TASK_PROPERTY;
+use crate::status::{DiskFormat, Visibility};
+use crate::{Command, Context, Event, Image, ImageStatus, RejectionKind, State, decide};
 use RejectionKind::{BadRequest, Conflict, Forbidden, PayloadTooLarge};
 use serde_json::{Value, json};
 

@@ -1,12 +1,12 @@
 //! `create_image`: a new queued image at version 1, with Glance's defaults and checks.
 
-use crate::domain::command::CreateImage;
-use crate::domain::context::Context;
-use crate::domain::event::{Event, ImageChanged, ImageEventKind};
-use crate::domain::image::Image;
-use crate::domain::rejection::Rejection;
-use crate::domain::status::{ImageStatus, Visibility};
-use crate::domain::{policy, validate};
+use crate::command::CreateImage;
+use crate::context::Context;
+use crate::event::{Event, ImageChanged, ImageEventKind};
+use crate::image::Image;
+use crate::rejection::Rejection;
+use crate::status::{ImageStatus, Visibility};
+use crate::{policy, validate};
 use std::collections::BTreeSet;
 
 pub(super) fn create_image(

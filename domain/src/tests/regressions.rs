@@ -5,9 +5,9 @@
 
 use super::cases::{Row, case, create_image, outcome};
 use super::fixtures::*;
-use crate::domain::command::{Command, FailTask, SucceedTask};
-use crate::domain::image::IMPORT_TASK_PROPERTY;
-use crate::domain::{Actor, Event, ImageStatus, RejectionKind, State, TaskStatus, decide};
+use crate::command::{Command, FailTask, SucceedTask};
+use crate::image::IMPORT_TASK_PROPERTY;
+use crate::{Actor, Event, ImageStatus, RejectionKind, State, TaskStatus, decide};
 
 /// Design decision: deleted images answer NotFound to everything, and pending_delete is
 /// hidden (404) except to restore and purge. The import steps check the import lock

@@ -2,14 +2,14 @@
 //! restore extension and the scrubber's purge.
 
 use super::{check_expected_version, image_event, next_version, step};
-use crate::domain::command::ImageRef;
-use crate::domain::context::Context;
-use crate::domain::event::{Event, ImageEventKind};
-use crate::domain::image::Image;
-use crate::domain::policy;
-use crate::domain::rejection::Rejection;
-use crate::domain::status::ImageStatus;
-use crate::domain::transitions::ImageAction;
+use crate::command::ImageRef;
+use crate::context::Context;
+use crate::event::{Event, ImageEventKind};
+use crate::image::Image;
+use crate::policy;
+use crate::rejection::Rejection;
+use crate::status::ImageStatus;
+use crate::transitions::ImageAction;
 
 /// An owner's or admin's action on a visible image, at the version the caller expects.
 fn permitted<'a>(

@@ -3,9 +3,9 @@
 
 use super::fixtures::*;
 use super::patch::{add, patch, patch_as, replace};
-use crate::domain::command::{Command, UpdateImage};
-use crate::domain::status::Visibility;
-use crate::domain::{Actor, ImageStatus, RejectionKind, State, decide};
+use crate::command::{Command, UpdateImage};
+use crate::status::Visibility;
+use crate::{Actor, ImageStatus, RejectionKind, State, decide};
 use RejectionKind::{BadRequest, Conflict, Forbidden};
 use serde_json::json;
 

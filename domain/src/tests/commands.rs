@@ -4,10 +4,10 @@
 
 use super::fixtures::digest;
 use super::strategies::{IMAGES, Params, TASKS, sample_params};
-use crate::domain::Command;
-use crate::domain::command::*;
-use crate::domain::image::{DataDigest, Location};
-use crate::domain::status::TaskType;
+use crate::Command;
+use crate::command::*;
+use crate::image::{DataDigest, Location};
+use crate::status::TaskType;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 

@@ -3,13 +3,13 @@
 //! one-line rendering of an outcome for mismatch reports.
 
 use super::fixtures::*;
-use crate::domain::command::{
+use crate::command::{
     Abort, AddLocation, BeginImport, CompleteImport, CreateImage, FailImport, ImportMethod, Leased,
     PatchOperation, RemoveLocation, UpdateImage, UpdateMember, WithDigest,
 };
-use crate::domain::image::IMPORT_TASK_PROPERTY;
-use crate::domain::status::MemberStatus;
-use crate::domain::{Actor, Command, Context, Event, ImageStatus, State, TaskStatus};
+use crate::image::IMPORT_TASK_PROPERTY;
+use crate::status::MemberStatus;
+use crate::{Actor, Command, Context, Event, ImageStatus, State, TaskStatus};
 use chrono::Duration;
 
 /// One image command, as a table row.
@@ -206,7 +206,7 @@ pub fn create_image() -> CreateImage {
 }
 
 /// `Ok(..)` or `Err(..)` as a short line for mismatch reports.
-pub fn outcome(result: &Result<Vec<Event>, crate::domain::Rejection>) -> String {
+pub fn outcome(result: &Result<Vec<Event>, crate::Rejection>) -> String {
     match result {
         Err(r) => format!("{:?} ({})", r.kind, r.message),
         Ok(events) if events.is_empty() => "Ok(vec![])".into(),

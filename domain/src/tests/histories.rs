@@ -5,8 +5,8 @@
 use super::commands::Kind;
 use super::fixtures::owner;
 use super::strategies::{IMAGES, Params, TASKS, params, wild_params};
-use crate::domain::command::ImportMethod;
-use crate::domain::{Actor, Command};
+use crate::command::ImportMethod;
+use crate::{Actor, Command};
 use proptest::prelude::*;
 use proptest::sample::select;
 

@@ -6,8 +6,8 @@
 use super::cases::{Row, case, create_image, outcome};
 use super::fixtures::Expect::{self, Go, Noop, Same};
 use super::fixtures::*;
-use crate::domain::command::CreateImage;
-use crate::domain::{Command, Event, ImageStatus, RejectionKind, State, TaskStatus, decide};
+use crate::command::CreateImage;
+use crate::{Command, Event, ImageStatus, RejectionKind, State, TaskStatus, decide};
 use ImageStatus::{
     Active, Deactivated, Deleted, Importing, PendingDelete, Queued, Saving, Uploading,
 };
@@ -187,7 +187,7 @@ fn an_image_is_created_queued_at_version_one() {
         ("image.queued", OWNER)
     );
     let public = CreateImage {
-        visibility: Some(crate::domain::status::Visibility::Public),
+        visibility: Some(crate::status::Visibility::Public),
         ..create_image()
     };
     let kind = |actor, c: &CreateImage| {

@@ -3,9 +3,9 @@
 //! cannot see answers 404, one it sees but may not change answers 403.
 
 use super::fixtures::*;
-use crate::domain::command::{PatchOperation, UpdateImage, UpdateMember};
-use crate::domain::status::{MemberStatus, Visibility};
-use crate::domain::{Actor, Command, ImageStatus, RejectionKind, State, decide};
+use crate::command::{PatchOperation, UpdateImage, UpdateMember};
+use crate::status::{MemberStatus, Visibility};
+use crate::{Actor, Command, ImageStatus, RejectionKind, State, decide};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {

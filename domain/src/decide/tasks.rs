@@ -1,14 +1,14 @@
 //! Task commands: creation through the tasks API, and the steps a worker takes.
 
-use crate::domain::command::{CreateTask, FailTask, SucceedTask, TaskRef};
-use crate::domain::context::Context;
-use crate::domain::event::{Event, TaskChanged, TaskEventKind};
-use crate::domain::ids::ImageId;
-use crate::domain::rejection::Rejection;
-use crate::domain::status::{TaskStatus, TaskType};
-use crate::domain::task::Task;
-use crate::domain::transitions::{Step, TaskAction, task_step};
-use crate::domain::{policy, validate};
+use crate::command::{CreateTask, FailTask, SucceedTask, TaskRef};
+use crate::context::Context;
+use crate::event::{Event, TaskChanged, TaskEventKind};
+use crate::ids::ImageId;
+use crate::rejection::Rejection;
+use crate::status::{TaskStatus, TaskType};
+use crate::task::Task;
+use crate::transitions::{Step, TaskAction, task_step};
+use crate::{policy, validate};
 
 fn existing(task: Option<&Task>) -> Result<&Task, Rejection> {
     task.filter(|t| !t.deleted)
