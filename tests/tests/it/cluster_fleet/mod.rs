@@ -73,6 +73,14 @@ async fn drain_tap(connection: &Connection) -> anyhow::Result<Vec<EventEnvelope>
     Ok(events)
 }
 
+/// The outbox's unpublished rows, read from outside the runtime's async context (for a
+/// failure message).
+fn block_on_rows(db: &TestDb) -> anyhow::Result<Vec<String>> {
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(verdict::unpublished_rows(db))
+    })
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_fleet_on_a_cluster_loses_nothing_when_the_commands_queues_leader_stops() {
     let mut cluster = tokio::task::spawn_blocking(|| BrokerCluster::start(3))
@@ -139,7 +147,17 @@ async fn the_fleet_on_a_cluster_loses_nothing_when_the_commands_queues_leader_st
         async || ledger.first_answer_after(stopped).is_some(),
     )
     .await
-    .expect("the fleet serves again");
+    .unwrap_or_else(|error| {
+        let node = &cluster.nodes()[(leader + 1) % 3];
+        let ctl = |args: &[&str]| tokio::task::block_in_place(|| node.ctl(args));
+        panic!(
+            "{error} (node {leader} stopped)\nconsumers {:?}\nqueues {:?}\nconnections {:?}\nunanswered {:?}",
+            ctl(&["list_consumers", "queue_name", "channel_pid", "prefetch_count"]),
+            ctl(&["list_queues", "name", "leader", "messages_ready", "messages_unacknowledged", "consumers"]),
+            ctl(&["list_connections", "name", "node", "state"]),
+            ledger.sent().iter().filter(|s| s.answered.is_none()).map(|s| (s.command_id, s.sends)).collect::<Vec<_>>(),
+        )
+    });
     let served = ledger.first_answer_after(stopped).expect("answered");
     eprintln!(
         "node {leader} (leading {commands}) stopped in {:.1} s; the fleet served again \
@@ -163,7 +181,9 @@ async fn the_fleet_on_a_cluster_loses_nothing_when_the_commands_queues_leader_st
         verdict::unpublished(&db).await.is_ok_and(|n| n == 0)
     })
     .await
-    .expect("every event goes out");
+    .unwrap_or_else(|error| {
+        panic!("{error}: {:?}", block_on_rows(&db));
+    });
     let reader = connect(&nodes, "cluster-fleet-tap")
         .await
         .expect("connects");

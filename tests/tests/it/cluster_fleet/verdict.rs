@@ -75,6 +75,22 @@ pub async fn unpublished(db: &TestDb) -> anyhow::Result<i64> {
         .n)
 }
 
+/// The unpublished rows of the outbox, as `seq attempts quarantined last_error`, for a
+/// failure message.
+pub async fn unpublished_rows(db: &TestDb) -> anyhow::Result<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        row: String,
+    }
+    let mut conn = db.conn().await?;
+    let sql = "SELECT format('%s attempts %s quarantined %s: %s', seq, publish_attempts, \
+               quarantined_at IS NOT NULL, last_error) AS row \
+               FROM events WHERE published_at IS NULL ORDER BY seq";
+    let rows: Vec<Row> = diesel::sql_query(sql).load(&mut conn).await?;
+    Ok(rows.into_iter().map(|r| r.row).collect())
+}
+
 /// Compares what the drivers sent and the tap received with the database.
 pub async fn judge(
     db: &TestDb,
