@@ -34,7 +34,7 @@ pub enum ServeError {
 pub async fn serve(args: GatewayArgs, shutdown: CancellationToken) -> Result<(), ServeError> {
     let identity = args.identity()?;
     let reads = build_pool(
-        &args.database.database_url,
+        &args.database.session_url()?,
         PoolOptions {
             max_size: args.database.database_pool_size,
             ..PoolOptions::default()

@@ -30,9 +30,10 @@ pub struct UpArgs {
     /// transactions open at once, each grouping up to `commit_batch` commands).
     #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
     concurrency: usize,
-    /// The most commands one transaction commits (group commit); 1 commits each alone.
+    /// The most commands one transaction commits (group commit; at most 32); 1 commits
+    /// each alone.
     #[arg(long, env = "IMAGEFLEET_COMMIT_BATCH", default_value_t = shared::config::DEFAULT_COMMIT_BATCH,
-          value_parser = clap::value_parser!(u16).range(1..))]
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(shared::config::MAX_COMMIT_BATCH)))]
     commit_batch: u16,
     /// Seconds between janitor rounds (stale leases, task expiry, scrubber); one
     /// worker's janitor leads.
@@ -77,11 +78,15 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
     let fetcher = gateway
         .import
         .fetcher(u64::try_from(domain.image_size_cap).unwrap_or(0));
+    let database_url = gateway
+        .database
+        .session_url()
+        .context("IMAGEFLEET_DATABASE_URL")?;
     for n in 0..workers {
         let config = FleetConfig {
             store: store.clone(),
             fetcher: fetcher.clone(),
-            database_url: gateway.database.database_url.clone(),
+            database_url: database_url.clone(),
             pool_size: gateway.database.database_pool_size,
             amqp_url: gateway.amqp.amqp_url.clone(),
             topology: gateway.amqp.topology(),
@@ -96,6 +101,7 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
             processed_retention: std::time::Duration::from_secs(processed_retention),
             notifications: gateway.notifications.to_config(),
             intake: intake.to_policy(),
+            progress: Default::default(),
         };
         fleet.spawn(run_fleet(config, shutdown.clone()));
     }

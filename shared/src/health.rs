@@ -1,5 +1,6 @@
 //! Readiness checks shared by the gateway's and a worker's `/readyz`: Postgres answers a
-//! `SELECT 1`, the schema has every embedded migration, RabbitMQ is reachable. Each
+//! `SELECT 1`, the schema has every embedded migration, RabbitMQ is reachable (and, on
+//! a worker, that it applies commands: [`COMMANDS`]). Each
 //! check is time-boxed ([`CHECK_TIMEOUT`]) so a probe never hangs on a half-open
 //! connection, and the report names every check with its result, so a 503 says which
 //! dependency is missing. Liveness (`/healthz`) needs no check: answering is the proof.
@@ -25,11 +26,15 @@ pub const POSTGRES: &str = "postgres";
 pub const MIGRATIONS: &str = "migrations";
 /// Name of the RabbitMQ check in reports.
 pub const RABBITMQ: &str = "rabbitmq";
+/// Name of a worker's check that it applies what it is given (commands waiting or
+/// failing with none applied for too long: a database that answers nothing, a lane
+/// parked on a lock).
+pub const COMMANDS: &str = "commands";
 
 /// The result of one check: `Err` carries what failed, for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    /// Which dependency ([`POSTGRES`], [`MIGRATIONS`], [`RABBITMQ`]).
+    /// Which dependency ([`POSTGRES`], [`MIGRATIONS`], [`RABBITMQ`], [`COMMANDS`]).
     pub name: &'static str,
     /// Ok, or why not.
     pub result: Result<(), String>,

@@ -126,6 +126,14 @@ impl TestWorker {
         ))
     }
 
+    /// The configuration [`TestWorker::start`] runs with, for a test that changes a
+    /// few fields (`FleetConfig { field, ..TestWorker::default_config(..) }`) and runs
+    /// the fleet itself.
+    pub fn default_config(db: &TestDb, bus: &TestBus, name: &str) -> FleetConfig {
+        let filter = ImportFilter::default();
+        Self::config(db, bus, name, DomainConfig::default(), filter, None)
+    }
+
     fn config(
         db: &TestDb,
         bus: &TestBus,
@@ -175,6 +183,7 @@ impl TestWorker {
             processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
             notifications: None,
             intake: IntakePolicy::default(),
+            progress: Default::default(),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use shared::db::{PoolOptions, Repository, build_pool};
+use shared::db::{PoolOptions, Repository, SessionSettings, build_pool};
 use shared::domain::DomainConfig;
 use shared::messaging::flow::PublishFlow;
 use shared::messaging::intake::IntakePolicy;
@@ -17,10 +17,11 @@ use shared::notifications::NotificationConfig;
 use shared::outbox::{RelayConfig, run_relay};
 
 use crate::consumer::{ConsumerConfig, run_consumer};
-use crate::group_commit::GroupCommitter;
+use crate::group_commit::{CommitterConfig, GroupCommitter, MAX_COMMIT_BATCH};
 use crate::handlers::HandlerContext;
 use crate::janitor::{Janitor, JanitorConfig, run_janitor};
 use crate::jobs::JobContext;
+use crate::progress::Progress;
 use shared::fetch::SafeFetcher;
 use shared::store::ImageStore;
 
@@ -69,6 +70,9 @@ pub struct FleetConfig {
     pub notifications: Option<NotificationConfig>,
     /// What the consumers admit, and from which producers.
     pub intake: IntakePolicy,
+    /// Where the worker counts what it applies; the operations port's `/readyz` reads
+    /// the same (pass a clone to [`crate::ops::OpsConfig`]).
+    pub progress: Progress,
 }
 
 /// Why a worker could not start.
@@ -92,9 +96,15 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
         },
     )?;
     let repository = Repository::new(pool, config.domain.clone());
-    let commit_batch = config.commit_batch.max(1);
+    let commit_batch = config.commit_batch.clamp(1, MAX_COMMIT_BATCH);
+    let committer = CommitterConfig {
+        lanes: config.concurrency,
+        batch: config.commit_batch,
+        bound: SessionSettings::from_url(&config.database_url)?.transaction_bound(),
+        progress: config.progress.clone(),
+    };
     let handlers = HandlerContext {
-        committer: GroupCommitter::start(repository.clone(), config.concurrency, commit_batch),
+        committer: GroupCommitter::start(repository.clone(), committer),
         jobs: JobContext {
             // A job runs its steps again under the same ids after a transient failure:
             // a step out of races must not be found refused for good then.

@@ -11,6 +11,7 @@ pub mod janitor;
 pub mod jobs;
 pub mod ops;
 pub mod outcome;
+pub mod progress;
 pub mod publisher;
 
 pub use fleet::{FleetConfig, run_fleet};

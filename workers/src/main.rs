@@ -61,9 +61,10 @@ struct RunArgs {
     /// once, each grouping up to `commit_batch` commands).
     #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
     concurrency: usize,
-    /// The most commands one transaction commits (group commit); 1 commits each alone.
+    /// The most commands one transaction commits (group commit; at most 32, a larger
+    /// value is refused); 1 commits each alone.
     #[arg(long, env = "IMAGEFLEET_COMMIT_BATCH", default_value_t = shared::config::DEFAULT_COMMIT_BATCH,
-          value_parser = clap::value_parser!(u16).range(1..))]
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(shared::config::MAX_COMMIT_BATCH)))]
     commit_batch: u16,
     /// Seconds to wait for the broker's confirm of a reply, retry or dead letter; past
     /// it the delivery is requeued, unacked.
@@ -107,7 +108,10 @@ async fn main() -> anyhow::Result<()> {
                 fetcher: args
                     .import
                     .fetcher(u64::try_from(domain.image_size_cap).unwrap_or(0)),
-                database_url: args.database.database_url,
+                database_url: args
+                    .database
+                    .session_url()
+                    .context("IMAGEFLEET_DATABASE_URL")?,
                 pool_size: args.database.database_pool_size,
                 amqp_url: args.amqp.amqp_url.clone(),
                 topology: args.amqp.topology(),
@@ -122,12 +126,14 @@ async fn main() -> anyhow::Result<()> {
                 processed_retention: std::time::Duration::from_secs(args.processed_retention),
                 notifications: args.notifications.to_config(),
                 intake: args.intake.to_policy(),
+                progress: workers::progress::Progress::default(),
             };
             let ops = OpsConfig {
                 bind: args.metrics_bind,
                 database_url: config.database_url.clone(),
                 amqp_url: config.amqp_url.clone(),
                 name: format!("{}-probe", config.name),
+                progress: Some(config.progress.clone()),
                 flow: config.flow.clone(),
             };
             let shutdown = shared::shutdown::on_signal();

@@ -1,7 +1,8 @@
 //! A lone worker's operations port (`IMAGEFLEET_METRICS_BIND`): `/metrics` (the
 //! process's Prometheus page), `/healthz` (alive) and `/readyz` (Postgres answers,
 //! migrations are current, RabbitMQ is reachable and does not block the worker's
-//! publishing; 503 with a JSON body naming the failed checks otherwise). Started by the `workers` binary, not by
+//! publishing, the worker applies the commands it is given; 503 with a JSON body
+//! naming the failed checks otherwise). Started by the `workers` binary, not by
 //! [`crate::run_fleet`]: `imagefleet up` serves the same page on the gateway's port, and
 //! tests that start many workers in one process bind nothing.
 
@@ -14,9 +15,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use shared::db::{PgPool, PoolOptions, build_pool};
-use shared::health::{BrokerProbe, Readiness, database_checks};
+use shared::health::{BrokerProbe, COMMANDS, Check, Readiness, database_checks};
 use shared::messaging::flow::PublishFlow;
 use tokio_util::sync::CancellationToken;
+
+use crate::progress::Progress;
 
 /// Where the operations port listens by default: loopback, Prometheus' exporter port.
 pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
@@ -27,6 +30,7 @@ pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
 struct OpsState {
     pool: PgPool,
     broker: Arc<BrokerProbe>,
+    progress: Option<Progress>,
     flow: PublishFlow,
 }
 
@@ -41,6 +45,9 @@ pub struct OpsConfig {
     pub amqp_url: String,
     /// Name of the probe's broker connection.
     pub name: String,
+    /// The worker's [`crate::FleetConfig::progress`], for the [`COMMANDS`] check; None
+    /// leaves the check out.
+    pub progress: Option<Progress>,
     /// The worker's publishing connections' blocked state (the fleet's
     /// [`crate::FleetConfig::flow`]).
     pub flow: PublishFlow,
@@ -72,6 +79,7 @@ pub fn router(config: &OpsConfig) -> Result<Router, OpsError> {
     let state = OpsState {
         pool,
         broker: Arc::new(BrokerProbe::new(&config.amqp_url, &config.name)),
+        progress: config.progress.clone(),
         flow: config.flow.clone(),
     };
     Ok(Router::new()
@@ -111,6 +119,9 @@ async fn readyz(State(state): State<OpsState>) -> Response {
     let (database, broker) = tokio::join!(database_checks(&state.pool), state.broker.check());
     let mut checks = database.to_vec();
     checks.push(broker);
+    if let Some(progress) = &state.progress {
+        checks.push(Check::run(COMMANDS, async { progress.check() }).await);
+    }
     checks.push(state.flow.check());
     let report = Readiness { checks };
     let status = if report.is_ready() {

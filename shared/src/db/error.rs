@@ -24,6 +24,15 @@ pub enum DbError {
     /// Running or inspecting migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The client gave up waiting on the database (a bound on the command path ran
+    /// out): the connection is unusable, whatever it was doing is not known to have
+    /// happened.
+    #[error("no answer from the database while {0}")]
+    TimedOut(&'static str),
+    /// The connection a command shared with others failed; the text is that failure.
+    /// Nothing of the command was written.
+    #[error("the database connection failed: {0}")]
+    Unavailable(String),
     /// A stored row does not decode into its domain type: schema drift or a hand edit.
     #[error("stored {what} does not decode: {source}")]
     Corrupt {
@@ -35,28 +44,129 @@ pub enum DbError {
     },
 }
 
+/// What a failure says about the session and about trying again; decided once, here,
+/// for every caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// The pool or the connection failed (unreachable, closed, ended by the server, no
+    /// answer in time): the whole transaction on it is lost, every command in it may
+    /// succeed on another try, and none should be tried again on this connection.
+    Connection,
+    /// A statement waited too long (`lock_timeout`, `statement_timeout`): the session
+    /// is fine, but the same statement now would wait the same way. Try later.
+    Timeout,
+    /// A statement failed in a way a retry may not meet (deadlock, serialization
+    /// failure, an error Postgres does not classify): the session is fine.
+    Transient,
+    /// Fails whenever tried: a constraint violation, a row or value that does not
+    /// (de)serialise, a configuration error.
+    Permanent,
+}
+
+/// Messages of errors Postgres reports with no SQLSTATE diesel maps (its kind is then
+/// `Unknown`), with their class. Matched as prefixes.
+const MESSAGES: [(&str, FailureClass); 8] = [
+    (
+        "canceling statement due to lock timeout",
+        FailureClass::Timeout,
+    ),
+    (
+        "canceling statement due to statement timeout",
+        FailureClass::Timeout,
+    ),
+    ("terminating connection", FailureClass::Connection),
+    ("the database system is", FailureClass::Connection),
+    ("server closed the connection", FailureClass::Connection),
+    ("connection closed", FailureClass::Connection),
+    ("deadlock detected", FailureClass::Transient),
+    ("could not serialize access", FailureClass::Transient),
+];
+
 impl DbError {
-    /// Whether the same statement may succeed later (the database was unreachable,
-    /// restarting or busy) rather than being refused whenever it is tried: a constraint
-    /// violation or a stored row that does not decode never heals by waiting.
-    pub fn is_transient(&self) -> bool {
+    /// The class of this failure.
+    pub fn class(&self) -> FailureClass {
         use diesel::result::{DatabaseErrorKind as Kind, Error};
         match self {
-            DbError::Query(Error::DatabaseError(
+            DbError::Query(Error::DatabaseError(kind, info)) => match kind {
                 Kind::UniqueViolation
                 | Kind::ForeignKeyViolation
                 | Kind::NotNullViolation
                 | Kind::CheckViolation
-                | Kind::RestrictViolation,
-                _,
-            ))
-            | DbError::Corrupt { .. }
-            | DbError::InvalidUrl(_)
-            | DbError::Migration(_) => false,
-            DbError::PoolBuild(_)
+                | Kind::RestrictViolation
+                | Kind::ExclusionViolation => FailureClass::Permanent,
+                Kind::UnableToSendCommand | Kind::ClosedConnection => FailureClass::Connection,
+                Kind::SerializationFailure => FailureClass::Transient,
+                _ => MESSAGES
+                    .iter()
+                    .find(|(prefix, _)| info.message().starts_with(prefix))
+                    .map_or(FailureClass::Transient, |(_, class)| *class),
+            },
+            DbError::Query(
+                Error::BrokenTransactionManager | Error::RollbackErrorOnCommit { .. },
+            )
             | DbError::Pool(_)
             | DbError::Connection(_)
-            | DbError::Query(_) => true,
+            | DbError::TimedOut(_)
+            | DbError::Unavailable(_) => FailureClass::Connection,
+            DbError::Query(
+                Error::DeserializationError(_)
+                | Error::SerializationError(_)
+                | Error::QueryBuilderError(_),
+            )
+            | DbError::Corrupt { .. }
+            | DbError::InvalidUrl(_)
+            | DbError::Migration(_)
+            | DbError::PoolBuild(_) => FailureClass::Permanent,
+            DbError::Query(_) => FailureClass::Transient,
         }
+    }
+
+    /// Whether the same statement may succeed later (the database was unreachable,
+    /// restarting or busy, a lock or the statement took too long, a deadlock or
+    /// serialization failure) rather than being refused whenever it is tried: a
+    /// constraint violation or a stored row that does not decode never heals by waiting.
+    pub fn is_transient(&self) -> bool {
+        self.class() != FailureClass::Permanent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+
+    fn database(kind: Kind, message: &str) -> DbError {
+        DbError::Query(Error::DatabaseError(kind, Box::new(message.to_owned())))
+    }
+
+    #[test]
+    fn classifies_each_failure_once() {
+        let lock = database(Kind::Unknown, "canceling statement due to lock timeout");
+        assert_eq!(lock.class(), FailureClass::Timeout);
+        assert!(lock.is_transient());
+        let statement = database(
+            Kind::Unknown,
+            "canceling statement due to statement timeout",
+        );
+        assert_eq!(statement.class(), FailureClass::Timeout);
+        let idle = database(
+            Kind::Unknown,
+            "terminating connection due to idle-in-transaction timeout",
+        );
+        assert_eq!(idle.class(), FailureClass::Connection);
+        let serialization = database(Kind::SerializationFailure, "could not serialize access");
+        assert_eq!(serialization.class(), FailureClass::Transient);
+        assert!(serialization.is_transient());
+        assert_eq!(
+            database(Kind::UnableToSendCommand, "broken pipe").class(),
+            FailureClass::Connection
+        );
+        assert_eq!(
+            DbError::TimedOut("applying a group").class(),
+            FailureClass::Connection
+        );
+        let unique = database(Kind::UniqueViolation, "duplicate key");
+        assert_eq!(unique.class(), FailureClass::Permanent);
+        assert!(!unique.is_transient());
     }
 }

@@ -7,10 +7,12 @@ pub mod error;
 pub mod migrate;
 pub mod pool;
 pub mod schema;
+pub mod session;
 pub mod url;
 
 pub use error::DbError;
 pub use pool::{PgPool, PoolOptions, build_pool};
+pub use session::SessionSettings;
 mod deadline;
 pub mod document;
 mod group_apply;

@@ -10,6 +10,7 @@ use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 
 use super::error::DbError;
+use super::session::SessionSettings;
 
 /// A pool of Postgres connections; cheap to clone (all clones share the connections).
 pub type PgPool = Pool<AsyncPgConnection>;
@@ -41,12 +42,15 @@ impl Default for PoolOptions {
     }
 }
 
-/// Builds a pool for `database_url` (`postgres://user:password@host:port/db`).
+/// Builds a pool for `database_url` (`postgres://user:password@host:port/db`). Every
+/// connection runs with the timeouts of [`SessionSettings`]: those the URL names (a
+/// binary puts its configured ones there), the defaults for the rest.
 ///
 /// No connection is opened here: the first `get()` connects, so a service can start
 /// (and report itself not ready) while the database is still coming up.
 pub fn build_pool(database_url: &str, options: PoolOptions) -> Result<PgPool, DbError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    let url = SessionSettings::default().url(database_url)?;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
     let pool = Pool::builder(manager)
         .max_size(options.max_size)
         .wait_timeout(Some(options.wait_timeout))

@@ -1,6 +1,8 @@
 //! Reading and replacing the database name in a Postgres URL, so one configured URL
 //! can also reach the `postgres` maintenance database (to create the target) or a
-//! per-test database. Only the URL form is handled, not libpq's `key=value` form:
+//! per-test database, and reading and setting its query parameters (the session
+//! settings of [`super::session`]). Only the URL form is handled, not libpq's
+//! `key=value` form:
 //! `postgres[ql]://[user[:password]@][host][:port][/database][?params][#fragment]`.
 
 use super::error::DbError;
@@ -81,6 +83,60 @@ pub fn with_database(url: &str, database: &str) -> Result<String, DbError> {
     Ok(out)
 }
 
+/// The value of query parameter `key`, percent-decoded; the last one when it is given
+/// more than once (the one tokio-postgres and libpq use).
+pub fn query_param(url: &str, key: &str) -> Result<Option<String>, DbError> {
+    let parts = split(url)?;
+    let found = parts
+        .query
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(name, _)| *name == key)
+        .map(|(_, value)| value)
+        .next_back();
+    found.map(decode).transpose()
+}
+
+/// The same URL with each of `params` set: a parameter already there takes the new
+/// value in its place, the others are appended in order.
+pub fn with_params(url: &str, params: &[(&str, String)]) -> Result<String, DbError> {
+    let parts = split(url)?;
+    let mut pairs: Vec<(String, String)> = parts
+        .query
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => (name.to_owned(), value.to_owned()),
+            None => (pair.to_owned(), String::new()),
+        })
+        .collect();
+    for (name, value) in params {
+        let value = encode(value);
+        let mut replaced = false;
+        for pair in pairs.iter_mut().filter(|(n, _)| n == name) {
+            pair.1.clone_from(&value);
+            replaced = true;
+        }
+        if !replaced {
+            pairs.push(((*name).to_owned(), value));
+        }
+    }
+    let mut out = parts.head.to_owned();
+    if let Some(path) = parts.path {
+        out.push('/');
+        out.push_str(path);
+    }
+    let query: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(&query.join("&"));
+    }
+    out.push_str(parts.fragment);
+    Ok(out)
+}
+
 /// Percent-encodes all but RFC 3986's unreserved characters.
 fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -133,6 +189,23 @@ mod tests {
         assert!(name("mysql://h/app").is_err());
         assert!(name("host=h dbname=app").is_err());
         assert!(name("postgres://h/bad%zz").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn reads_and_sets_query_parameters() -> Result<(), DbError> {
+        let url = "postgres://u@h/app?sslmode=disable&options=-c%20a%3D1#f";
+        assert_eq!(query_param(url, "options")?.as_deref(), Some("-c a=1"));
+        assert_eq!(query_param(url, "keepalives")?, None);
+        let set = with_params(url, &[("options", "-c b=2".into()), ("x", "1".into())])?;
+        assert_eq!(
+            set,
+            "postgres://u@h/app?sslmode=disable&options=-c%20b%3D2&x=1#f"
+        );
+        assert_eq!(
+            with_params("postgres://h", &[("k", "v".into())])?,
+            "postgres://h?k=v"
+        );
         Ok(())
     }
 

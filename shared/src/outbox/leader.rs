@@ -5,6 +5,18 @@
 //! failed statement or an ended notification stream, never as a relay that goes on
 //! publishing after its lock was released. The janitor (in `workers`) holds its own
 //! key through the same session type: one election mechanism for every periodic job.
+//!
+//! A leader whose host or network vanishes must lose the lock soon, or no follower can
+//! lead. TCP alone does not see every such loss: a proxy or load balancer in between
+//! that stops forwarding still acknowledges both ends, so neither side's keepalives
+//! fail. So a leader session runs with `idle_session_timeout` (with
+//! `idle_in_transaction_session_timeout` and `statement_timeout`, whichever state it
+//! was left in): once the server hears nothing from it for that long it ends the
+//! session, which releases the lock, and a follower's next attempt takes it. The
+//! holder keeps the session busy more often than that (every
+//! [`SessionSettings::heartbeat`]: the relay's poll, the janitor's lock check), and
+//! every statement it runs is bounded, so a leader cut off notices within its I/O
+//! timeout and stops.
 
 use std::time::Duration;
 
@@ -15,6 +27,7 @@ use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::{OUTBOX_CHANNEL, RelayError, bounded};
+use crate::db::SessionSettings;
 
 /// Why [`LeaderSession::wait`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,26 +52,70 @@ pub struct LeaderSession {
     conn: AsyncPgConnection,
     key: i64,
     io_timeout: Duration,
+    heartbeat: Option<Duration>,
 }
 
 impl LeaderSession {
-    /// Opens the session. Nothing is locked yet.
+    /// Opens a leader's session (the relay's, the janitor's): the server ends it once
+    /// it has been idle for the URL's idle timeout, so its holder must run a statement
+    /// every [`LeaderSession::heartbeat`]. Nothing is locked yet.
     pub async fn connect(
         database_url: &str,
         key: i64,
         io_timeout: Duration,
     ) -> Result<Self, RelayError> {
+        let url = SessionSettings::default()
+            .leader_url(database_url)
+            .map_err(|e| RelayError::InvalidConfig(e.to_string()))?;
+        let settings = SessionSettings::from_url(&url)
+            .map_err(|e| RelayError::InvalidConfig(e.to_string()))?;
+        Self::open(&url, key, io_timeout, Some(settings.heartbeat())).await
+    }
+
+    /// Opens a claim's session: a lock held while a job works elsewhere, idle for as
+    /// long as the job takes, so the server does not end it for idling (it does end it
+    /// on a connection that stopped answering TCP). Nothing is locked yet.
+    pub async fn connect_claim(
+        database_url: &str,
+        key: i64,
+        io_timeout: Duration,
+    ) -> Result<Self, RelayError> {
+        let url = SessionSettings::default()
+            .url(database_url)
+            .map_err(|e| RelayError::InvalidConfig(e.to_string()))?;
+        Self::open(&url, key, io_timeout, None).await
+    }
+
+    async fn open(
+        url: &str,
+        key: i64,
+        io_timeout: Duration,
+        heartbeat: Option<Duration>,
+    ) -> Result<Self, RelayError> {
         let conn = bounded(
             io_timeout,
             "connecting to Postgres",
-            AsyncPgConnection::establish(database_url),
+            AsyncPgConnection::establish(url),
         )
         .await?;
         Ok(Self {
             conn,
             key,
             io_timeout,
+            heartbeat,
         })
+    }
+
+    /// How often a leader session must run a statement to keep its session (None for
+    /// a claim's, which may idle).
+    pub fn heartbeat(&self) -> Option<Duration> {
+        self.heartbeat
+    }
+
+    /// `wait` shortened to the heartbeat, so a session is never idle long enough for
+    /// the server to end it.
+    fn within_heartbeat(&self, wait: Duration) -> Duration {
+        self.heartbeat.map_or(wait, |beat| wait.min(beat))
     }
 
     /// One attempt at the lock; true when this session holds it now. Session-level, so
@@ -97,7 +154,7 @@ impl LeaderSession {
             }
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(false),
-                () = tokio::time::sleep(retry) => {}
+                () = tokio::time::sleep(self.within_heartbeat(retry)) => {}
             }
         }
     }
@@ -164,13 +221,15 @@ impl LeaderSession {
         }
     }
 
-    /// Sleeps until a notification arrives, `poll` passes, or `shutdown` is cancelled.
-    /// Also notices a session that died while idle (the notification stream ends).
+    /// Sleeps until a notification arrives, `poll` (at most the heartbeat) passes, or
+    /// `shutdown` is cancelled. Also notices a session that died while idle (the
+    /// notification stream ends).
     pub async fn wait(
         &mut self,
         poll: Duration,
         shutdown: &CancellationToken,
     ) -> Result<Wake, RelayError> {
+        let poll = self.within_heartbeat(poll);
         let mut stream = std::pin::pin!(self.conn.notifications_stream());
         tokio::select! {
             () = shutdown.cancelled() => Ok(Wake::Shutdown),

@@ -25,6 +25,7 @@ mod hostile_http;
 mod image_data;
 mod image_list;
 mod janitor;
+mod leader_failover;
 mod migrate;
 mod notifications;
 mod openapi;
@@ -33,6 +34,8 @@ mod operability;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod outbox;
+mod pg_blackhole;
+mod pg_timeouts;
 mod poison;
 mod prepared;
 mod private_broker;

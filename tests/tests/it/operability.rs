@@ -299,6 +299,7 @@ async fn a_worker_serves_metrics_health_and_readiness() {
         database_url: database_url.to_owned(),
         amqp_url: bus.url().to_owned(),
         name: "operability-probe".to_owned(),
+        progress: None,
         flow: Default::default(),
     };
     let router = workers::ops::router(&config(db.url())).expect("router");
@@ -348,6 +349,7 @@ async fn retries_and_dead_letters_are_counted() {
         fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
         notifications: None,
         intake: Default::default(),
+        progress: Default::default(),
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let worker = tokio::spawn(workers::run_fleet(config, shutdown.clone()));

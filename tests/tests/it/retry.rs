@@ -46,6 +46,7 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
         ),
         notifications: Some(bus.notifications()),
         intake: Default::default(),
+        progress: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run_fleet(config, shutdown.clone()));

@@ -80,7 +80,8 @@ async fn the_diesel_schema_matches_the_migrations() -> anyhow::Result<()> {
             rejection],
         events: [seq, event_id, aggregate_type, aggregate_id, version, event_type,
             from_status, to_status, routing_key, command_id, correlation_id, actor,
-            snapshot, occurred_at, published_at, traceparent],
+            snapshot, occurred_at, published_at, traceparent, publish_attempts, last_error,
+            last_attempt_at, quarantined_at],
     );
 
     let db = TestDb::new().await?;

@@ -83,22 +83,33 @@ pub struct Janitor {
     pub store: ImageStore,
 }
 
-/// Runs a janitor candidate until `shutdown` is cancelled: tries the lock each
-/// interval, and while it holds it runs a round each interval. Failures are logged and
-/// retried next interval, never returned.
+/// Runs a janitor candidate until `shutdown` is cancelled: tries the lock (or, holding
+/// it, checks it is still held) each interval, or each heartbeat of its lock session if
+/// that is sooner (the server ends a leader session idle for longer, see
+/// [`LeaderSession`](shared::outbox::leader::LeaderSession)), and while it holds the
+/// lock runs a round each interval. Failures are logged and retried next time, never
+/// returned.
 pub async fn run_janitor(config: JanitorConfig, janitor: Janitor, shutdown: CancellationToken) {
     let mut leadership = Leadership::new(&config);
-    let mut ticks = tokio::time::interval(config.interval);
+    let heartbeat = shared::db::SessionSettings::from_url(&config.database_url)
+        .map_or(config.interval, |settings| settings.heartbeat());
+    let mut ticks = tokio::time::interval(config.interval.min(heartbeat));
     // A slow round delays the next one instead of causing a burst of catch-up rounds.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_round: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             _ = ticks.tick() => {}
         }
         if !leadership.lead(&shutdown).await {
+            last_round = None;
             continue;
         }
+        if last_round.is_some_and(|at| at.elapsed() < config.interval) {
+            continue;
+        }
+        last_round = Some(tokio::time::Instant::now());
         let round = round::run(
             &janitor,
             config.batch_size,

@@ -126,9 +126,10 @@ async fn run_task(task_id: TaskId, ctx: &JobContext) -> Result<(), JobError> {
     // at least once, the broker redelivers a long job whose consumer it timed out). The
     // claim is a session-level advisory lock on a connection of its own, so it ends with
     // the job, or with the worker if it dies, and a redelivery can then take over.
-    let mut claim = LeaderSession::connect(&ctx.database_url, claim_key(task_id), CLAIM_TIMEOUT)
-        .await
-        .map_err(|e| JobError::Transient(e.to_string()))?;
+    let mut claim =
+        LeaderSession::connect_claim(&ctx.database_url, claim_key(task_id), CLAIM_TIMEOUT)
+            .await
+            .map_err(|e| JobError::Transient(e.to_string()))?;
     if !claim
         .try_lock()
         .await

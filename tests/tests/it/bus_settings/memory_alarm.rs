@@ -66,6 +66,7 @@ fn worker(db: &TestDb, url: &str, topology: &Topology, flow: &PublishFlow) -> wo
         ),
         notifications: None,
         intake: Default::default(),
+        progress: Default::default(),
     }
 }
 
@@ -151,6 +152,7 @@ async fn under_a_memory_alarm_workers_and_gateway_are_not_ready_and_nothing_is_l
         amqp_url: url.clone(),
         name: "alarm-probe".into(),
         flow: flow.clone(),
+        progress: None,
     })
     .expect("ops router");
     let readyz = tower::ServiceExt::oneshot(
