@@ -11,6 +11,7 @@ mod broker_cluster;
 mod bus_settings;
 mod cli;
 mod client;
+mod cluster_fleet;
 mod commands_e2e;
 mod compose;
 mod concurrency;

@@ -6,7 +6,6 @@
 
 mod failover;
 mod memory_alarm;
-mod private_node;
 mod publisher;
 
 use std::time::Duration;
