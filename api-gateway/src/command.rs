@@ -112,7 +112,7 @@ pub async fn execute(
             // fence waits out any worker still holding it, and its record, if any, is
             // its answer.
             tokio::time::sleep_until(answer_by).await;
-            match settled(state, envelope.command_id).await {
+            match settled(state, &envelope).await {
                 Ok(Some(Answer::Applied(result))) => Ok(*result),
                 Ok(Some(Answer::Refused(rejection))) => answer(CommandReply::Rejected {
                     command_id: Some(envelope.command_id),
@@ -147,13 +147,16 @@ fn answer(reply: CommandReply) -> Result<CommandResult, ApiError> {
     }
 }
 
-/// The final answer for `command_id` past its deadline (none: never applied), read
+/// The final answer for `envelope` past its deadline (none: never applied), read
 /// behind its fence within the fence timeout; an error when it cannot be known.
-async fn settled(state: &AppState, command_id: CommandId) -> Result<Option<Answer>, String> {
+async fn settled(state: &AppState, envelope: &CommandEnvelope) -> Result<Option<Answer>, String> {
+    let Some(deadline) = envelope.deadline else {
+        return Err("the command has no deadline".to_owned());
+    };
     let bound = state.settings.fence_timeout;
     let read = async {
         let mut conn = state.reads.get().await.map_err(|e| e.to_string())?;
-        fence::settled_answer(&mut conn, command_id, bound)
+        fence::settled_answer(&mut conn, envelope.command_id, deadline, bound)
             .await
             .map_err(|e| e.to_string())
     };

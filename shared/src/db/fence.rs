@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 
 use super::DbError;
@@ -45,17 +46,21 @@ pub(crate) fn shared_lock_item(first: usize) -> String {
     )
 }
 
-/// The final answer for `command_id`, once its deadline has passed: waits up to `bound`
-/// for any worker transaction holding the command's key (a commit under way), then
-/// reads its record. `None` means never applied: no worker can apply it any more.
-/// An error (the wait timed out, Postgres unreachable) means the outcome is unknown.
+/// The final answer for `command_id`, whose deadline is `deadline`: waits until the
+/// deadline has passed by the database's clock (the one workers check against; the
+/// caller's may be ahead of it), then for any worker transaction holding the command's
+/// key (a commit under way), then reads its record; each wait at most `bound`. `None`
+/// means never applied: no worker can apply it any more. An error (a wait timed out,
+/// Postgres unreachable) means the outcome is unknown.
 pub async fn settled_answer(
     conn: &mut AsyncPgConnection,
     command_id: CommandId,
+    deadline: DateTime<Utc>,
     bound: Duration,
 ) -> Result<Option<Answer>, DbError> {
     let (first, second) = lock_key(command_id);
     let millis = bound.as_millis().max(1);
+    let deadline = deadline.to_rfc3339_opts(SecondsFormat::Micros, true);
     conn.build_transaction()
         .read_committed()
         .read_only()
@@ -64,6 +69,8 @@ pub async fn settled_answer(
             // lock was granted, so it sees whatever the transactions waited for wrote.
             conn.batch_execute(&format!(
                 "SET LOCAL lock_timeout = {millis}; SET LOCAL statement_timeout = {millis}; \
+                 SELECT pg_sleep(GREATEST(0, EXTRACT(EPOCH FROM \
+                     '{deadline}'::timestamptz - clock_timestamp()))); \
                  SELECT pg_advisory_xact_lock({first}, {second})"
             ))
             .await?;

@@ -73,7 +73,8 @@ async fn gateway_answer(url: &str, envelope: &CommandEnvelope) -> Option<Answer>
     let mut conn = AsyncPgConnection::establish(url)
         .await
         .expect("the gateway's session");
-    fence::settled_answer(&mut conn, envelope.command_id, DEADLINE)
+    let deadline = envelope.deadline.expect("a deadline");
+    fence::settled_answer(&mut conn, envelope.command_id, deadline, DEADLINE)
         .await
         .expect("the record read behind the fence")
 }
@@ -195,10 +196,17 @@ async fn a_fence_not_had_in_time_is_an_unknown_outcome_not_a_record() {
     let mut gateway = AsyncPgConnection::establish(db.url())
         .await
         .expect("gateway session");
-    let waited = fence::settled_answer(&mut gateway, command_id, Duration::from_millis(100)).await;
+    let deadline = Utc::now() - chrono::Duration::seconds(1);
+    let waited = fence::settled_answer(
+        &mut gateway,
+        command_id,
+        deadline,
+        Duration::from_millis(100),
+    )
+    .await;
     assert!(waited.is_err(), "no answer can be known yet: {waited:?}");
     worker.batch_execute("ROLLBACK").await.expect("rolled back");
-    let settled = fence::settled_answer(&mut gateway, command_id, DEADLINE)
+    let settled = fence::settled_answer(&mut gateway, command_id, deadline, DEADLINE)
         .await
         .expect("the same session reads behind the fence");
     assert!(settled.is_none(), "nothing recorded: {settled:?}");
