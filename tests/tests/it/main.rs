@@ -17,6 +17,7 @@ mod compose;
 mod concurrency;
 mod deadline;
 mod fault_harness;
+mod fence;
 mod fetch;
 mod fetch_ssrf;
 mod fleet;
