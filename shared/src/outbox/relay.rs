@@ -192,7 +192,11 @@ impl Relay {
             let mut progress = false;
             if !rows.is_empty() {
                 let notifications = self.notifications(db, &rows).await?;
-                let published = publish_batch(config, channel, &rows, &notifications).await?;
+                // A batch of many waves, or slow confirms, outlasts the session's idle
+                // timeout: the lock is proved meanwhile, or the server would end the
+                // session mid-batch and a follower would publish the same rows.
+                let publish = publish_batch(config, channel, &rows, &notifications);
+                let published = db.while_working(publish).await?;
                 // Marked only now that the broker confirmed: a crash before this line
                 // publishes the batch again (at least once), never loses it.
                 let mark = mark_published(db.conn(), &published.confirmed);
