@@ -133,9 +133,11 @@ async fn a_relay_batch_longer_than_the_idle_timeout_keeps_the_lock_and_is_sent_o
         let token = shutdown.clone();
         async move { slowed.run(token).await }
     });
-    wait_until(DEADLINE, "the relay behind the slow broker leads", async || {
-        *slowed_leads.borrow_and_update()
-    })
+    wait_until(
+        DEADLINE,
+        "the relay behind the slow broker leads",
+        async || *slowed_leads.borrow_and_update(),
+    )
     .await
     .expect("a leader");
     let follower = relay(&database_url, bus.url(), &bus, "follower");
@@ -149,9 +151,8 @@ async fn a_relay_batch_longer_than_the_idle_timeout_keeps_the_lock_and_is_sent_o
         let Ok(mut conn) = db.conn().await else {
             return false;
         };
-        let query = diesel::sql_query(
-            "SELECT count(*) AS count FROM events WHERE published_at IS NULL",
-        );
+        let query =
+            diesel::sql_query("SELECT count(*) AS count FROM events WHERE published_at IS NULL");
         query
             .get_result::<Unstamped>(&mut conn)
             .await
