@@ -2,27 +2,31 @@
 //! its idle timeout (which releases the lock, so that a silent leader is replaced), so
 //! a leader must not go quiet on it mid-work: a relay batch whose confirms are slowed
 //! by latency on the broker side, taking many idle timeouts, is published once, by one
-//! leader; and a leader session runs with the idle timeout its URL names.
+//! leader; a janitor round held up on a row lock keeps the janitor's lock; and a
+//! leader session runs with the idle timeout its URL names.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use chrono::Utc;
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use imagefleet_tests::fixtures::{create, envelope, owner, set_property};
 use imagefleet_tests::wait::wait_until;
-use imagefleet_tests::{Fault, FaultProxy, TestBus, TestDb};
+use imagefleet_tests::{Fault, FaultProxy, HeldLock, TestBus, TestDb};
 use lapin::options::{QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use shared::db::{Repository, SessionSettings};
-use shared::domain::{DomainConfig, ImageId};
+use shared::db::{PoolOptions, Repository, SessionSettings, build_pool};
+use shared::domain::command::Leased;
+use shared::domain::{Command, DomainConfig, ImageId};
 use shared::messaging::connection::connect;
 use shared::outbox::leader::LeaderSession;
 use shared::outbox::{OUTBOX_LOCK_KEY, Relay, RelayConfig};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use workers::janitor::{JANITOR_LOCK_KEY, Janitor, JanitorConfig, run_janitor};
 
 /// Long enough for a relay to connect through the slowed proxy and publish the batch.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -210,4 +214,113 @@ async fn a_leader_session_runs_with_the_configured_idle_timeout() {
         .expect("the setting");
     assert_eq!(shown.idle_session_timeout, "45s");
     assert_eq!(session.heartbeat(), Some(Duration::from_secs(15)));
+}
+
+#[derive(QueryableByName)]
+struct Holder {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    pid: Option<i32>,
+}
+
+/// The backend holding the janitor's lock, if any.
+async fn janitor_holder(db: &TestDb) -> Option<i32> {
+    let mut conn = db.conn().await.ok()?;
+    let query = diesel::sql_query(
+        "SELECT (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1) AS pid",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(JANITOR_LOCK_KEY);
+    query.get_result::<Holder>(&mut conn).await.ok()?.pid
+}
+
+#[derive(QueryableByName)]
+struct Waiting {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    waiting: bool,
+}
+
+/// Whether a session of the test's database waits for a row lock.
+async fn a_command_waits(db: &TestDb) -> bool {
+    let Ok(mut conn) = db.conn().await else {
+        return false;
+    };
+    let query = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock') AS waiting",
+    );
+    query
+        .get_result::<Waiting>(&mut conn)
+        .await
+        .is_ok_and(|row| row.waiting)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_janitor_round_longer_than_the_idle_timeout_keeps_the_lock() {
+    let db = TestDb::new().await.expect("test database");
+    let repo = Repository::new(db.pool().clone(), DomainConfig::default());
+    let image = ImageId::generate();
+    repo.apply(&envelope(owner(), create(image, "stale")))
+        .await
+        .expect("created");
+    let leased = Leased {
+        image_id: image,
+        lease_expires_at: Utc::now() - chrono::Duration::minutes(5),
+    };
+    repo.apply(&envelope(owner(), Command::BeginUpload(leased)))
+        .await
+        .expect("a stale upload");
+    // The janitor's give-back waits on this row for three idle timeouts.
+    let held = HeldLock::image_row(db.url(), image.as_uuid())
+        .await
+        .expect("row held");
+    let patient = SessionSettings {
+        lock_timeout: IDLE * 3,
+        ..SessionSettings::default()
+    };
+    let pool =
+        build_pool(&patient.url(db.url()).expect("url"), PoolOptions::default()).expect("pool");
+    let janitor = Janitor {
+        repository: Repository::new(pool, DomainConfig::default()),
+        store: db.store(),
+        bound: Duration::from_secs(30),
+    };
+    let settings = SessionSettings {
+        idle_timeout: IDLE,
+        ..SessionSettings::default()
+    };
+    let config = JanitorConfig::new(
+        settings.leader_url(db.url()).expect("url"),
+        Duration::from_secs(3600),
+    );
+    let shutdown = CancellationToken::new();
+
+    tokio::spawn(run_janitor(
+        config.clone(),
+        janitor.clone(),
+        shutdown.clone(),
+    ));
+    let mut leader = None;
+    wait_until(DEADLINE, "a janitor leads", async || {
+        leader = janitor_holder(&db).await;
+        leader.is_some()
+    })
+    .await
+    .expect("a leader");
+    tokio::spawn(run_janitor(config, janitor, shutdown.clone()));
+    wait_until(
+        DEADLINE,
+        "the round's command waits on the row",
+        async || a_command_waits(&db).await,
+    )
+    .await
+    .expect("the round started");
+    wait_until(DEADLINE, "the command gave up waiting", async || {
+        !a_command_waits(&db).await
+    })
+    .await
+    .expect("the lock timeout ended the wait");
+    let holder = janitor_holder(&db).await;
+    shutdown.cancel();
+    held.release().await.expect("row released");
+    assert_eq!(holder, leader, "the leader kept its lock through the round");
 }
