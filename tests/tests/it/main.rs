@@ -1,6 +1,7 @@
 //! imagefleet's integration tests: one binary (it links once), a module per feature.
 //! They need the Postgres named by `IMAGEFLEET_TEST_DATABASE_URL` (default: local).
 
+mod amqp_halfopen;
 mod api_identity;
 mod api_images;
 mod api_locations;
