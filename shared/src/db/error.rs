@@ -33,6 +33,10 @@ pub enum DbError {
     /// Nothing of the command was written.
     #[error("the database connection failed: {0}")]
     Unavailable(String),
+    /// Not tried: an earlier command of the same target failed retryably and is to be
+    /// applied first (the text is its failure), so this one must not overtake it.
+    #[error("not tried before an earlier command of its target: {0}")]
+    HeldBack(String),
     /// A stored row does not decode into its domain type: schema drift or a hand edit.
     #[error("stored {what} does not decode: {source}")]
     Corrupt {
@@ -117,7 +121,7 @@ impl DbError {
             | DbError::InvalidUrl(_)
             | DbError::Migration(_)
             | DbError::PoolBuild(_) => FailureClass::Permanent,
-            DbError::Query(_) => FailureClass::Transient,
+            DbError::Query(_) | DbError::HeldBack(_) => FailureClass::Transient,
         }
     }
 
