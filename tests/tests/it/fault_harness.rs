@@ -27,10 +27,19 @@ async fn a_passing_proxy_forwards_and_a_latency_one_still_answers() {
     conn.batch_execute("SELECT 1")
         .await
         .expect("query through a passing proxy");
-    proxy.set(Fault::Latency(Duration::from_millis(50)));
+    let delay = Duration::from_millis(100);
+    proxy.set(Fault::Latency(delay));
+    let started = std::time::Instant::now();
     conn.batch_execute("SELECT 1")
         .await
         .expect("query through a slow proxy");
+    // A lower bound only (each way waits at least the delay), so it cannot flake:
+    // it shows the latency is injected, not how fast anything is.
+    assert!(
+        started.elapsed() >= 2 * delay,
+        "the query took {:?}, less than a round trip's injected latency",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
