@@ -33,6 +33,7 @@ mod operability;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod outbox;
+mod permanent_failures;
 mod pg_blackhole;
 mod pg_timeouts;
 mod poison;
