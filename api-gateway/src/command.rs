@@ -4,11 +4,13 @@
 //! outcome instead of applying twice. The command carries the request id as its
 //! correlation id and the request span's W3C trace context in its `traceparent` header,
 //! and a deadline past which no worker applies it: the gateway's 503 comes after that
-//! deadline, so it means the command was not applied.
+//! deadline, behind the command's fence (`shared::db::fence`), so it means the command
+//! was not applied.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use shared::db::document::{self, Answer};
+use shared::db::document::Answer;
+use shared::db::fence;
 use shared::domain::{Actor, Command, CommandId, Rejection, RejectionKind};
 use shared::messaging::client::ClientError;
 use shared::messaging::{CommandEnvelope, CommandReply, CommandResult, TraceContext};
@@ -76,9 +78,10 @@ impl RequestContext {
 
 /// Sends `command` as `actor` with a deadline `command_timeout` from now, and waits
 /// for the worker's answer. A 503 comes only once the deadline and the commit margin
-/// have passed (or when nothing could be sent): no worker applies the command after
-/// its deadline, so the 503 means "not applied", and a client may send the request
-/// again without applying it twice.
+/// have passed and the command's fence (see [`shared::db::fence`]) shows no worker
+/// applied it or can any more (or at once when nothing could be sent): the 503 means
+/// "not applied", and a client may send the request again without applying it twice.
+/// When even the fence cannot be read, the 503 says the outcome is unknown.
 pub async fn execute(
     state: &AppState,
     request: &RequestContext,
@@ -98,21 +101,34 @@ pub async fn execute(
     match state.commands.send(&envelope, wait).await {
         Ok(reply) => answer(reply),
         Err(error) if !error.is_retryable() => Err(ApiError::internal(error)),
-        // The broker could not be reached: the command never left.
-        Err(error @ ClientError::Connection(_)) => Err(not_applied(&error, &envelope)),
+        // Nothing was sent: the broker could not be reached, or it blocks publishers
+        // (flow control), or too many commands await confirms. No worker has it.
+        Err(
+            error @ (ClientError::Connection(_) | ClientError::Blocked | ClientError::Backlog(_)),
+        ) => Err(not_applied(&error, &envelope)),
         Err(error) => {
             // The command may be queued, or applied with its reply lost (a dropped
-            // connection): once its deadline has passed, no worker will apply it any
-            // more, and its record, if any, is its answer.
+            // connection), or its commit under way: once its deadline has passed, the
+            // fence waits out any worker still holding it, and its record, if any, is
+            // its answer.
             tokio::time::sleep_until(answer_by).await;
-            match recorded(state, envelope.command_id).await {
-                Some(Answer::Applied(result)) => Ok(*result),
-                Some(Answer::Refused(rejection)) => answer(CommandReply::Rejected {
+            match settled(state, &envelope).await {
+                Ok(Some(Answer::Applied(result))) => Ok(*result),
+                Ok(Some(Answer::Refused(rejection))) => answer(CommandReply::Rejected {
                     command_id: Some(envelope.command_id),
                     kind: rejection.kind,
                     message: rejection.message,
                 }),
-                None => Err(not_applied(&error, &envelope)),
+                Ok(None) => Err(not_applied(&error, &envelope)),
+                Err(unknown) => {
+                    tracing::warn!(%error, %unknown, command.id = %envelope.command_id,
+                        "command unanswered and its outcome unknown");
+                    Err(ApiError::unavailable(
+                        "The image service could not complete the request in time and cannot \
+                         tell whether it was applied; retrying it with the same Idempotency-Key \
+                         is safe.",
+                    ))
+                }
             }
         }
     }
@@ -131,17 +147,25 @@ fn answer(reply: CommandReply) -> Result<CommandResult, ApiError> {
     }
 }
 
-/// The answer recorded for `command_id`; none when there is none or it cannot be
-/// read (Postgres unreachable: no worker can apply the command either).
-async fn recorded(state: &AppState, command_id: CommandId) -> Option<Answer> {
-    let mut conn = state.reads.get().await.ok()?;
-    document::recorded_answer(&mut conn, command_id)
-        .await
-        .inspect_err(
-            |error| tracing::warn!(%error, command.id = %command_id, "reading a command's record"),
-        )
-        .ok()
-        .flatten()
+/// The final answer for `envelope` past its deadline (none: never applied), read
+/// behind its fence within the fence timeout; an error when it cannot be known.
+async fn settled(state: &AppState, envelope: &CommandEnvelope) -> Result<Option<Answer>, String> {
+    let Some(deadline) = envelope.deadline else {
+        return Err("the command has no deadline".to_owned());
+    };
+    let bound = state.settings.fence_timeout;
+    let read = async {
+        let mut conn = state.reads.get().await.map_err(|e| e.to_string())?;
+        fence::settled_answer(&mut conn, envelope.command_id, deadline, bound)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    // The server ends the wait at `bound`; the margin covers the round trips, and a
+    // database that answers nothing at all.
+    match tokio::time::timeout(bound + state.settings.commit_margin, read).await {
+        Ok(answer) => answer,
+        Err(_) => Err("no answer from the database".to_owned()),
+    }
 }
 
 fn not_applied(error: &ClientError, envelope: &CommandEnvelope) -> ApiError {

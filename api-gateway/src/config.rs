@@ -115,6 +115,7 @@ impl GatewayArgs {
         Settings {
             command_timeout: Duration::from_secs(self.command_timeout),
             commit_margin: Duration::from_millis(self.commit_margin_ms),
+            fence_timeout: self.database.session_settings().transaction_bound(),
             show_multiple_locations: self.domain.show_multiple_locations,
             data_lease: chrono::Duration::seconds(i64::from(self.data_lease)),
             image_size_cap: u64::try_from(self.domain.image_size_cap).unwrap_or(0),

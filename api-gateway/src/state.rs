@@ -20,6 +20,11 @@ pub struct Settings {
     /// before a 503, for a commit that was under way at the deadline (and the clocks
     /// of the gateway and Postgres being apart): after it, the 503 is definitive.
     pub commit_margin: Duration,
+    /// How long, past the margin, the gateway waits for a worker transaction still
+    /// holding an unanswered command (its commit under way) before it answers that the
+    /// outcome is unknown: the longest the server keeps such a transaction open
+    /// (statement timeout plus idle-in-transaction timeout).
+    pub fence_timeout: Duration,
     /// Show `locations` and `direct_url` (Glance's `show_multiple_locations`).
     pub show_multiple_locations: bool,
     /// How long an upload, stage or import may hold its image before the janitor gives
@@ -37,6 +42,7 @@ impl Default for Settings {
         Self {
             command_timeout: Duration::from_secs(10),
             commit_margin: Duration::from_secs(2),
+            fence_timeout: shared::db::SessionSettings::default().transaction_bound(),
             show_multiple_locations: false,
             data_lease: chrono::Duration::hours(1),
             image_size_cap: 1 << 40,

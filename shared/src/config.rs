@@ -77,7 +77,8 @@ pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// Where the messages go.
 #[derive(Debug, Clone, Args)]
 pub struct AmqpArgs {
-    /// RabbitMQ URL.
+    /// RabbitMQ URL (or a comma-separated list of a cluster's nodes). A connection
+    /// asks for a 10 s heartbeat unless the URL names one (`?heartbeat=N`).
     #[arg(long, env = "IMAGEFLEET_AMQP_URL", default_value = DEFAULT_AMQP_URL)]
     pub amqp_url: String,
     /// Prefix of every exchange and queue name (`imagefleet.commands`, ...).

@@ -23,7 +23,7 @@ pub enum Fault {
     Pass,
     /// Forward both ways, each chunk after this delay.
     Latency(Duration),
-    /// Read from both sides and drop it; never answer, never close.
+    /// Read from both sides and drop it; never answer, never pass a close on.
     Blackhole,
 }
 
@@ -186,8 +186,16 @@ async fn pipe(
             read = from.read(&mut buffer) => read,
         };
         let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+            Ok(n) if n > 0 => n,
+            // A partition hides a peer's close as it hides its bytes: the other side
+            // learns of it only by its own timeouts, or once the proxy passes again.
+            _ if *fault.borrow() == Fault::Blackhole => {
+                tokio::select! {
+                    () = ended.cancelled() => return,
+                    _ = fault.wait_for(|now| *now != Fault::Blackhole) => break,
+                }
+            }
+            _ => break,
         };
         let current = *fault.borrow_and_update();
         match current {

@@ -3,8 +3,8 @@
 
 use shared::domain::DomainConfig;
 use shared::fetch::{ImportFilter, SafeFetcher};
-use shared::messaging::WorkQueue;
 use shared::messaging::intake::IntakePolicy;
+use shared::messaging::{Topology, WorkQueue};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -93,6 +93,21 @@ impl TestWorker {
         Self::run(config)
     }
 
+    /// Starts a worker on a broker of the test's own (a private node or cluster, named
+    /// by `amqp_url`, one node or a list) and its `topology`, without Glance
+    /// notifications.
+    pub fn start_on(db: &TestDb, amqp_url: &str, topology: &Topology, name: &str) -> Self {
+        Self::run(Self::config_on(
+            db,
+            amqp_url,
+            topology,
+            name,
+            DomainConfig::default(),
+            ImportFilter::default(),
+            Some(JANITOR_INTERVAL),
+        ))
+    }
+
     fn start_full(
         db: &TestDb,
         bus: &TestBus,
@@ -127,6 +142,28 @@ impl TestWorker {
         filter: ImportFilter,
         janitor_interval: Option<Duration>,
     ) -> FleetConfig {
+        let mut config = Self::config_on(
+            db,
+            bus.url(),
+            bus.topology(),
+            name,
+            domain,
+            filter,
+            janitor_interval,
+        );
+        config.notifications = Some(bus.notifications());
+        config
+    }
+
+    fn config_on(
+        db: &TestDb,
+        amqp_url: &str,
+        topology: &Topology,
+        name: &str,
+        domain: DomainConfig,
+        filter: ImportFilter,
+        janitor_interval: Option<Duration>,
+    ) -> FleetConfig {
         let max_bytes = u64::try_from(domain.image_size_cap).unwrap_or(0);
         FleetConfig {
             queues: WorkQueue::ALL.to_vec(),
@@ -134,8 +171,8 @@ impl TestWorker {
             fetcher: SafeFetcher::new(filter, max_bytes, Duration::from_secs(60), 5),
             database_url: db.url().to_owned(),
             pool_size: 8,
-            amqp_url: bus.url().to_owned(),
-            topology: bus.topology().clone(),
+            amqp_url: amqp_url.to_owned(),
+            topology: topology.clone(),
             domain,
             concurrency: 4,
             commit_batch: shared::config::DEFAULT_COMMIT_BATCH.into(),
@@ -144,7 +181,7 @@ impl TestWorker {
             name: name.to_owned(),
             janitor_interval,
             processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
-            notifications: Some(bus.notifications()),
+            notifications: None,
             intake: IntakePolicy::default(),
             progress: Default::default(),
         }

@@ -4,12 +4,14 @@
 //! one, and the consumer's acks still flow. Every publish waits, for at most the confirm
 //! timeout, for the broker's confirm before the original delivery is acked; a timeout,
 //! a nack or a return (retries and dead letters are `mandatory`) is an error, and the
-//! original stays unacked. Retries and dead letters are counted once confirmed. Retries and dead letters are published as this
+//! original stays unacked; a nack or a lost confirm also retires the publishing session
+//! (see [`Publisher::is_open`]). Retries and dead letters are counted once confirmed. Retries and dead letters are published as this
 //! worker's own user, naming the producer they came from in `x-imagefleet-producer`:
 //! the broker refuses a `user_id` other than the publisher's, and a replay must be
 //! judged as the original producer, not as the worker or the operator replaying it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use lapin::message::Delivery;
@@ -41,6 +43,13 @@ pub struct Publisher {
     confirms: Confirms,
     /// True while the broker blocks the connection.
     blocked: tokio::sync::watch::Receiver<bool>,
+    /// Set once a publish was nacked, or not confirmed while the connection was not
+    /// blocked: [`Publisher::is_open`] then reads false, so the consumer ends the
+    /// session and the next one publishes on a fresh connection. Why: after a quorum
+    /// queue's leader moves (a cluster node stopped) the broker can keep nacking on the
+    /// channel that was publishing to it, and every reply, retry and dead letter on it
+    /// would fail from then on.
+    retired: Arc<AtomicBool>,
 }
 
 /// What a [`Publisher`] is opened with besides its connection.
@@ -110,6 +119,7 @@ impl Publisher {
             confirm_timeout: settings.confirm_timeout,
             confirms: Confirms::default(),
             blocked,
+            retired: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -125,9 +135,12 @@ impl Publisher {
         let _ = blocked.wait_for(|blocked| !blocked).await;
     }
 
-    /// Whether the publishing connection and channel are still open.
+    /// Whether the publishing connection and channel are still open and fit to publish
+    /// on (no nack or lost confirm so far).
     pub fn is_open(&self) -> bool {
-        self.connection.status().connected() && self.channel.status().connected()
+        self.connection.status().connected()
+            && self.channel.status().connected()
+            && !self.retired.load(Ordering::SeqCst)
     }
 
     /// Publishes and waits at most the confirm timeout for the broker's confirm. A
@@ -171,6 +184,9 @@ impl Publisher {
         let confirmation = match tokio::time::timeout(self.confirm_timeout, confirm).await {
             Err(_) => {
                 tracing::warn!(key, timeout = ?self.confirm_timeout, blocked = self.is_blocked(), "no publisher confirm in time");
+                if !self.is_blocked() {
+                    self.retired.store(true, Ordering::SeqCst);
+                }
                 return Err(refused("no publisher confirm in time"));
             }
             Ok(Err(_)) => return Err(refused("the publish ended without a confirm")),
@@ -183,7 +199,11 @@ impl Publisher {
                 Err(refused("the broker returned an unroutable publish"))
             }
             Confirmation::Nack(None) => {
-                tracing::warn!(key, "the broker refused (nacked) a publish");
+                tracing::warn!(
+                    key,
+                    "the broker refused (nacked) a publish; this channel is retired"
+                );
+                self.retired.store(true, Ordering::SeqCst);
                 Err(refused("the broker refused (nacked) a publish"))
             }
         }

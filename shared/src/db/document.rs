@@ -5,7 +5,7 @@
 
 use super::cached_sql::cached_sql;
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Jsonb, Nullable, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Integer, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
@@ -117,22 +117,29 @@ struct LoadedRow {
 }
 
 /// Reads the stored answer of `command_id`, the aggregates of `target` and the
-/// database's clock in one query.
+/// database's clock in one query, which first takes the command's fence key shared
+/// (see [`super::fence`]): the first statement of every transaction that applies or
+/// records a command.
 pub async fn load(
     conn: &mut AsyncPgConnection,
     command_id: CommandId,
     target: Target,
 ) -> Result<Loaded, DbError> {
+    let fence = super::fence::shared_lock_item(4);
     let sql = format!(
         "SELECT (SELECT {ANSWER} FROM processed_commands WHERE command_id = $1) AS processed, \
                 clock_timestamp() AS db_now, \
                 (SELECT {IMAGE_DOCUMENT} FROM images i WHERE i.id = $2) AS image, \
-                (SELECT to_jsonb(t) FROM tasks t WHERE t.id = $3) AS task"
+                (SELECT to_jsonb(t) FROM tasks t WHERE t.id = $3) AS task \
+         FROM {fence}"
     );
+    let (first, second) = super::fence::lock_key(command_id);
     let row: LoadedRow = cached_sql(sql)
         .bind::<SqlUuid, _>(command_id.as_uuid())
         .bind::<Nullable<SqlUuid>, _>(target.image().map(|id| id.as_uuid()))
         .bind::<Nullable<SqlUuid>, _>(target.task().map(|id| id.as_uuid()))
+        .bind::<Integer, _>(first)
+        .bind::<Integer, _>(second)
         .get_result(conn)
         .await?;
     Ok(Loaded {

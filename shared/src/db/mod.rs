@@ -15,6 +15,7 @@ pub use pool::{PgPool, PoolOptions, build_pool};
 pub use session::SessionSettings;
 mod deadline;
 pub mod document;
+pub mod fence;
 mod group_apply;
 pub mod image_list;
 pub mod repository;

@@ -8,7 +8,8 @@
 //! waiting under its AMQP correlation id. lapin does not reconnect by itself: when the
 //! connection drops, callers waiting for a reply fail with [`ClientError::Disconnected`]
 //! and the next call reconnects (with backoff, within its own time limit) and declares
-//! the topology again. While the broker blocks the connection (a memory or disk alarm)
+//! the topology again. A nacked or unconfirmed publish retires the link as well,
+//! although its connection looks alive (see `Link::retire_after`). While the broker blocks the connection (a memory or disk alarm)
 //! nothing is sent: calls fail at once with [`ClientError::Blocked`], and so does
 //! [`CommandClient::check_connection`], the gateway's readiness.
 
@@ -193,9 +194,12 @@ impl CommandClient {
         let link = self.link(deadline, self.publish_timeout).await?;
         let properties = properties(envelope, &self.inner.user);
         let publish = link.publish(&self.inner.topology, &body, properties);
-        timeout_at(deadline, publish)
+        let outcome = timeout_at(deadline, publish)
             .await
-            .map_err(|_| ClientError::Timeout(self.publish_timeout))?
+            .map_err(|_| ClientError::Timeout(self.publish_timeout))
+            .and_then(|confirmed| confirmed);
+        link.retire_after(&outcome);
+        outcome
     }
 
     /// Publishes a command and waits up to `timeout` (reconnection included) for the
@@ -220,9 +224,12 @@ impl CommandClient {
             .with_reply_to(DIRECT_REPLY_TO.into())
             .with_correlation_id(correlation_id.as_str().into());
         let publish = link.publish(&self.inner.topology, &body, properties);
-        timeout_at(deadline, publish)
+        let confirmed = timeout_at(deadline, publish)
             .await
-            .map_err(|_| ClientError::Timeout(timeout))??;
+            .map_err(|_| ClientError::Timeout(timeout))
+            .and_then(|confirmed| confirmed);
+        link.retire_after(&confirmed);
+        confirmed?;
         match timeout_at(deadline, reply).await {
             Err(_) => Err(ClientError::Timeout(timeout)),
             // The reader dropped the waiter without an answer: the connection is gone.
@@ -338,6 +345,9 @@ struct Link {
     channel: Channel,
     waiters: Arc<Waiters>,
     reader: JoinHandle<()>,
+    /// Set once a publish on this channel was nacked or never confirmed: the next call
+    /// opens a fresh link instead (see [`Link::retire_after`]).
+    retired: AtomicBool,
     /// This channel's outstanding publisher confirms, each awaited by a task of its
     /// own so a caller that gives up leaves nothing behind in lapin.
     confirms: Confirms,
@@ -371,6 +381,7 @@ impl Link {
             channel,
             waiters,
             reader,
+            retired: AtomicBool::new(false),
             confirms: Confirms::default(),
         })
     }
@@ -379,6 +390,27 @@ impl Link {
         self.connection.status().connected()
             && self.channel.status().connected()
             && lock(&self.waiters).is_some()
+            && !self.retired.load(Ordering::SeqCst)
+    }
+
+    /// Retires the link after a nacked or unconfirmed publish, although its connection
+    /// looks alive. Why: after a quorum queue's leader moves (a cluster node stopped),
+    /// the broker can keep nacking on the channel that was publishing to it, and a
+    /// client that kept the link would fail every command from then on. The next call
+    /// reconnects (to the next node of the list if this one is gone); callers already
+    /// waiting on this link keep it until they are answered or give up, and the last
+    /// of them to let go closes it.
+    fn retire_after<T>(&self, outcome: &Result<T, ClientError>) {
+        // A confirm held up by a resource alarm is the broker's flow control, not a
+        // broken channel: a new connection would be blocked all the same.
+        let stale = match outcome {
+            Err(ClientError::Nacked) => true,
+            Err(ClientError::Timeout(_)) => !self.connection.status().blocked(),
+            _ => false,
+        };
+        if stale && !self.retired.swap(true, Ordering::SeqCst) {
+            tracing::warn!("command client drops its channel after a nack or a missing confirm");
+        }
     }
 
     fn register(&self, correlation_id: &str, waiter: WaiterTx) -> Result<(), ClientError> {

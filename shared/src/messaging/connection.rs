@@ -4,10 +4,19 @@
 //! moves on to the next node when one is down. lapin does not reconnect by itself:
 //! every long-lived user calls [`connect_with_backoff`] again when its connection drops,
 //! and re-declares the topology on the new one.
+//!
+//! Every connection asks for an AMQP heartbeat of [`DEFAULT_HEARTBEAT`] seconds unless
+//! its URL names one (`?heartbeat=N`). A peer that went silent without closing (a lost
+//! host, a partition) is then noticed within two heartbeats on both sides: lapin closes
+//! a connection that read nothing for two intervals, and the broker closes one whose
+//! heartbeats stopped, requeuing its unacknowledged deliveries. Without it lapin takes
+//! the broker's suggestion (60 s on RabbitMQ), and a hung connection goes unnoticed for
+//! two minutes, its deliveries held and its callers waiting.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +27,12 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Longest one node may take to accept a connection before the next is tried: a node
 /// whose host vanished answers nothing, and TCP alone would wait minutes.
 pub const NODE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The AMQP heartbeat, in seconds, a connection asks for when its URL names none: short
+/// enough that a hung connection is dropped (and its deliveries requeued) within about
+/// 20 s, long enough that a busy or paused process does not miss two in a row. The
+/// broker and lapin settle on the lower of the two sides' values.
+pub const DEFAULT_HEARTBEAT: u16 = 10;
 
 /// The node URLs of a comma-separated list, in order, blanks left out.
 pub fn node_urls(urls: &str) -> Vec<&str> {
@@ -57,7 +72,7 @@ pub async fn connect(urls: &str, name: &str) -> Result<Connection, lapin::Error>
     }
     let mut last_error = None;
     for node in nodes {
-        let attempt = Connection::connect(node, properties.clone());
+        let attempt = open(node, properties.clone());
         let error = match tokio::time::timeout(NODE_CONNECT_TIMEOUT, attempt).await {
             Ok(Ok(connection)) => return Ok(connection),
             Ok(Err(error)) => error,
@@ -73,6 +88,21 @@ pub async fn connect(urls: &str, name: &str) -> Result<Connection, lapin::Error>
     Err(last_error.unwrap_or_else(|| {
         lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Closed).into()
     }))
+}
+
+/// Connects to one node, with [`DEFAULT_HEARTBEAT`] unless its URL names a heartbeat.
+async fn open(node: &str, properties: ConnectionProperties) -> Result<Connection, lapin::Error> {
+    match node.parse::<AMQPUri>() {
+        Ok(uri) => Connection::connect_uri(with_heartbeat(uri), properties).await,
+        // lapin's own parse error says what is wrong with the URL.
+        Err(_) => Connection::connect(node, properties).await,
+    }
+}
+
+/// `uri` asking for [`DEFAULT_HEARTBEAT`] when it names no heartbeat of its own.
+fn with_heartbeat(mut uri: AMQPUri) -> AMQPUri {
+    uri.query.heartbeat.get_or_insert(DEFAULT_HEARTBEAT);
+    uri
 }
 
 /// Connects, retrying every node in turn with exponential backoff and jitter between
@@ -123,6 +153,17 @@ mod tests {
             login_of("amqp://ops:secret@a:5672/%2f,amqp://other:x@b:5672/%2f"),
             "ops"
         );
+    }
+
+    #[test]
+    fn a_url_without_a_heartbeat_gets_the_default_and_one_with_keeps_its_own() {
+        let parse = |url: &str| url.parse::<AMQPUri>().expect("a valid URL");
+        let default = with_heartbeat(parse("amqp://a:5672/%2f"));
+        assert_eq!(default.query.heartbeat, Some(DEFAULT_HEARTBEAT));
+        let own = with_heartbeat(parse("amqp://a:5672/%2f?heartbeat=30"));
+        assert_eq!(own.query.heartbeat, Some(30));
+        let disabled = with_heartbeat(parse("amqp://a:5672/%2f?heartbeat=0"));
+        assert_eq!(disabled.query.heartbeat, Some(0));
     }
 
     #[test]

@@ -113,7 +113,8 @@ impl OutboxRow {
 }
 
 /// The oldest `limit` unpublished rows that may go out now, in `seq` order: a row is
-/// left out while it is quarantined or waits `retry_delay` after a failed publish, and
+/// left out while it is quarantined or waits after a failed publish (`retry_delay`,
+/// doubled for each failure on record, at most `max_retry_delay`), and
 /// so is every later row of an aggregate with an earlier row that has a failure on
 /// record (see [`super::quarantine`]). One statement, filtered in SQL, so however many
 /// failing rows sit at the head of the outbox the batch fills with rows that can move.
@@ -144,6 +145,7 @@ pub async fn fetch_unpublished(
     conn: &mut AsyncPgConnection,
     limit: u32,
     retry_delay: Duration,
+    max_retry_delay: Duration,
 ) -> QueryResult<Vec<OutboxRow>> {
     diesel::sql_query(
         "SELECT e.seq, e.event_id, e.aggregate_type, e.aggregate_id, e.version, \
@@ -152,7 +154,8 @@ pub async fn fetch_unpublished(
          FROM events e \
          WHERE e.published_at IS NULL AND e.quarantined_at IS NULL \
          AND (e.last_attempt_at IS NULL \
-              OR e.last_attempt_at <= now() - make_interval(secs => $2)) \
+              OR e.last_attempt_at <= now() - make_interval(secs => \
+                 least($2 * power(2, least(greatest(e.publish_attempts - 1, 0), 30)), $3))) \
          AND NOT EXISTS (SELECT 1 FROM events h \
               WHERE h.aggregate_id = e.aggregate_id AND h.seq < e.seq \
               AND h.published_at IS NULL AND h.last_attempt_at IS NOT NULL) \
@@ -160,6 +163,7 @@ pub async fn fetch_unpublished(
     )
     .bind::<BigInt, _>(i64::from(limit))
     .bind::<Double, _>(retry_delay.as_secs_f64())
+    .bind::<Double, _>(max_retry_delay.as_secs_f64())
     .load(conn)
     .await
 }

@@ -12,10 +12,13 @@
 //!
 //! Order and liveness: an aggregate's version n+1 is never published before the
 //! broker confirmed version n. A row whose publish fails (nacked, or it does not
-//! encode) holds its aggregate back and is tried again after a delay; after
-//! [`RelayConfig::max_publish_attempts`] failures (at once for a row that does not
-//! encode) it is quarantined until an operator releases it (`imagefleet outbox
-//! retry`). Every other aggregate keeps flowing.
+//! encode) holds its aggregate back and is tried again after a delay that doubles with
+//! each failure; after [`RelayConfig::max_publish_attempts`] failures (at once for a
+//! row that does not encode) it is quarantined until an operator releases it
+//! (`imagefleet outbox retry`). Every other aggregate keeps flowing. A nack also ends
+//! the relay's broker session: the next one publishes on a fresh connection and
+//! channel (to the next node of the list if need be), because after a quorum queue's
+//! leader moves the broker may go on nacking on the old channel.
 //!
 //! - [`batch`]: reading the rows that may go out, turning them into envelopes, marking them.
 //! - [`publish`]: publishing a batch in waves, one row per aggregate per wave.
@@ -75,16 +78,21 @@ pub struct RelayConfig {
     /// none. Tests point it at an exchange of their own.
     pub notifications: Option<NotificationConfig>,
     /// Failed publishes (broker nacks) after which a row is quarantined; at least 1.
+    /// With the growing delay below, the default spans about ten minutes, so a node
+    /// failover (tens of seconds of nacks) never quarantines a row.
     pub max_publish_attempts: u32,
     /// How long a row whose publish failed waits (and its aggregate with it) before
-    /// the next attempt.
+    /// the next attempt; doubled for each failure on record.
     pub retry_delay: Duration,
+    /// The longest wait between two attempts, however many failed.
+    pub max_retry_delay: Duration,
 }
 
 impl RelayConfig {
     /// Defaults: batches of 256, a 1 s poll fallback, a 1 s lock retry, 30 s I/O
     /// timeout, Glance notifications on Glance's exchange (`glance`), quarantine after
-    /// 5 failed publishes 5 s apart.
+    /// 8 failed publishes, waiting 5 s, 10 s, 20 s ... (at most 5 min) between them:
+    /// the 8th failure comes no sooner than about 10 min after the first.
     pub fn new(
         database_url: impl Into<String>,
         amqp_url: impl Into<String>,
@@ -101,8 +109,9 @@ impl RelayConfig {
             io_timeout: Duration::from_secs(30),
             connection_name: "imagefleet-outbox-relay".to_owned(),
             notifications: Some(NotificationConfig::default()),
-            max_publish_attempts: 5,
+            max_publish_attempts: 8,
             retry_delay: Duration::from_secs(5),
+            max_retry_delay: Duration::from_secs(300),
         }
     }
 }
@@ -131,6 +140,10 @@ pub enum RelayError {
     /// mode, so nothing could ever be stamped.
     #[error("the channel is not in confirm mode")]
     NotConfirming,
+    /// The broker nacked a publish: the session ends so the next one publishes on a
+    /// fresh connection and channel. The rows stay unpublished, in order.
+    #[error("the broker nacked {0} publish(es); reconnecting")]
+    Nacked(usize),
     /// An operation took longer than [`RelayConfig::io_timeout`].
     #[error("timed out while {0}")]
     Timeout(&'static str),

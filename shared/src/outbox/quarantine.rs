@@ -7,7 +7,7 @@
 //! A row with a failure on record (`last_attempt_at` set) holds back its aggregate:
 //! the relay's read ([`super::batch::fetch_unpublished`]) skips every later row of that
 //! aggregate until the row is published. A failed row is tried again after the retry
-//! delay; once quarantined it waits for an operator. Every other aggregate flows.
+//! delay, doubled for each failure on record; once quarantined it waits for an operator. Every other aggregate flows.
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;

@@ -6,8 +6,9 @@
 //! [`super::quarantine`]), then sleep until a notification or the poll interval. Each
 //! row's Glance notifications (when enabled) are published right after its event, on
 //! the same channel, in the same batch. Any failure of either connection ends the
-//! session; the loop backs off and starts a new one (lapin does not reconnect by itself,
-//! and the lock and `LISTEN` must be taken again on a new Postgres session anyway).
+//! session, and so does a nacked publish (once the failures are recorded); the loop
+//! backs off and starts a new one (lapin does not reconnect by itself, and the lock
+//! and `LISTEN` must be taken again on a new Postgres session anyway).
 
 use std::time::Duration;
 
@@ -184,7 +185,12 @@ impl Relay {
         loop {
             // Notifications received so far announce commits this read will see.
             db.drain_notifications()?;
-            let read = fetch_unpublished(db.conn(), config.batch_size, config.retry_delay);
+            let read = fetch_unpublished(
+                db.conn(),
+                config.batch_size,
+                config.retry_delay,
+                config.max_retry_delay,
+            );
             let rows = bounded(limit, "reading the outbox", read).await?;
             // The read already has the oldest row that can move: the lag costs no query.
             crate::metrics::record_outbox_lag(rows.first().map(|r| r.occurred_at), Utc::now());
@@ -202,6 +208,13 @@ impl Relay {
                 if !published.failures.is_empty() {
                     self.record(db, &published.failures).await?;
                     gauges.stale();
+                }
+                // Recorded first (so the row waits its delay and counts towards
+                // quarantine), then the session ends: a channel that was nacked may
+                // go on nacking, a fresh one may not (see `RelayError::Nacked`).
+                let nacked = published.failures.iter().filter(|f| !f.permanent).count();
+                if nacked > 0 {
+                    return Err(RelayError::Nacked(nacked));
                 }
             }
             gauges.refresh(db, config.poll_interval).await?;

@@ -24,6 +24,18 @@ fn repository(db: &TestDb) -> Repository {
     Repository::new(db.pool().clone(), DomainConfig::default())
 }
 
+/// A repository whose sessions wait for locks (and statements) for ten minutes: a
+/// command held behind a lock past its deadline meets its deadline check, not a
+/// timeout, however slowly the test gets round to releasing the lock.
+pub(crate) fn patient_repository(db: &TestDb) -> Repository {
+    let url = format!(
+        "{}?options=-c%20lock_timeout%3D600000%20-c%20statement_timeout%3D600000",
+        db.url()
+    );
+    let pool = shared::db::build_pool(&url, shared::db::PoolOptions::default()).expect("pool");
+    Repository::new(pool, DomainConfig::default())
+}
+
 fn expired(result: &Result<shared::db::Applied, ApplyError>) -> bool {
     matches!(result, Err(ApplyError::Rejected(r)) if r.kind == RejectionKind::Expired)
 }
@@ -71,7 +83,7 @@ struct Flag {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_held_behind_a_row_lock_past_its_deadline_is_not_committed() {
     let db = TestDb::new().await.expect("test database");
-    let repo = repository(&db);
+    let repo = patient_repository(&db);
     let image = ImageId::generate();
     repo.apply(&envelope(owner(), create(image, "locked")))
         .await

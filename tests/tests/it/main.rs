@@ -1,6 +1,7 @@
 //! imagefleet's integration tests: one binary (it links once), a module per feature.
 //! They need the Postgres named by `IMAGEFLEET_TEST_DATABASE_URL` (default: local).
 
+mod amqp_halfopen;
 mod api_identity;
 mod api_images;
 mod api_locations;
@@ -10,11 +11,13 @@ mod broker_cluster;
 mod bus_settings;
 mod cli;
 mod client;
+mod cluster_fleet;
 mod commands_e2e;
 mod compose;
 mod concurrency;
 mod deadline;
 mod fault_harness;
+mod fence;
 mod fetch;
 mod fetch_ssrf;
 mod fleet;

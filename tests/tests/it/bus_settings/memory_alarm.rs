@@ -10,9 +10,9 @@ use std::time::Duration;
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
-use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use imagefleet_tests::wait::wait_until;
+use imagefleet_tests::{PrivateBroker, TestDb};
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -22,8 +22,6 @@ use shared::messaging::connection::{connect, login_of};
 use shared::messaging::flow::PublishFlow;
 use shared::messaging::{Topology, WorkQueue};
 use tokio_util::sync::CancellationToken;
-
-use super::private_node::PrivateNode;
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -74,7 +72,7 @@ fn worker(db: &TestDb, url: &str, topology: &Topology, flow: &PublishFlow) -> wo
 
 #[tokio::test(flavor = "multi_thread")]
 async fn under_a_memory_alarm_workers_and_gateway_are_not_ready_and_nothing_is_lost_or_doubled() {
-    let node = tokio::task::spawn_blocking(PrivateNode::start)
+    let node = tokio::task::spawn_blocking(PrivateBroker::start)
         .await
         .expect("starter")
         .expect("a private RabbitMQ node");

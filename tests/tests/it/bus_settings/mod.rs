@@ -4,9 +4,9 @@
 //! `mandatory` and unconfirmed ones are errors, the jobs queue's prefetch is what the
 //! worker works on, and a list of node URLs is tried in order.
 
+mod blocked_gateway;
 mod failover;
 mod memory_alarm;
-mod private_node;
 mod publisher;
 
 use std::time::Duration;
