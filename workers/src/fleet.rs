@@ -99,10 +99,11 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
     let commit_batch = config
         .commit_batch
         .clamp(1, usize::from(shared::config::MAX_COMMIT_BATCH));
+    let bound = SessionSettings::from_url(&config.database_url)?.transaction_bound();
     let committer = CommitterConfig {
         lanes: config.concurrency,
         batch: commit_batch,
-        bound: SessionSettings::from_url(&config.database_url)?.transaction_bound(),
+        bound,
         progress: config.progress.clone(),
     };
     let handlers = HandlerContext {
@@ -116,6 +117,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             image_size_cap: u64::try_from(config.domain.image_size_cap).unwrap_or(0),
             database_url: config.database_url.clone(),
             trace: None,
+            bound,
         },
         repository,
     };
@@ -156,6 +158,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
         let janitor = Janitor {
             repository: handlers.repository.clone(),
             store: config.store.clone(),
+            bound,
         };
         let janitor_config = JanitorConfig {
             processed_retention: config.processed_retention,

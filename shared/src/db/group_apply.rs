@@ -186,7 +186,7 @@ impl Repository {
     }
 
     /// [`Repository::apply`] bounded by `limit`.
-    async fn apply_within(
+    pub async fn apply_within(
         &self,
         envelope: &CommandEnvelope,
         limit: Duration,

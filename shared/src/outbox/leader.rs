@@ -14,9 +14,10 @@
 //! was left in): once the server hears nothing from it for that long it ends the
 //! session, which releases the lock, and a follower's next attempt takes it. The
 //! holder keeps the session busy more often than that (every
-//! [`SessionSettings::heartbeat`]: the relay's poll, the janitor's lock check), and
-//! every statement it runs is bounded, so a leader cut off notices within its I/O
-//! timeout and stops.
+//! [`SessionSettings::heartbeat`]: the relay's poll, the janitor's lock check, and a
+//! lock check while either works, see [`LeaderSession::while_working`]), and every
+//! statement it runs is bounded, so a leader cut off notices within its I/O timeout
+//! and stops.
 
 use std::time::Duration;
 
@@ -64,8 +65,11 @@ impl LeaderSession {
         key: i64,
         io_timeout: Duration,
     ) -> Result<Self, RelayError> {
-        let url = SessionSettings::default()
-            .leader_url(database_url)
+        // The URL's own timeouts (a binary puts its configured ones there) set the idle
+        // timeout too: with the defaults, a configured idle timeout above 30 s would
+        // give a heartbeat slower than the 10 s the server allows.
+        let url = SessionSettings::from_url(database_url)
+            .and_then(|settings| settings.leader_url(database_url))
             .map_err(|e| RelayError::InvalidConfig(e.to_string()))?;
         let settings = SessionSettings::from_url(&url)
             .map_err(|e| RelayError::InvalidConfig(e.to_string()))?;
@@ -80,8 +84,8 @@ impl LeaderSession {
         key: i64,
         io_timeout: Duration,
     ) -> Result<Self, RelayError> {
-        let url = SessionSettings::default()
-            .url(database_url)
+        let url = SessionSettings::from_url(database_url)
+            .and_then(|settings| settings.url(database_url))
             .map_err(|e| RelayError::InvalidConfig(e.to_string()))?;
         Self::open(&url, key, io_timeout, None).await
     }
@@ -177,6 +181,49 @@ impl LeaderSession {
         )
         .await?;
         Ok(row.locked)
+    }
+
+    /// Fails unless this session still holds the lock: a leader's check, between
+    /// steps of its work, that it still leads, and a statement that keeps the session
+    /// from idling.
+    pub async fn prove(&mut self) -> Result<(), RelayError> {
+        if self.holds_lock().await? {
+            Ok(())
+        } else {
+            Err(RelayError::SessionLost(
+                "the leader lock is no longer held".into(),
+            ))
+        }
+    }
+
+    /// Runs `work`, which does not use this session (publishing a batch, a janitor's
+    /// commands on pooled connections), proving the lock every heartbeat meanwhile, so
+    /// the server never ends the session for idling however long the work takes: at
+    /// most one statement per heartbeat, none for work shorter than one. Once the lock
+    /// cannot be proved the work is dropped and the failure returned; a leader must not
+    /// go on without its lock. The work is not polled while a proof runs (a statement
+    /// of milliseconds), so the session never sees a statement dropped half-way.
+    pub async fn while_working<T, E>(
+        &mut self,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E>
+    where
+        E: From<RelayError>,
+    {
+        let Some(beat) = self.heartbeat else {
+            return work.await;
+        };
+        let mut work = std::pin::pin!(work);
+        let mut next = tokio::time::Instant::now() + beat;
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                () = tokio::time::sleep_until(next) => {
+                    self.prove().await?;
+                    next = tokio::time::Instant::now() + beat;
+                }
+            }
+        }
     }
 
     /// Releases the lock (on a graceful stop, so a follower need not wait for the

@@ -137,15 +137,37 @@ impl Relay {
         shutdown: &CancellationToken,
         backoff: &mut Duration,
     ) -> Result<(), RelayError> {
-        let config = &self.config;
         // Re-armed on every session, and before the first read: see `LeaderSession::listen`.
         db.listen().await?;
+        // Connecting and declaring are round trips to the broker, which on a slow link
+        // outlast the session's idle timeout: the lock is proved meanwhile.
+        let Some((broker, channel)) = db.while_working(self.open_broker(shutdown)).await? else {
+            return Ok(());
+        };
+        self.set_leader(true);
+        *backoff = FIRST_BACKOFF;
+        let outcome = self.pump(db, &channel, shutdown).await;
+        // Best effort: on a broken connection there is nothing left to close.
+        let close = broker.close(200, "outbox relay stopping".into());
+        if let Err(error) = bounded(Duration::from_secs(5), "closing the connection", close).await {
+            tracing::debug!(%error, "closing the RabbitMQ connection");
+        }
+        outcome
+    }
+
+    /// Connects to the broker in confirm mode and declares the topology; None on
+    /// shutdown.
+    async fn open_broker(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<(lapin::Connection, Channel)>, RelayError> {
+        let config = &self.config;
         let limit = config.io_timeout;
         let broker = connect(&config.amqp_url, &config.connection_name);
         let Some(broker) =
             until_shutdown(shutdown, bounded(limit, "connecting to RabbitMQ", broker)).await
         else {
-            return Ok(());
+            return Ok(None);
         };
         let broker = broker?;
         let channel = bounded(limit, "opening a channel", broker.create_channel()).await?;
@@ -161,15 +183,7 @@ impl Relay {
             let declare = notifications.declare(&broker);
             bounded(limit, "declaring the notifications exchange", declare).await?;
         }
-        self.set_leader(true);
-        *backoff = FIRST_BACKOFF;
-        let outcome = self.pump(db, &channel, shutdown).await;
-        // Best effort: on a broken connection there is nothing left to close.
-        let close = broker.close(200, "outbox relay stopping".into());
-        if let Err(error) = bounded(Duration::from_secs(5), "closing the connection", close).await {
-            tracing::debug!(%error, "closing the RabbitMQ connection");
-        }
-        outcome
+        Ok(Some((broker, channel)))
     }
 
     /// Publishes batches until shutdown (Ok) or a failure (Err).
@@ -198,7 +212,11 @@ impl Relay {
             let mut progress = false;
             if !rows.is_empty() {
                 let notifications = self.notifications(db, &rows).await?;
-                let published = publish_batch(config, channel, &rows, &notifications).await?;
+                // A batch of many waves, or slow confirms, outlasts the session's idle
+                // timeout: the lock is proved meanwhile, or the server would end the
+                // session mid-batch and a follower would publish the same rows.
+                let publish = publish_batch(config, channel, &rows, &notifications);
+                let published = db.while_working(publish).await?;
                 // Marked only now that the broker confirmed: a crash before this line
                 // publishes the batch again (at least once), never loses it.
                 let mark = mark_published(db.conn(), &published.confirmed);

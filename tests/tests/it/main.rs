@@ -28,6 +28,7 @@ mod image_data;
 mod image_list;
 mod janitor;
 mod leader_failover;
+mod leader_liveness;
 mod migrate;
 mod notifications;
 mod openapi;

@@ -1,9 +1,12 @@
 //! Sending one janitor command as the service, and sorting the answer: applied,
 //! refused by the domain (the row moved on: skip it), or a failure that ends the round.
+//! Every wait on the database, the pool's included, is bounded by [`Janitor::bound`],
+//! so a database that stopped answering ends the round instead of parking it.
 //! Command ids are derived from the row's id, its version when read and what the
 //! janitor does to it, so two janitors that briefly overlap (a leader whose session is
 //! being replaced) send the same command and it applies once.
 
+use shared::db::pool::PgPooled;
 use shared::db::{ApplyError, DbError};
 use shared::domain::{Actor, Command, CommandId};
 use shared::messaging::CommandEnvelope;
@@ -56,7 +59,11 @@ pub(super) async fn send(
     let mut envelope = CommandEnvelope::new(Actor::service(), command);
     envelope.command_id = CommandId::from_uuid(Uuid::new_v5(&JANITOR_NAMESPACE, name.as_bytes()));
     envelope.correlation_id = Some(CORRELATION_ID.to_owned());
-    match janitor.repository.apply(&envelope).await {
+    match janitor
+        .repository
+        .apply_within(&envelope, janitor.bound)
+        .await
+    {
         Ok(_) => Ok(Sent::Applied),
         Err(ApplyError::Rejected(rejection)) => {
             tracing::debug!(command = command_type, name, %rejection, "janitor command refused; the row moved on");
@@ -73,5 +80,28 @@ pub(super) async fn send(
             Ok(Sent::Skipped)
         }
         Err(error) => Err(JanitorError::Apply(error)),
+    }
+}
+
+/// Runs `query` on a pooled connection within [`Janitor::bound`], the wait for the
+/// connection included; `what` names it in the timeout's error.
+pub(super) async fn read<T>(
+    janitor: &Janitor,
+    what: &'static str,
+    query: impl AsyncFnOnce(&mut PgPooled) -> Result<T, DbError>,
+) -> Result<T, JanitorError> {
+    let work = async {
+        // Returned to the pool at once, before the commands, which take their own.
+        let mut conn = janitor
+            .repository
+            .pool()
+            .get()
+            .await
+            .map_err(DbError::from)?;
+        query(&mut conn).await
+    };
+    match tokio::time::timeout(janitor.bound, work).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(JanitorError::Database(DbError::TimedOut(what))),
     }
 }

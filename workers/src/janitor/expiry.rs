@@ -2,13 +2,12 @@
 //! passed) is expired, which marks it deleted; it then no longer shows in the tasks API
 //! (SPEC 3: "expired tasks are purged"). Its row stays, as Glance's does.
 
-use shared::db::DbError;
 use shared::db::sweep;
 use shared::domain::Command;
 use shared::domain::command::TaskRef;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{JanitorError, send};
+use super::command::{JanitorError, read, send};
 use super::{Janitor, Tally};
 
 /// Expires one batch of tasks past `expires_at`.
@@ -18,15 +17,10 @@ pub(super) async fn sweep(
     shutdown: &CancellationToken,
     tally: &mut Tally,
 ) -> Result<(), JanitorError> {
-    let due = {
-        let mut conn = janitor
-            .repository
-            .pool()
-            .get()
-            .await
-            .map_err(DbError::from)?;
-        sweep::expired_tasks(&mut conn, sweep::now(), limit).await?
-    };
+    let due = read(janitor, "reading expired tasks", async |conn| {
+        sweep::expired_tasks(conn, sweep::now(), limit).await
+    })
+    .await?;
     for task in due {
         if shutdown.is_cancelled() {
             break;

@@ -77,6 +77,16 @@ impl Leadership {
         Ok(self.leading)
     }
 
+    /// How often the lock session must run a statement (None before it is opened).
+    pub(super) fn heartbeat(&self) -> Option<std::time::Duration> {
+        self.session.as_ref().and_then(LeaderSession::heartbeat)
+    }
+
+    /// The lock session while this candidate leads, for a round to prove the lock with.
+    pub(super) fn session(&mut self) -> Option<&mut LeaderSession> {
+        self.session.as_mut().filter(|_| self.leading)
+    }
+
     /// Hands the lock over at once on a graceful stop, instead of when the session
     /// closes; best effort, since closing the session releases it anyway.
     pub(super) async fn release(mut self) {

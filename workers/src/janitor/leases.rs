@@ -13,14 +13,13 @@
 //! that fails then leaves a blob under a queued image's key, which the next write
 //! replaces and a delete removes (logged as an error).
 
-use shared::db::DbError;
 use shared::db::sweep::{self, StaleLease};
 use shared::domain::command::{Abort, FailImport};
 use shared::domain::{Command, ImageStatus};
 use shared::store::Area;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{JanitorError, Sent, send};
+use super::command::{JanitorError, Sent, read, send};
 use super::{Janitor, Tally};
 
 /// Why an upload or stage was given back (the image event and the log say it).
@@ -36,16 +35,10 @@ pub(super) async fn sweep(
     shutdown: &CancellationToken,
     tally: &mut Tally,
 ) -> Result<(), JanitorError> {
-    let stale = {
-        // Returned to the pool before the commands, which take their own connections.
-        let mut conn = janitor
-            .repository
-            .pool()
-            .get()
-            .await
-            .map_err(DbError::from)?;
-        sweep::stale_leases(&mut conn, sweep::now(), limit).await?
-    };
+    let stale = read(janitor, "reading stale leases", async |conn| {
+        sweep::stale_leases(conn, sweep::now(), limit).await
+    })
+    .await?;
     for image in stale {
         if shutdown.is_cancelled() {
             break;

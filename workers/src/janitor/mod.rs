@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use shared::db::Repository;
 use shared::store::ImageStore;
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 pub use command::JanitorError;
@@ -81,45 +80,49 @@ pub struct Janitor {
     pub repository: Repository,
     /// Where partial data of stale uploads and stages is removed.
     pub store: ImageStore,
+    /// Longest one command or read may take, the wait for a pooled connection
+    /// included (`SessionSettings::transaction_bound`).
+    pub bound: Duration,
 }
 
 /// Runs a janitor candidate until `shutdown` is cancelled: tries the lock (or, holding
 /// it, checks it is still held) each interval, or each heartbeat of its lock session if
 /// that is sooner (the server ends a leader session idle for longer, see
 /// [`LeaderSession`](shared::outbox::leader::LeaderSession)), and while it holds the
-/// lock runs a round each interval. Failures are logged and retried next time, never
-/// returned.
+/// lock runs a round each interval, proving the lock all through it (see [`round`]).
+/// Failures are logged and retried next time, never returned.
 pub async fn run_janitor(config: JanitorConfig, janitor: Janitor, shutdown: CancellationToken) {
     let mut leadership = Leadership::new(&config);
-    let heartbeat = shared::db::SessionSettings::from_url(&config.database_url)
-        .map_or(config.interval, |settings| settings.heartbeat());
-    let mut ticks = tokio::time::interval(config.interval.min(heartbeat));
-    // A slow round delays the next one instead of causing a burst of catch-up rounds.
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_round: Option<tokio::time::Instant> = None;
     loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            _ = ticks.tick() => {}
-        }
         if !leadership.lead(&shutdown).await {
             last_round = None;
-            continue;
+        } else if last_round.is_none_or(|at| at.elapsed() >= config.interval)
+            && let Some(leader) = leadership.session()
+        {
+            last_round = Some(tokio::time::Instant::now());
+            let round = round::run(
+                &janitor,
+                leader,
+                config.batch_size,
+                config.processed_retention,
+                &shutdown,
+            );
+            match round.await {
+                Ok(tally) if tally.is_empty() => tracing::trace!("janitor round: nothing due"),
+                Ok(tally) => tracing::info!(?tally, "janitor round done"),
+                Err(error) => {
+                    tracing::warn!(%error, "janitor round ended early; retried next round")
+                }
+            }
         }
-        if last_round.is_some_and(|at| at.elapsed() < config.interval) {
-            continue;
-        }
-        last_round = Some(tokio::time::Instant::now());
-        let round = round::run(
-            &janitor,
-            config.batch_size,
-            config.processed_retention,
-            &shutdown,
-        );
-        match round.await {
-            Ok(tally) if tally.is_empty() => tracing::trace!("janitor round: nothing due"),
-            Ok(tally) => tracing::info!(?tally, "janitor round done"),
-            Err(error) => tracing::warn!(%error, "janitor round ended early; retried next round"),
+        // The lock session's own heartbeat: the idle timeout it was opened with.
+        let pause = leadership
+            .heartbeat()
+            .map_or(config.interval, |beat| beat.min(config.interval));
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(pause) => {}
         }
     }
     leadership.release().await;

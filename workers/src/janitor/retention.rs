@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
-use shared::db::{DbError, sweep};
+use shared::db::sweep;
+use shared::outbox::leader::LeaderSession;
 use tokio_util::sync::CancellationToken;
 
-use super::command::JanitorError;
+use super::command::{JanitorError, read};
 use super::{Janitor, Tally};
 
 /// How long a command's record is kept by default: 7 days.
@@ -24,28 +25,30 @@ pub const PRUNE_BATCH: i64 = 1000;
 pub const MAX_BATCHES: usize = 100;
 
 /// Deletes the records older than `retention`, batch by batch, until one comes back
-/// short, [`MAX_BATCHES`] ran, or `shutdown` is cancelled.
+/// short, [`MAX_BATCHES`] ran, or `shutdown` is cancelled; ends early (Err) once
+/// `leader` no longer holds the janitor's lock.
 pub(super) async fn sweep(
     janitor: &Janitor,
+    leader: &mut LeaderSession,
     retention: Duration,
     shutdown: &CancellationToken,
     tally: &mut Tally,
 ) -> Result<(), JanitorError> {
-    let mut conn = janitor
-        .repository
-        .pool()
-        .get()
-        .await
-        .map_err(DbError::from)?;
     for _ in 0..MAX_BATCHES {
         if shutdown.is_cancelled() {
             break;
         }
-        let deleted = sweep::prune_processed(&mut conn, retention, PRUNE_BATCH).await?;
+        let prune = read(janitor, "pruning command records", async |conn| {
+            sweep::prune_processed(conn, retention, PRUNE_BATCH).await
+        });
+        let deleted = leader.while_working(prune).await?;
         tally.records_pruned += deleted;
         if deleted < PRUNE_BATCH as usize {
             break;
         }
+        // Up to a hundred statements on pooled connections: the lock is proved
+        // between them, and the round ends if it is gone.
+        leader.prove().await?;
     }
     Ok(())
 }

@@ -2,9 +2,16 @@
 //! sending one command per row, then the pruning of old command records. Leases come
 //! first: they block users (an image stuck in saving cannot be uploaded again), while
 //! expiry, scrubbing and pruning only reclaim space.
+//!
+//! The round's commands and reads run on pooled connections, leaving the lock session
+//! idle, and the server ends a leader session idle for its idle timeout, which
+//! releases the lock to a follower. So the round proves the lock between sweeps (and
+//! [`retention`] between batches), and every heartbeat while a sweep runs; once it
+//! cannot, the round ends: two janitors must not sweep at once.
 
 use std::time::Duration;
 
+use shared::outbox::leader::LeaderSession;
 use tokio_util::sync::CancellationToken;
 
 use super::command::{JanitorError, Sent};
@@ -41,17 +48,25 @@ impl Tally {
 }
 
 /// Runs the sweeps in order; a transient failure ends the round (the rows stay due, so
-/// the next round finds them again). Stops between rows once `shutdown` is cancelled.
+/// the next round finds them again), and so does a lock `leader` no longer holds.
+/// Stops between rows once `shutdown` is cancelled.
 pub(super) async fn run(
     janitor: &Janitor,
+    leader: &mut LeaderSession,
     batch_size: i64,
     retention: Duration,
     shutdown: &CancellationToken,
 ) -> Result<Tally, JanitorError> {
     let mut tally = Tally::default();
-    leases::sweep(janitor, batch_size, shutdown, &mut tally).await?;
-    expiry::sweep(janitor, batch_size, shutdown, &mut tally).await?;
-    scrubber::sweep(janitor, batch_size, shutdown, &mut tally).await?;
-    retention::sweep(janitor, retention, shutdown, &mut tally).await?;
+    let sweep = leases::sweep(janitor, batch_size, shutdown, &mut tally);
+    leader.while_working(sweep).await?;
+    leader.prove().await?;
+    let sweep = expiry::sweep(janitor, batch_size, shutdown, &mut tally);
+    leader.while_working(sweep).await?;
+    leader.prove().await?;
+    let sweep = scrubber::sweep(janitor, batch_size, shutdown, &mut tally);
+    leader.while_working(sweep).await?;
+    leader.prove().await?;
+    retention::sweep(janitor, leader, retention, shutdown, &mut tally).await?;
     Ok(tally)
 }

@@ -4,13 +4,12 @@
 //! `image.deleted` event starts the cleanup job, the one place data of deleted images
 //! goes away, so a purge and an immediate delete end the same way.
 
-use shared::db::DbError;
 use shared::db::sweep;
 use shared::domain::Command;
 use shared::domain::command::ImageRef;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{JanitorError, send};
+use super::command::{JanitorError, read, send};
 use super::{Janitor, Tally};
 
 /// Purges one batch of pending_delete images past `scrub_time`.
@@ -22,15 +21,10 @@ pub(super) async fn sweep(
 ) -> Result<(), JanitorError> {
     // The scrub time the repository decides with, so what is read as due is accepted.
     let scrub_time = janitor.repository.config().scrub_time;
-    let due = {
-        let mut conn = janitor
-            .repository
-            .pool()
-            .get()
-            .await
-            .map_err(DbError::from)?;
-        sweep::scrubbable_images(&mut conn, sweep::now(), scrub_time, limit).await?
-    };
+    let due = read(janitor, "reading images to purge", async |conn| {
+        sweep::scrubbable_images(conn, sweep::now(), scrub_time, limit).await
+    })
+    .await?;
     for image in due {
         if shutdown.is_cancelled() {
             break;

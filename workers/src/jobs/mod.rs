@@ -11,8 +11,9 @@ mod legacy_import;
 mod location;
 mod steps;
 
-use shared::db::Repository;
 use shared::db::document;
+use shared::db::pool::PgPooled;
+use shared::db::{DbError, Repository};
 use shared::domain::status::TaskType;
 use shared::domain::{Image, ImageId, TaskId, TaskStatus};
 use shared::fetch::SafeFetcher;
@@ -38,6 +39,10 @@ pub struct JobContext {
     /// The trace context of the running job's span, which the commands it applies
     /// carry into their events; None outside a job.
     pub trace: Option<TraceContext>,
+    /// Longest one step's command or read may take, the wait for a pooled connection
+    /// included (`SessionSettings::transaction_bound`): a database that stopped
+    /// answering fails the job retryable instead of parking its permit.
+    pub bound: std::time::Duration,
 }
 
 /// Salt of the advisory-lock keys that claim tasks, apart from the leaders' keys.
@@ -60,16 +65,24 @@ pub enum JobError {
 impl JobContext {
     /// The image as it is now, if it exists.
     pub async fn image(&self, image_id: ImageId) -> Result<Option<Image>, JobError> {
-        let mut conn = self.connection().await?;
-        Ok(document::image_by_id(&mut conn, image_id.as_uuid()).await?)
+        self.read(async |conn| document::image_by_id(conn, image_id.as_uuid()).await)
+            .await
     }
 
-    async fn connection(&self) -> Result<shared::db::pool::PgPooled, JobError> {
-        self.repository
-            .pool()
-            .get()
-            .await
-            .map_err(|e| JobError::Transient(e.to_string()))
+    /// Runs `query` on a pooled connection within [`JobContext::bound`], the wait for
+    /// the connection included.
+    async fn read<T>(
+        &self,
+        query: impl AsyncFnOnce(&mut PgPooled) -> Result<T, DbError>,
+    ) -> Result<T, JobError> {
+        let work = async {
+            let mut conn = self.repository.pool().get().await.map_err(DbError::from)?;
+            query(&mut conn).await
+        };
+        match tokio::time::timeout(self.bound, work).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(DbError::TimedOut("reading for a job").into()),
+        }
     }
 }
 
@@ -107,11 +120,10 @@ pub async fn run(event: &EventEnvelope, trace: TraceContext, ctx: &JobContext) -
 }
 
 async fn run_task(task_id: TaskId, ctx: &JobContext) -> Result<(), JobError> {
-    let mut conn = ctx.connection().await?;
-    let task = document::task_by_id(&mut conn, task_id.as_uuid())
+    let task = ctx
+        .read(async |conn| document::task_by_id(conn, task_id.as_uuid()).await)
         .await?
         .ok_or_else(|| JobError::Permanent(format!("no task {task_id}")))?;
-    drop(conn);
     if matches!(task.status, TaskStatus::Success | TaskStatus::Failure) {
         // A duplicate of an event whose job already ran to the end; if that job died
         // between its last step and removing the staged copy, the copy goes now.

@@ -38,7 +38,7 @@ pub async fn apply_as(
     envelope.command_id = CommandId::from_uuid(Uuid::new_v5(&STEP_NAMESPACE, name.as_bytes()));
     envelope.correlation_id = Some(format!("task-{task_id}"));
     envelope.trace = ctx.trace;
-    match ctx.repository.apply(&envelope).await {
+    match ctx.repository.apply_within(&envelope, ctx.bound).await {
         Ok(applied) => Ok(Ok(applied)),
         Err(ApplyError::Rejected(rejection)) => Ok(Err(rejection)),
         Err(error) => Err(JobError::Transient(error.to_string())),

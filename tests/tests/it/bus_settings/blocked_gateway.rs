@@ -20,11 +20,11 @@ use shared::messaging::connection::connect;
 use tower::ServiceExt;
 
 use super::DEADLINE;
-use super::private_node::PrivateNode;
+use imagefleet_tests::PrivateBroker;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gateway_whose_broker_blocks_publishing_answers_503_at_once() {
-    let node = tokio::task::spawn_blocking(PrivateNode::start)
+    let node = tokio::task::spawn_blocking(PrivateBroker::start)
         .await
         .expect("starter")
         .expect("a private RabbitMQ node");
