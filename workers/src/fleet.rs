@@ -17,7 +17,7 @@ use shared::notifications::NotificationConfig;
 use shared::outbox::{RelayConfig, run_relay};
 
 use crate::consumer::{ConsumerConfig, run_consumer};
-use crate::group_commit::{CommitterConfig, GroupCommitter, MAX_COMMIT_BATCH};
+use crate::group_commit::{CommitterConfig, GroupCommitter};
 use crate::handlers::HandlerContext;
 use crate::janitor::{Janitor, JanitorConfig, run_janitor};
 use crate::jobs::JobContext;
@@ -96,11 +96,13 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
         },
     )?;
     let repository = Repository::new(pool, config.domain.clone());
-    let commit_batch = config.commit_batch.clamp(1, MAX_COMMIT_BATCH);
+    let commit_batch = config
+        .commit_batch
+        .clamp(1, usize::from(shared::config::MAX_COMMIT_BATCH));
     let bound = SessionSettings::from_url(&config.database_url)?.transaction_bound();
     let committer = CommitterConfig {
         lanes: config.concurrency,
-        batch: config.commit_batch,
+        batch: commit_batch,
         bound,
         progress: config.progress.clone(),
     };

@@ -12,15 +12,12 @@
 
 use std::time::Duration;
 
+use shared::config::MAX_COMMIT_BATCH;
 use shared::db::{Applied, ApplyError, Repository};
 use shared::messaging::CommandEnvelope;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::progress::Progress;
-
-/// The most commands one transaction commits: each takes a savepoint, and a group
-/// holds its rows' locks until its commit.
-pub const MAX_COMMIT_BATCH: usize = 32;
 
 /// A command waiting for a lane, and where its result goes.
 struct Pending {
@@ -54,14 +51,15 @@ impl GroupCommitter {
     /// Starts the lanes of `config`. They end when the last clone of the committer is
     /// dropped.
     pub fn start(repository: Repository, config: CommitterConfig) -> Self {
-        if config.batch > MAX_COMMIT_BATCH {
+        let max = usize::from(MAX_COMMIT_BATCH);
+        if config.batch > max {
             tracing::warn!(
                 batch = config.batch,
-                max = MAX_COMMIT_BATCH,
+                max,
                 "commit batch clamped to the most savepoints a group takes"
             );
         }
-        let batch = config.batch.clamp(1, MAX_COMMIT_BATCH);
+        let batch = config.batch.clamp(1, max);
         let lanes = (0..config.lanes.max(1))
             .map(|_| {
                 let (queue, waiting) = mpsc::channel(batch);

@@ -86,8 +86,12 @@ impl Progress {
 
     /// Ok while the worker applies what it is given; why not otherwise.
     pub fn check(&self) -> Result<(), String> {
+        self.check_at(Instant::now())
+    }
+
+    /// [`Progress::check`] as of `now` (a test looks ahead without waiting).
+    fn check_at(&self, now: Instant) -> Result<(), String> {
         let state = self.lock();
-        let now = Instant::now();
         let idle = now.duration_since(state.last_applied);
         if idle <= self.stall {
             return Ok(());
@@ -117,16 +121,30 @@ mod tests {
 
     #[test]
     fn a_worker_with_work_and_no_answers_is_stalled() {
-        let progress = Progress::new(Duration::ZERO);
-        assert!(progress.check().is_ok(), "nothing to do is not a stall");
+        let stall = Duration::from_secs(30);
+        let progress = Progress::new(stall);
+        // Looked at from past the bound, as if it had passed with nothing applied.
+        let later = Instant::now() + stall + Duration::from_secs(1);
+        assert!(
+            progress.check_at(later).is_ok(),
+            "nothing to do is not a stall"
+        );
         let waiting = progress.begin();
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(progress.check().is_err(), "a command waits, none applied");
+        assert!(progress.check().is_ok(), "within the bound");
+        assert!(
+            progress.check_at(later).is_err(),
+            "a command waits, none applied"
+        );
         drop(waiting);
-        assert!(progress.check().is_ok(), "nothing waits any more");
-        let quiet = Progress::new(Duration::from_secs(3600));
-        let _waiting = quiet.begin();
-        quiet.failed();
-        assert!(quiet.check().is_ok(), "within the bound");
+        assert!(progress.check_at(later).is_ok(), "nothing waits any more");
+        let _waiting = progress.begin();
+        let applied = Instant::now();
+        progress.applied();
+        assert!(
+            progress.check_at(applied + stall).is_ok(),
+            "applied within the bound"
+        );
+        progress.failed();
+        assert!(progress.check().is_ok(), "failing, within the bound");
     }
 }

@@ -40,8 +40,8 @@ pub struct DeadLetter {
     pub command_type: Option<String>,
     /// Why it was dead-lettered (our header, else the broker's `x-death` reason).
     pub reason: Option<String>,
-    /// `unreadable`, `forbidden` or `retries-exhausted` (`permanent` or `retryable` on
-    /// letters of earlier versions).
+    /// `unreadable`, `forbidden`, `retries-exhausted` or `unprocessable` (`permanent` or
+    /// `retryable` on letters of earlier versions).
     pub class: Option<String>,
     /// How many retries it had.
     pub attempts: Option<i64>,

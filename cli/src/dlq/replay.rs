@@ -36,7 +36,8 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = WorkQueue::Commands)]
     pub queue: WorkQueue,
     /// Replay only dead letters of this class (default: every class): `unreadable`,
-    /// `forbidden` or `retries-exhausted` (e.g. after Postgres came back).
+    /// `forbidden`, `retries-exhausted` (e.g. after Postgres came back) or `unprocessable`
+    /// (once the data is mended).
     #[arg(long, value_enum)]
     pub class: Option<FailureClass>,
     /// Most messages to replay, oldest first (default: all the queue holds when replay

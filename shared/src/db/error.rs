@@ -33,6 +33,10 @@ pub enum DbError {
     /// Nothing of the command was written.
     #[error("the database connection failed: {0}")]
     Unavailable(String),
+    /// Not tried: an earlier command of the same target failed retryably and is to be
+    /// applied first (the text is its failure), so this one must not overtake it.
+    #[error("not tried before an earlier command of its target: {0}")]
+    HeldBack(String),
     /// A stored row does not decode into its domain type: schema drift or a hand edit.
     #[error("stored {what} does not decode: {source}")]
     Corrupt {
@@ -65,6 +69,14 @@ pub enum FailureClass {
 
 /// Messages of errors Postgres reports with no SQLSTATE diesel maps (its kind is then
 /// `Unknown`), with their class. Matched as prefixes.
+///
+/// By text, because diesel-async keeps the SQLSTATE only for the kinds it maps (55P03
+/// `lock_not_available` and 57014 `query_canceled` become `Unknown`, the code dropped).
+/// The text is English unless the server's `lc_messages` says otherwise; the sessions
+/// cannot pin `lc_messages=C` themselves (only a superuser may set it: any other role's
+/// connection would be refused), so README asks for it on the database. Under another
+/// language a timeout reads as [`FailureClass::Transient`]: still retried, never
+/// dead-lettered, since [`FailureClass::Permanent`] is decided by kind, never by text.
 const MESSAGES: [(&str, FailureClass); 8] = [
     (
         "canceling statement due to lock timeout",
@@ -117,7 +129,7 @@ impl DbError {
             | DbError::InvalidUrl(_)
             | DbError::Migration(_)
             | DbError::PoolBuild(_) => FailureClass::Permanent,
-            DbError::Query(_) => FailureClass::Transient,
+            DbError::Query(_) | DbError::HeldBack(_) => FailureClass::Transient,
         }
     }
 

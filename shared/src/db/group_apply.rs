@@ -14,7 +14,8 @@
 //!   on its own after the group commits, with the whole retry loop of
 //!   [`Repository::apply`]. Its target's later commands in the group are not run in the
 //!   group either but applied alone after it, in order, so the target's arrival order
-//!   holds.
+//!   holds. If one of them fails retryably alone, its target's later commands are
+//!   answered retryable without being tried: applied now, they would overtake it.
 //! - A member's deadline passes before the group commits: none of the group is
 //!   written, and each command is applied on its own (where its deadline is checked in
 //!   its last statement).
@@ -26,9 +27,14 @@
 //!   bound (a database that answers nothing): nothing of the group was written, and
 //!   every command is answered retryable at once, not tried again one after another
 //!   on a database that is not there.
+//!
+//! The bound is one deadline for the whole call, the commands applied alone after the
+//! group included: a lane is never held longer than it, however the group fails.
 
 use std::collections::HashMap;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use chrono::{SubsecRound, Utc};
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
@@ -73,10 +79,10 @@ impl Repository {
             .await
     }
 
-    /// [`Repository::apply_group`] with every wait on the database (the pool, the
-    /// group's transaction, each command applied alone) bounded by `limit`: a command
-    /// not answered by then is answered retryable, so a database that stopped
-    /// answering never holds a caller.
+    /// [`Repository::apply_group`] within `limit` all told: the pool, the group's
+    /// transaction and each command applied alone after it share one deadline, and a
+    /// command not answered by then is answered retryable, so a database that stopped
+    /// answering never holds a caller longer than `limit`.
     pub async fn apply_group_within(
         &self,
         envelopes: &[&CommandEnvelope],
@@ -85,6 +91,7 @@ impl Repository {
         if let [envelope] = envelopes {
             return vec![self.apply_within(envelope, limit).await];
         }
+        let deadline = Instant::now() + limit;
         let mut order: Vec<usize> = (0..envelopes.len()).collect();
         order.sort_by_key(|&i| envelopes[i].command.target().primary());
         let group = async {
@@ -93,34 +100,35 @@ impl Repository {
                 .await
                 .map_err(DbError::from)
         };
-        let mut steps = match tokio::time::timeout(limit, group).await {
+        let mut steps = match tokio::time::timeout_at(deadline, group).await {
             Ok(Ok(steps)) => steps,
             Err(_) => return all_unavailable(envelopes, &DbError::TimedOut("applying a group")),
             Ok(Err(error)) if error.class() == FailureClass::Connection => {
                 return all_unavailable(envelopes, &error);
             }
-            // Not the connection (a failed commit, say): none of it was written, and
-            // each command is tried again on its own.
-            Ok(Err(_)) => envelopes.iter().map(|_| Step::Alone).collect(),
+            // Not the connection (a member past its deadline, a failed commit): none of
+            // it was written, and each command is tried again on its own.
+            Ok(Err(error)) => {
+                if matches!(
+                    error,
+                    DbError::Query(diesel::result::Error::RollbackTransaction)
+                ) {
+                    tracing::debug!(
+                        commands = envelopes.len(),
+                        "a member's deadline passed before the group committed; applying each alone"
+                    );
+                } else {
+                    tracing::warn!(
+                        %error,
+                        commands = envelopes.len(),
+                        "group transaction failed; applying each of its commands alone"
+                    );
+                }
+                envelopes.iter().map(|_| Step::Alone).collect()
+            }
         };
-        let mut lost: Option<String> = None;
-        for &i in &order {
-            if !matches!(steps[i], Step::Alone) {
-                continue;
-            }
-            // Once the database is gone, the rest are answered at once rather than
-            // each waiting for it in turn.
-            let result = match &lost {
-                Some(reason) => Err(ApplyError::Database(DbError::Unavailable(reason.clone()))),
-                None => self.apply_within(envelopes[i], limit).await,
-            };
-            if let Err(ApplyError::Database(error)) = &result
-                && error.class() == FailureClass::Connection
-            {
-                lost = Some(error.to_string());
-            }
-            steps[i] = Step::Decided(Box::new(result));
-        }
+        self.apply_alone(envelopes, &order, &mut steps, deadline)
+            .await;
         steps
             .into_iter()
             .map(|step| match step {
@@ -133,18 +141,74 @@ impl Repository {
             .collect()
     }
 
+    /// Applies the commands the group left [`Step::Alone`] one by one, in `order`, by
+    /// `deadline`. Once the database is gone the rest are answered at once rather than
+    /// each waiting for it in turn; once a target's command fails retryably, its later
+    /// ones are answered retryable untried, so none overtakes it.
+    async fn apply_alone(
+        &self,
+        envelopes: &[&CommandEnvelope],
+        order: &[usize],
+        steps: &mut [Step],
+        deadline: Instant,
+    ) {
+        let mut lost: Option<String> = None;
+        let mut held: HashMap<Uuid, String> = HashMap::new();
+        for &i in order {
+            if !matches!(steps[i], Step::Alone) {
+                continue;
+            }
+            let target = envelopes[i].command.target().primary();
+            let result = if let Some(reason) = &lost {
+                Err(ApplyError::Database(DbError::Unavailable(reason.clone())))
+            } else if let Some(reason) = held.get(&target) {
+                Err(ApplyError::Database(DbError::HeldBack(reason.clone())))
+            } else {
+                self.apply_until(envelopes[i], deadline).await
+            };
+            match &result {
+                Err(ApplyError::Database(error)) if error.class() == FailureClass::Connection => {
+                    lost = Some(error.to_string());
+                }
+                // Retried later, so its target's later commands must wait for it. A
+                // command out of races is recorded as refused or, where contention is
+                // left unrecorded, tried again: held back either way.
+                Err(ApplyError::Database(error)) if error.is_transient() => {
+                    held.entry(target).or_insert_with(|| error.to_string());
+                }
+                Err(error @ ApplyError::Contended { .. }) => {
+                    held.entry(target).or_insert_with(|| error.to_string());
+                }
+                Ok(_) | Err(ApplyError::Rejected(_) | ApplyError::Database(_)) => {}
+            }
+            steps[i] = Step::Decided(Box::new(result));
+        }
+    }
+
     /// [`Repository::apply`] bounded by `limit`.
     pub async fn apply_within(
         &self,
         envelope: &CommandEnvelope,
         limit: Duration,
     ) -> Result<Applied, ApplyError> {
-        match tokio::time::timeout(limit, self.apply(envelope)).await {
-            Ok(result) => result,
-            Err(_) => Err(ApplyError::Database(DbError::TimedOut(
-                "applying a command",
-            ))),
+        self.apply_until(envelope, Instant::now() + limit).await
+    }
+
+    /// [`Repository::apply`] by `deadline`; one already passed is not started.
+    async fn apply_until(
+        &self,
+        envelope: &CommandEnvelope,
+        deadline: Instant,
+    ) -> Result<Applied, ApplyError> {
+        let late = Err(ApplyError::Database(DbError::TimedOut(
+            "applying a command",
+        )));
+        if Instant::now() >= deadline {
+            return late;
         }
+        tokio::time::timeout_at(deadline, self.apply(envelope))
+            .await
+            .unwrap_or(late)
     }
 
     /// Decides and writes each command of the group in a savepoint, in `order`.

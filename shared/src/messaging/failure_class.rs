@@ -17,6 +17,10 @@ pub enum FailureClass {
     Forbidden,
     /// A retryable failure (Postgres unreachable) outlasted every retry queue.
     RetriesExhausted,
+    /// The database refuses it whenever it is tried (a stored row that does not
+    /// decode, a constraint violation): dead-lettered at once, not retried, for an
+    /// operator to mend the data and replay it.
+    Unprocessable,
 }
 
 /// The class written on a message waiting in a retry queue (not a dead letter).
@@ -29,6 +33,7 @@ impl FailureClass {
             FailureClass::Unreadable => "unreadable",
             FailureClass::Forbidden => "forbidden",
             FailureClass::RetriesExhausted => "retries-exhausted",
+            FailureClass::Unprocessable => "unprocessable",
         }
     }
 
@@ -38,6 +43,7 @@ impl FailureClass {
             FailureClass::Unreadable => "unreadable",
             FailureClass::Forbidden => "forbidden",
             FailureClass::RetriesExhausted => "retries_exhausted",
+            FailureClass::Unprocessable => "unprocessable",
         }
     }
 
@@ -59,7 +65,7 @@ impl fmt::Display for FailureClass {
 
 /// A header value that names no class.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown failure class '{0}' (unreadable, forbidden or retries-exhausted)")]
+#[error("unknown failure class '{0}' (unreadable, forbidden, retries-exhausted or unprocessable)")]
 pub struct UnknownClass(String);
 
 impl FromStr for FailureClass {
@@ -70,6 +76,7 @@ impl FromStr for FailureClass {
             FailureClass::Unreadable,
             FailureClass::Forbidden,
             FailureClass::RetriesExhausted,
+            FailureClass::Unprocessable,
         ]
         .into_iter()
         .find(|class| class.as_str() == value)
@@ -87,6 +94,7 @@ mod tests {
             FailureClass::Unreadable,
             FailureClass::Forbidden,
             FailureClass::RetriesExhausted,
+            FailureClass::Unprocessable,
         ] {
             assert_eq!(FailureClass::from_header(class.as_str()), Some(class));
         }

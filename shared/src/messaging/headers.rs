@@ -11,7 +11,8 @@ pub const ATTEMPTS: &str = "x-imagefleet-attempts";
 /// Why the message was dead-lettered or retried.
 pub const FAILURE_REASON: &str = "x-imagefleet-failure-reason";
 /// `retryable` while in a retry queue; in a dead-letter queue, a
-/// [`super::FailureClass`] (`unreadable`, `forbidden`, `retries-exhausted`).
+/// [`super::FailureClass`] (`unreadable`, `forbidden`, `retries-exhausted`,
+/// `unprocessable`).
 pub const FAILURE_CLASS: &str = "x-imagefleet-failure-class";
 /// The work queue a dead-lettered message came from.
 pub const ORIGIN_QUEUE: &str = "x-imagefleet-origin-queue";

@@ -1,20 +1,22 @@
 //! Group commit (`Repository::apply_group`): commands sharing one transaction each get
 //! the outcome they would get alone, in order; a refused one writes nothing and spoils
 //! nothing; a command twice in a group has its effect once; one that loses a race inside
-//! a group is rolled back to its savepoint and applied on its own after the group.
+//! a group is rolled back to its savepoint and applied on its own after the group, and
+//! one that then fails retryably holds back its target's later commands.
 
 use std::time::Duration;
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
-use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
+use imagefleet_tests::{HeldLock, TestDb};
 use shared::db::{ApplyError, Repository, document};
 use shared::domain::{DomainConfig, ImageId, RejectionKind, Target};
 use shared::messaging::CommandEnvelope;
 
+use crate::pg_timeouts::{created, patient_repository, someone_waits_on_a_lock};
 use crate::repository::count;
 
 fn repository(db: &TestDb) -> Repository {
@@ -116,7 +118,9 @@ struct Version {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_that_loses_a_race_in_a_group_is_applied_alone_after_it() {
     let db = TestDb::new().await.expect("test database");
-    let repo = repository(&db);
+    // The group waits on the blocker's row until the test releases it, however long
+    // that takes on a loaded machine.
+    let repo = patient_repository(&db);
     let (contended, calm) = (ImageId::generate(), ImageId::generate());
     for id in [contended, calm] {
         repo.apply(&envelope(owner(), create(id, "race")))
@@ -177,4 +181,89 @@ async fn a_command_that_loses_a_race_in_a_group_is_applied_alone_after_it() {
     assert_eq!(version(contended).await, 3);
     assert_eq!(version(calm).await, 2);
     assert_eq!(count(&db, "processed_commands").await, 4);
+}
+
+/// Cancels every statement of `db` waiting on a lock: each fails, retryable, as
+/// neither a timeout nor a lost connection.
+async fn cancel_lock_waiters(db: &TestDb) {
+    let mut conn = db.conn().await.expect("connection");
+    diesel::sql_query(
+        "SELECT count(pg_cancel_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_that_fails_alone_after_its_group_holds_back_its_targets_later_ones() {
+    let db = TestDb::new().await.expect("test database");
+    let repo = patient_repository(&db);
+    let (held, calm) = (ImageId::generate(), ImageId::generate());
+    for id in [held, calm] {
+        repo.apply(&envelope(owner(), create(id, "order")))
+            .await
+            .expect("created");
+    }
+    let lock = HeldLock::image_row(db.url(), held.as_uuid())
+        .await
+        .expect("row held");
+    let commands = [
+        envelope(owner(), set_property(held, "k", "first")),
+        envelope(owner(), set_property(held, "k", "second")),
+        envelope(owner(), set_property(calm, "k", "calm")),
+    ];
+    let group = {
+        let (repo, commands) = (repo.clone(), commands.clone());
+        tokio::spawn(async move {
+            let refs: Vec<&CommandEnvelope> = commands.iter().collect();
+            repo.apply_group_within(&refs, Duration::from_secs(600))
+                .await
+        })
+    };
+    // In the group the first command waits on the held row; cancelled there, it and
+    // its target's second command are left to be applied alone after the group.
+    wait_until(
+        Duration::from_secs(60),
+        "the group waits on the held row",
+        async || someone_waits_on_a_lock(&db).await,
+    )
+    .await
+    .expect("the group reached the row");
+    cancel_lock_waiters(&db).await;
+    // The group commits the calm command; then the first waits on the row alone.
+    wait_until(
+        Duration::from_secs(60),
+        "the first command, alone, waits on the held row",
+        async || {
+            created(&db, calm)
+                .await
+                .is_some_and(|image| image.properties.contains_key("k"))
+                && someone_waits_on_a_lock(&db).await
+        },
+    )
+    .await
+    .expect("the first command was applied alone");
+    cancel_lock_waiters(&db).await;
+    // Free now: the second command, were it tried, would be applied before the first.
+    lock.release().await.expect("released");
+
+    let results = tokio::time::timeout(Duration::from_secs(60), group)
+        .await
+        .expect("the group is answered")
+        .expect("the group's task");
+    assert!(results[2].is_ok(), "{results:?}");
+    for result in &results[..2] {
+        assert!(
+            matches!(result, Err(ApplyError::Database(e)) if e.is_transient()),
+            "{results:?}"
+        );
+    }
+    let image = created(&db, held).await.expect("the image");
+    assert!(
+        image.properties.is_empty(),
+        "the second command did not overtake the first: {:?}",
+        image.properties
+    );
 }

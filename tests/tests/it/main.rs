@@ -37,6 +37,7 @@ mod operability;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod outbox;
+mod permanent_failures;
 mod pg_blackhole;
 mod pg_timeouts;
 mod poison;

@@ -24,16 +24,19 @@ use crate::repository::count;
 /// Long enough that nothing in these tests meets it unless it parks.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// A repository whose sessions wait for locks for ten minutes: a test that needs a
-/// command to wait on a row (not time out) gets it.
-fn patient_repository(db: &TestDb) -> Repository {
-    let url = format!("{}?options=-c%20lock_timeout%3D600000", db.url());
+/// A repository whose sessions wait for locks, and run a statement, for ten minutes: a
+/// test that needs a command to wait on a row (not time out) gets it.
+pub(crate) fn patient_repository(db: &TestDb) -> Repository {
+    let url = format!(
+        "{}?options=-c%20lock_timeout%3D600000%20-c%20statement_timeout%3D600000",
+        db.url()
+    );
     let pool = build_pool(&url, PoolOptions::default()).expect("pool");
     Repository::new(pool, DomainConfig::default())
 }
 
 /// The class of a failed result; panics on a result that is not a database failure.
-fn failure(result: &Result<Applied, ApplyError>) -> FailureClass {
+pub(crate) fn failure(result: &Result<Applied, ApplyError>) -> FailureClass {
     match result {
         Err(ApplyError::Database(error)) => error.class(),
         other => panic!("not a database failure: {other:?}"),
@@ -41,7 +44,7 @@ fn failure(result: &Result<Applied, ApplyError>) -> FailureClass {
 }
 
 /// Whether a session of `db` waits on a lock now.
-async fn someone_waits_on_a_lock(db: &TestDb) -> bool {
+pub(crate) async fn someone_waits_on_a_lock(db: &TestDb) -> bool {
     #[derive(QueryableByName)]
     struct Waiting {
         #[diesel(sql_type = BigInt)]
@@ -59,7 +62,8 @@ async fn someone_waits_on_a_lock(db: &TestDb) -> bool {
     .is_ok_and(|row| row.n > 0)
 }
 
-async fn created(db: &TestDb, image: ImageId) -> Option<shared::domain::Image> {
+/// The image `image` as stored now, if it exists.
+pub(crate) async fn created(db: &TestDb, image: ImageId) -> Option<shared::domain::Image> {
     let mut conn = db.conn().await.expect("connection");
     let probe = envelope(owner(), create(image, "probe"));
     document::load(&mut conn, probe.command_id, Target::Image(image))
@@ -153,7 +157,9 @@ async fn a_group_whose_connection_fails_answers_every_member_retryable_at_once()
         let (repo, commands) = (repo.clone(), commands.clone());
         tokio::spawn(async move {
             let refs: Vec<&CommandEnvelope> = commands.iter().collect();
-            repo.apply_group(&refs).await
+            // A bound far past the test's deadline: only answering at once passes.
+            repo.apply_group_within(&refs, Duration::from_secs(600))
+                .await
         })
     };
     wait_until(DEADLINE, "the group waits on the held row", async || {

@@ -1,7 +1,7 @@
 //! Retention of command records (README, "Bounded growth"): the janitor deletes
 //! `processed_commands` rows older than `IMAGEFLEET_PROCESSED_RETENTION` (7 days by
 //! default), in batches, and keeps the younger ones; a command delivered again after
-//! its record went is decided as new.
+//! its record went is decided as new. Each delete statement takes one bounded batch.
 
 use std::time::Duration;
 
@@ -90,4 +90,42 @@ async fn the_janitor_prunes_records_past_their_retention_in_batches_and_keeps_th
         "{again:?}"
     );
     assert_eq!(count(&db, "images").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_prune_statement_deletes_at_most_its_batch() {
+    let db = TestDb::new().await.expect("test database");
+    let mut conn = db.conn().await.expect("connection");
+    // 25 records past the retention, a day apart in age, and one young record.
+    diesel::sql_query(
+        "INSERT INTO processed_commands (command_id, aggregate_id, command_type, result, created_at) \
+         SELECT gen_random_uuid(), gen_random_uuid(), 'add_tag', '{}'::jsonb, \
+                now() - make_interval(days => 7 + n) FROM generate_series(1, 25) AS n \
+         UNION ALL SELECT gen_random_uuid(), gen_random_uuid(), 'add_tag', '{}'::jsonb, now()",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("records");
+    let retention = workers::janitor::retention::DEFAULT_PROCESSED_RETENTION;
+    let mut rounds = Vec::new();
+    loop {
+        let deleted = shared::db::sweep::prune_processed(&mut conn, retention, 10)
+            .await
+            .expect("pruned");
+        rounds.push(deleted);
+        if deleted < 10 {
+            break;
+        }
+    }
+    assert_eq!(
+        rounds,
+        [10, 10, 5],
+        "a batch per statement, until one comes back short"
+    );
+    assert_eq!(older_than_retention(&db).await, 0);
+    assert_eq!(
+        count(&db, "processed_commands").await,
+        1,
+        "the young record stays"
+    );
 }

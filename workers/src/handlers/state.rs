@@ -1,12 +1,14 @@
 //! The handler of state commands: decide and write through the repository, and sort
 //! the result into the bus's failure classes. Every refusal the repository returns is
-//! recorded under the command id, so it is an answer, not a dead letter.
+//! recorded under the command id, so it is an answer, not a dead letter. A database
+//! failure is retried only if it may pass ([`shared::db::DbError::is_transient`]): one
+//! that fails whenever tried is dead-lettered at once for an operator.
 
 use super::HandlerContext;
 use crate::outcome::Outcome;
 use shared::db::ApplyError;
 use shared::domain::Rejection;
-use shared::messaging::CommandEnvelope;
+use shared::messaging::{CommandEnvelope, FailureClass};
 
 /// Applies a state command exactly once.
 pub async fn apply(envelope: &CommandEnvelope, ctx: &HandlerContext) -> Outcome {
@@ -27,8 +29,25 @@ pub async fn apply(envelope: &CommandEnvelope, ctx: &HandlerContext) -> Outcome 
             command_id: envelope.command_id,
             rejection: Rejection::conflict(error.to_string()),
         },
-        Err(ApplyError::Database(error)) => Outcome::Retryable {
+        Err(ApplyError::Database(error)) if error.is_transient() => Outcome::Retryable {
             reason: error.to_string(),
         },
+        // Retrying would meet the same failure three times over 36 s, then call it
+        // exhausted retries. Nothing was written or recorded: once the data is mended,
+        // a replay applies it. The caller hears a conflict with the stored state.
+        Err(ApplyError::Database(error)) => {
+            tracing::error!(
+                command_id = %envelope.command_id,
+                %error,
+                "the database refuses the command whenever it is tried; dead-lettered"
+            );
+            Outcome::DeadLetter {
+                command_id: Some(envelope.command_id),
+                class: FailureClass::Unprocessable,
+                rejection: Rejection::conflict(format!(
+                    "the stored data refuses this command ({error}); an operator must mend it"
+                )),
+            }
+        }
     }
 }
