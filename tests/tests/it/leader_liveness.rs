@@ -31,10 +31,13 @@ use workers::janitor::{JANITOR_LOCK_KEY, Janitor, JanitorConfig, run_janitor};
 /// Long enough for a relay to connect through the slowed proxy and publish the batch.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// The leader sessions' idle timeout: short, so the batch below outlasts it several
-/// times, yet long enough that a heartbeat (a third of it) is not late beside the rest
-/// of the suite on two cores (at 1 s one was, and the session ended under its leader).
-const IDLE: Duration = Duration::from_secs(3);
+/// The relay's leader idle timeout: short, so the batch below outlasts it several times.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// The janitor's leader idle timeout: its round outlasts it three times. Longer than
+/// the relay's, since nothing slows this test down on purpose and a heartbeat beside the
+/// whole suite on two cores was late at 1 s and 3 s (the session ended under its leader).
+const JANITOR_IDLE: Duration = Duration::from_secs(6);
 
 /// Versions of one image in the batch: one wave (a round of confirms) each.
 const WAVES: usize = 12;
@@ -270,12 +273,13 @@ async fn a_janitor_round_longer_than_the_idle_timeout_keeps_the_lock() {
     repo.apply(&envelope(owner(), Command::BeginUpload(leased)))
         .await
         .expect("a stale upload");
-    // The janitor's give-back waits on this row for three idle timeouts.
+    // The janitor's give-back waits on this row for three of its idle timeouts.
     let held = HeldLock::image_row(db.url(), image.as_uuid())
         .await
         .expect("row held");
     let patient = SessionSettings {
-        lock_timeout: IDLE * 3,
+        lock_timeout: JANITOR_IDLE * 3,
+        statement_timeout: JANITOR_IDLE * 3,
         ..SessionSettings::default()
     };
     let pool =
@@ -286,7 +290,7 @@ async fn a_janitor_round_longer_than_the_idle_timeout_keeps_the_lock() {
         bound: Duration::from_secs(30),
     };
     let settings = SessionSettings {
-        idle_timeout: IDLE,
+        idle_timeout: JANITOR_IDLE,
         ..SessionSettings::default()
     };
     let config = JanitorConfig::new(
