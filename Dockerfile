@@ -24,14 +24,22 @@ WORKDIR /build
 # times, which may be older than the stubs', and cargo would then keep the empty binaries.
 COPY Cargo.toml Cargo.lock ./
 COPY domain/Cargo.toml domain/
+COPY crates/wire/Cargo.toml crates/wire/
+COPY crates/db/Cargo.toml crates/db/
+COPY crates/apply/Cargo.toml crates/apply/
+COPY crates/bus/Cargo.toml crates/bus/
+COPY crates/outbox/Cargo.toml crates/outbox/
+COPY crates/store/Cargo.toml crates/store/
+COPY crates/fetch/Cargo.toml crates/fetch/
+COPY crates/notifications/Cargo.toml crates/notifications/
+COPY crates/inspector/Cargo.toml crates/inspector/
 COPY shared/Cargo.toml shared/
-COPY inspector/Cargo.toml inspector/
 COPY api-gateway/Cargo.toml api-gateway/
 COPY workers/Cargo.toml workers/
 COPY cli/Cargo.toml cli/
 COPY tests/Cargo.toml tests/
 RUN set -eux; \
-    for crate in domain shared inspector api-gateway workers cli tests; do \
+    for crate in domain crates/wire crates/db crates/apply crates/bus crates/outbox crates/store crates/fetch crates/notifications crates/inspector shared api-gateway workers cli tests; do \
         mkdir -p "$crate/src"; : > "$crate/src/lib.rs"; \
     done; \
     for crate in api-gateway workers cli; do echo 'fn main() {}' > "$crate/src/main.rs"; done; \
@@ -42,15 +50,17 @@ RUN set -eux; \
         -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli \
         --features imagefleet-api-gateway/s3,imagefleet-workers/s3,imagefleet-cli/s3; \
     cargo clean --release \
-        -p imagefleet-domain -p imagefleet-shared -p imagefleet-inspector \
+        -p imagefleet-domain -p imagefleet-shared \
+        -p imagefleet-wire -p imagefleet-db -p imagefleet-apply -p imagefleet-bus -p imagefleet-outbox \
+        -p imagefleet-store -p imagefleet-fetch -p imagefleet-notifications -p imagefleet-inspector \
         -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli
 
 # The real sources (the tests crate keeps its stubs: it is not part of the image).
-# migrations/ is embedded into the binaries by the shared crate at compile time.
+# migrations/ is embedded into the binaries by the db crate at compile time.
 COPY migrations migrations
 COPY domain domain
+COPY crates crates
 COPY shared shared
-COPY inspector inspector
 COPY api-gateway api-gateway
 COPY workers workers
 COPY cli cli

@@ -4,19 +4,19 @@
 //! outcome instead of applying twice. The command carries the request id as its
 //! correlation id and the request span's W3C trace context in its `traceparent` header,
 //! and a deadline past which no worker applies it: the gateway's 503 comes after that
-//! deadline, behind the command's fence (`shared::db::fence`), so it means the command
+//! deadline, behind the command's fence (`db::fence`), so it means the command
 //! was not applied.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use shared::db::document::Answer;
-use shared::db::fence;
-use shared::domain::{Actor, Command, CommandId, Rejection, RejectionKind};
-use shared::messaging::client::ClientError;
-use shared::messaging::{CommandEnvelope, CommandReply, CommandResult, TraceContext};
+use bus::client::ClientError;
+use db::document::Answer;
+use db::fence;
+use domain::{Actor, Command, CommandId, Rejection, RejectionKind};
 use tokio::time::Instant;
 use tower_http::request_id::RequestId;
 use uuid::Uuid;
+use wire::{CommandEnvelope, CommandReply, CommandResult, TraceContext};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -78,7 +78,7 @@ impl RequestContext {
 
 /// Sends `command` as `actor` with a deadline `command_timeout` from now, and waits
 /// for the worker's answer. A 503 comes only once the deadline and the commit margin
-/// have passed and the command's fence (see [`shared::db::fence`]) shows no worker
+/// have passed and the command's fence (see [`db::fence`]) shows no worker
 /// applied it or can any more (or at once when nothing could be sent): the 503 means
 /// "not applied", and a client may send the request again without applying it twice.
 /// When even the fence cannot be read, the 503 says the outcome is unknown.

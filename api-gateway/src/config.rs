@@ -5,11 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bus::AmqpArgs;
 use clap::{Args, ValueEnum};
-use shared::config::{AmqpArgs, DatabaseArgs, DomainArgs};
-use shared::domain::Actor;
-use shared::fetch::ImportFilterArgs;
-use shared::store::StoreArgs;
+use db::DatabaseArgs;
+use domain::Actor;
+use fetch::ImportFilterArgs;
+use shared::config::DomainArgs;
+use store::StoreArgs;
 
 use crate::identity::{AuthMode, Identity, TokenFileError};
 use crate::state::Settings;
@@ -72,7 +74,7 @@ pub struct GatewayArgs {
     pub domain: DomainArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub notifications: shared::notifications::NotificationsArgs,
+    pub notifications: notifications::NotificationsArgs,
 }
 
 /// Why the configuration cannot be used.

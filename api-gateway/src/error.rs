@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shared::db::image_list::{ListError, ListReadError};
-use shared::domain::Rejection;
+use db::image_list::{ListError, ListReadError};
+use domain::Rejection;
 
 /// Seconds a client is told to wait when the command path is unavailable.
 pub const RETRY_AFTER_SECONDS: u32 = 2;

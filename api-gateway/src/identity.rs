@@ -9,8 +9,8 @@ use std::path::Path;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use domain::Actor;
 use serde::Deserialize;
-use shared::domain::Actor;
 
 use crate::error::ApiError;
 use crate::state::AppState;

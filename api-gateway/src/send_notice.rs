@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
+use bus::connection::connect;
 use futures::{Stream, StreamExt};
 use lapin::options::BasicPublishOptions;
 use lapin::{Channel, Connection};
+use notifications::{NotificationConfig, Priority, envelope};
 use serde_json::json;
-use shared::messaging::connection::connect;
-use shared::notifications::{NotificationConfig, Priority, envelope};
 use tokio::sync::Mutex;
 
 /// The broker connection name of the gateway's notifier.
@@ -79,7 +79,7 @@ impl SendNotifier {
         } else {
             Priority::Info
         };
-        let notification = shared::notifications::Notification {
+        let notification = notifications::Notification {
             event_type: "image.send",
             priority,
             payload: json!({

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use shared::db::{PoolOptions, build_pool};
-use shared::messaging::client::CommandClient;
+use bus::client::CommandClient;
+use db::{PoolOptions, build_pool};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::GatewayArgs;
@@ -18,13 +18,13 @@ pub enum ServeError {
     Config(#[from] crate::config::ConfigError),
     /// The read pool could not be built.
     #[error(transparent)]
-    Database(#[from] shared::db::DbError),
+    Database(#[from] db::DbError),
     /// RabbitMQ could not be reached.
     #[error(transparent)]
-    Broker(#[from] shared::messaging::client::ClientError),
+    Broker(#[from] bus::client::ClientError),
     /// The image store could not be opened.
     #[error(transparent)]
-    Store(#[from] shared::store::StoreError),
+    Store(#[from] store::StoreError),
     /// The address could not be bound, or serving failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::db::PgPool;
-use shared::fetch::SafeFetcher;
-use shared::messaging::client::CommandClient;
-use shared::store::ImageStore;
+use bus::client::CommandClient;
+use db::PgPool;
+use fetch::SafeFetcher;
+use store::ImageStore;
 
 use crate::identity::Identity;
 
@@ -42,7 +42,7 @@ impl Default for Settings {
         Self {
             command_timeout: Duration::from_secs(10),
             commit_margin: Duration::from_secs(2),
-            fence_timeout: shared::db::SessionSettings::default().transaction_bound(),
+            fence_timeout: db::SessionSettings::default().transaction_bound(),
             show_multiple_locations: false,
             data_lease: chrono::Duration::hours(1),
             image_size_cap: 1 << 40,

@@ -9,10 +9,10 @@ use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
-use shared::messaging::TraceContext;
-use shared::messaging::trace_context::TRACEPARENT;
 use tower_http::request_id::RequestId;
 use tracing::Instrument;
+use wire::TraceContext;
+use wire::trace_context::TRACEPARENT;
 
 /// Opens the request span, continues the caller's trace, and runs the request in it.
 /// Must run inside the request-id layer, which sets the id it reads.

@@ -2,9 +2,9 @@
 //! properties flattened in, links, and timestamps as ISO 8601 with `Z`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use domain::image::Member;
+use domain::{Image, Task};
 use serde_json::{Map, Value, json};
-use shared::domain::image::Member;
-use shared::domain::{Image, Task};
 
 /// Glance's timestamp form: seconds precision, `Z`.
 pub fn timestamp(at: &DateTime<Utc>) -> String {

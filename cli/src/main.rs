@@ -34,7 +34,7 @@ enum Command {
     Up(Box<up::UpArgs>),
     /// Create the database if missing and apply pending migrations, then exit.
     #[command(after_help = exit::HELP)]
-    Migrate(shared::config::DatabaseArgs),
+    Migrate(db::DatabaseArgs),
     /// Send a command from a JSON file or standard input; `--wait` prints the reply
     /// (exit code 0 accepted, 3 rejected, 4 no reply in time, 1 other errors).
     #[command(after_help = exit::HELP)]
@@ -61,7 +61,7 @@ impl Command {
         match self {
             Command::Up(args) => up::run(*args).await,
             Command::Migrate(database) => {
-                let applied = shared::db::migrate::run_migrations(&database.database_url).await?;
+                let applied = db::migrate::run_migrations(&database.database_url).await?;
                 println!("applied {} migration(s)", applied.len());
                 Ok(ExitCode::SUCCESS)
             }

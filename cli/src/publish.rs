@@ -11,11 +11,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use bus::AmqpArgs;
+use bus::client::{ClientError, CommandClient};
 use clap::Args;
-use shared::config::AmqpArgs;
-use shared::domain::{Actor, Command};
-use shared::messaging::client::{ClientError, CommandClient};
-use shared::messaging::{CommandEnvelope, CommandReply};
+use domain::{Actor, Command};
+use wire::{CommandEnvelope, CommandReply};
 
 /// Exit code when the command was accepted (or published, without `--wait`).
 pub const EXIT_ACCEPTED: u8 = crate::exit::SUCCESS;

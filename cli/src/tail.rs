@@ -8,6 +8,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use bus::AmqpArgs;
+use bus::Topology;
+use bus::connection::connect;
 use clap::Args;
 use futures::StreamExt;
 use lapin::options::{
@@ -15,9 +18,6 @@ use lapin::options::{
 };
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, Consumer};
-use shared::config::AmqpArgs;
-use shared::messaging::Topology;
-use shared::messaging::connection::connect;
 use tokio_util::sync::CancellationToken;
 
 /// Arguments of `imagefleet tail`.

@@ -22,7 +22,7 @@ pub struct UpArgs {
     #[command(flatten)]
     gateway: GatewayArgs,
     #[command(flatten)]
-    intake: shared::messaging::intake::IntakeArgs,
+    intake: bus::intake::IntakeArgs,
     /// Workers to run in this process.
     #[arg(long, env = "IMAGEFLEET_WORKERS", default_value_t = 2)]
     workers: usize,
@@ -65,7 +65,7 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
         janitor_interval,
         processed_retention,
     } = args;
-    let applied = shared::db::migrate::run_migrations(&gateway.database.database_url)
+    let applied = db::migrate::run_migrations(&gateway.database.database_url)
         .await
         .context("applying migrations")?;
     tracing::info!(count = applied.len(), "migrations applied");
@@ -96,7 +96,7 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
             confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
             flow: Default::default(),
             name: format!("imagefleet-up-worker-{n}"),
-            queues: shared::messaging::WorkQueue::ALL.to_vec(),
+            queues: bus::WorkQueue::ALL.to_vec(),
             janitor_interval: Some(std::time::Duration::from_secs(janitor_interval)),
             processed_retention: std::time::Duration::from_secs(processed_retention),
             notifications: gateway.notifications.to_config(),

@@ -2,11 +2,8 @@
 //! `IMAGEFLEET_*` environment variables. Defaults point at the local Postgres and
 //! RabbitMQ so a service starts with no configuration; `--help` documents every variable.
 
-use crate::domain::DomainConfig;
 use clap::{Args, ValueEnum};
-
-/// The default database: the local Postgres, database `imagefleet` (created if missing).
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/imagefleet";
+use domain::DomainConfig;
 
 /// The most commands a worker commits in one transaction by default (group commit):
 /// see `BENCHMARKS.md`, "Fleet", for how the setting was chosen.
@@ -15,83 +12,6 @@ pub const DEFAULT_COMMIT_BATCH: u16 = 8;
 /// The most commands one transaction may commit: each takes a savepoint, and a group
 /// holds the locks of all its rows until it commits. A larger setting is refused.
 pub const MAX_COMMIT_BATCH: u16 = 32;
-
-/// Where the data lives.
-#[derive(Debug, Clone, Args)]
-pub struct DatabaseArgs {
-    /// Postgres URL; the database is created on `migrate` if it does not exist.
-    #[arg(long, env = "IMAGEFLEET_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-    pub database_url: String,
-    /// Most connections this process opens to Postgres.
-    #[arg(long, env = "IMAGEFLEET_DATABASE_POOL_SIZE", default_value_t = 16)]
-    pub database_pool_size: usize,
-    /// Milliseconds one statement may run (Postgres `statement_timeout`).
-    #[arg(long, env = "IMAGEFLEET_DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = 5000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub database_statement_timeout_ms: u64,
-    /// Milliseconds a statement waits for a row lock another session holds before the
-    /// command fails retryable (Postgres `lock_timeout`).
-    #[arg(long, env = "IMAGEFLEET_DATABASE_LOCK_TIMEOUT_MS", default_value_t = 2000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub database_lock_timeout_ms: u64,
-    /// Milliseconds a session may sit idle in a transaction before Postgres ends it;
-    /// leader sessions (relay, janitor) may not sit idle longer at all.
-    #[arg(long, env = "IMAGEFLEET_DATABASE_IDLE_TIMEOUT_MS", default_value_t = 10000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub database_idle_timeout_ms: u64,
-    /// Seconds opening a connection may take.
-    #[arg(long, env = "IMAGEFLEET_DATABASE_CONNECT_TIMEOUT", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub database_connect_timeout: u64,
-    /// Seconds after which a connection whose peer stopped acknowledging is dropped, on
-    /// both ends (TCP user timeout, with keepalives within it).
-    #[arg(long, env = "IMAGEFLEET_DATABASE_TCP_TIMEOUT", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(3..))]
-    pub database_tcp_timeout: u64,
-}
-
-impl DatabaseArgs {
-    /// The session timeouts these settings give.
-    pub fn session_settings(&self) -> crate::db::SessionSettings {
-        use std::time::Duration;
-        crate::db::SessionSettings {
-            statement_timeout: Duration::from_millis(self.database_statement_timeout_ms),
-            lock_timeout: Duration::from_millis(self.database_lock_timeout_ms),
-            idle_timeout: Duration::from_millis(self.database_idle_timeout_ms),
-            connect_timeout: Duration::from_secs(self.database_connect_timeout),
-            tcp_timeout: Duration::from_secs(self.database_tcp_timeout),
-        }
-    }
-
-    /// The URL with the session timeouts in it (the URL's own settings win), for the
-    /// service's connections; migrations use [`DatabaseArgs::database_url`] as given,
-    /// since a schema change may rightly take longer than a command.
-    pub fn session_url(&self) -> Result<String, crate::db::DbError> {
-        self.session_settings().url(&self.database_url)
-    }
-}
-
-/// The default broker: the local RabbitMQ, vhost `/`.
-pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-
-/// Where the messages go.
-#[derive(Debug, Clone, Args)]
-pub struct AmqpArgs {
-    /// RabbitMQ URL (or a comma-separated list of a cluster's nodes). A connection
-    /// asks for a 10 s heartbeat unless the URL names one (`?heartbeat=N`).
-    #[arg(long, env = "IMAGEFLEET_AMQP_URL", default_value = DEFAULT_AMQP_URL)]
-    pub amqp_url: String,
-    /// Prefix of every exchange and queue name (`imagefleet.commands`, ...).
-    #[arg(long, env = "IMAGEFLEET_TOPOLOGY_PREFIX", default_value = crate::messaging::topology::DEFAULT_PREFIX)]
-    pub topology_prefix: String,
-}
-
-impl AmqpArgs {
-    /// The topology these settings name.
-    pub fn topology(&self) -> crate::messaging::Topology {
-        crate::messaging::Topology::new(self.topology_prefix.clone())
-    }
-}
 
 /// Settings that change how commands are decided (Glance's options of the same names).
 #[derive(Debug, Clone, Args)]
@@ -172,20 +92,13 @@ mod tests {
     #[derive(Parser)]
     struct Probe {
         #[command(flatten)]
-        database: DatabaseArgs,
-        #[command(flatten)]
         domain: DomainArgs,
     }
 
     #[test]
-    fn defaults_are_glances_and_the_local_database() {
+    fn domain_defaults_are_glances() {
         let probe = Probe::try_parse_from(["probe"]).expect("defaults parse");
         assert_eq!(probe.domain.to_domain(), DomainConfig::default());
-        assert!(probe.database.database_url.ends_with("/imagefleet"));
-        assert_eq!(
-            probe.database.session_settings(),
-            crate::db::SessionSettings::default()
-        );
     }
 
     #[test]

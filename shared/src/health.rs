@@ -7,15 +7,13 @@
 
 use std::time::Duration;
 
-use diesel::QueryableByName;
-use diesel::sql_types::Integer;
-use diesel_async::RunQueryDsl;
 use lapin::Connection;
 use tokio::sync::Mutex;
 
-use crate::db::PgPool;
-use crate::db::migrate::unapplied_migrations;
-use crate::messaging::connection::connect;
+use bus::connection::connect;
+use db::PgPool;
+use db::migrate::unapplied_migrations;
+use db::pool::select_one;
 
 /// The longest one check may take before it counts as failed.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -92,33 +90,15 @@ impl Readiness {
     }
 }
 
-#[derive(QueryableByName)]
-struct One {
-    #[diesel(sql_type = Integer)]
-    one: i32,
-}
-
 /// The Postgres and migrations checks over `pool`, run side by side.
 pub async fn database_checks(pool: &PgPool) -> [Check; 2] {
     let (postgres, migrations) = tokio::join!(
-        Check::run(POSTGRES, select_one(pool)),
+        Check::run(POSTGRES, async {
+            select_one(pool).await.map_err(|e| e.to_string())
+        }),
         Check::run(MIGRATIONS, migrations_current(pool)),
     );
     [postgres, migrations]
-}
-
-/// `SELECT 1` on a pooled connection.
-async fn select_one(pool: &PgPool) -> Result<(), String> {
-    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-    let row: One = diesel::sql_query("SELECT 1 AS one")
-        .get_result(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
-    if row.one == 1 {
-        Ok(())
-    } else {
-        Err(format!("SELECT 1 answered {}", row.one))
-    }
 }
 
 /// Every embedded migration applied (nothing is applied here).

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::messaging::WorkQueue;
+use bus::WorkQueue;
 
 /// Gateway: requests answered, by `route` (the matched route template), `method`, `status`.
 pub const HTTP_REQUESTS: &str = "imagefleet_http_requests_total";

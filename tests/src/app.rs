@@ -9,10 +9,10 @@ use api_gateway::{AppState, Settings};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
+use bus::client::CommandClient;
+use domain::{Actor, DomainConfig};
+use fetch::{ImportFilter, SafeFetcher};
 use http_body_util::BodyExt;
-use shared::domain::{Actor, DomainConfig};
-use shared::fetch::{ImportFilter, SafeFetcher};
-use shared::messaging::client::CommandClient;
 use std::time::Duration;
 use tower::ServiceExt;
 

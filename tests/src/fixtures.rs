@@ -2,12 +2,12 @@
 //! a reader of `p1`, another project, an admin and the service, and envelopes of the
 //! commands tests send most.
 
-use shared::domain::command::{
+use domain::command::{
     Abort, CreateImage, ImageRef, Leased, PatchOperation, TagRef, UpdateImage, WithDigest,
 };
-use shared::domain::image::DataDigest;
-use shared::domain::{Actor, Command, ImageId};
-use shared::messaging::CommandEnvelope;
+use domain::image::DataDigest;
+use domain::{Actor, Command, ImageId};
+use wire::CommandEnvelope;
 
 /// The project that owns test images.
 pub const OWNER_PROJECT: &str = "p1";

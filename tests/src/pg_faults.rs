@@ -28,7 +28,7 @@ impl HeldLock {
     }
 
     /// Opens a session on `database_url` and takes the session-level advisory lock
-    /// `key` (e.g. `shared::outbox::OUTBOX_LOCK_KEY`), waiting for it if another session
+    /// `key` (e.g. `db::leader::OUTBOX_LOCK_KEY`), waiting for it if another session
     /// holds it.
     pub async fn advisory(database_url: &str, key: i64) -> anyhow::Result<Self> {
         let mut conn = AsyncPgConnection::establish(database_url)

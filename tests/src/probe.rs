@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use bus::connection::{connect, login_of};
+use bus::{Topology, WorkQueue};
 use futures::StreamExt;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions,
@@ -11,8 +13,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, Consumer};
-use shared::messaging::connection::{connect, login_of};
-use shared::messaging::{CommandEnvelope, CommandReply, EventEnvelope, Topology, WorkQueue};
+use wire::{CommandEnvelope, CommandReply, EventEnvelope};
 
 use crate::TestBus;
 

@@ -5,9 +5,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use shared::messaging::Topology;
-use shared::messaging::connection::connect;
-use shared::notifications::NotificationConfig;
+use bus::Topology;
+use bus::connection::connect;
+use notifications::NotificationConfig;
 use tokio::sync::OnceCell;
 
 /// Environment variable naming the broker tests use.

@@ -6,13 +6,13 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use diesel_async::pooled_connection::deadpool::Object;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use shared::db::migrate::{
+use db::migrate::{
     MAINTENANCE_DATABASE, MIGRATIONS_FINGERPRINT, database_exists, quote_identifier, run_migrations,
 };
-use shared::db::url::with_database;
-use shared::db::{PgPool, PoolOptions, build_pool};
+use db::url::with_database;
+use db::{PgPool, PoolOptions, build_pool};
+use diesel_async::pooled_connection::deadpool::Object;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use tokio::sync::OnceCell;
 
 /// Environment variable naming the server tests use (any database on it).
@@ -100,8 +100,8 @@ impl TestDb {
     }
 
     /// The test's image store (a directory of its own, removed with the database).
-    pub fn store(&self) -> shared::store::ImageStore {
-        shared::store::ImageStore::local(&self.data_dir).expect("the test's data directory opens")
+    pub fn store(&self) -> store::ImageStore {
+        store::ImageStore::local(&self.data_dir).expect("the test's data directory opens")
     }
 
     /// The test's image store directory, for services started with `--data-dir`.

@@ -1,10 +1,10 @@
 //! Starting workers inside a test: each is a `run_fleet` task with its own connections,
 //! stopped (gracefully) by its handle.
 
-use shared::domain::DomainConfig;
-use shared::fetch::{ImportFilter, SafeFetcher};
-use shared::messaging::intake::IntakePolicy;
-use shared::messaging::{Topology, WorkQueue};
+use bus::intake::IntakePolicy;
+use bus::{Topology, WorkQueue};
+use domain::DomainConfig;
+use fetch::{ImportFilter, SafeFetcher};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

@@ -10,14 +10,14 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bus::connection::{connect_with_backoff, login_of};
+use bus::flow::PublishFlow;
+use bus::intake::{Intake, IntakePolicy};
+use bus::{Topology, WorkQueue};
 use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, message::Delivery};
-use shared::messaging::connection::{connect_with_backoff, login_of};
-use shared::messaging::flow::PublishFlow;
-use shared::messaging::intake::{Intake, IntakePolicy};
-use shared::messaging::{Topology, WorkQueue};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;

@@ -1,5 +1,5 @@
 //! One delivery from a work queue: admit it (size, content type, then for a command
-//! its producer: see `shared::messaging::intake`), read it as a command envelope
+//! its producer: see `bus::intake`), read it as a command envelope
 //! (refusing malformed JSON, unknown types and schema versions as permanent failures),
 //! check its producer may send its type, dispatch it, and
 //! settle it: retry or dead-letter if need be, then reply if asked, then ack. A refusal
@@ -11,19 +11,17 @@
 //! Commands and jobs run in a span that continues the W3C trace of the message's
 //! `traceparent` header (or starts one) and records `trace.id` beside `correlation.id`.
 
+use bus::intake::Intake;
+use bus::{WorkQueue, headers};
+use domain::CommandId;
 use lapin::BasicProperties;
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
-use shared::domain::CommandId;
-use shared::messaging::intake::Intake;
-use shared::messaging::{
-    COMMAND_SCHEMA_V1, CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope, TraceContext, WorkQueue,
-    headers,
-};
 use shared::metrics::{COMMAND_DURATION, COMMANDS, JOBS};
 use shared::telemetry;
 use tokio::time::Instant;
 use tracing::Instrument;
+use wire::{COMMAND_SCHEMA_V1, CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope, TraceContext};
 
 use crate::handlers::{self, HandlerContext};
 use crate::outcome::Outcome;

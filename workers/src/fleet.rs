@@ -5,16 +5,18 @@
 
 use std::time::Duration;
 
-use shared::db::{PoolOptions, Repository, SessionSettings, build_pool};
-use shared::domain::DomainConfig;
-use shared::messaging::flow::PublishFlow;
-use shared::messaging::intake::IntakePolicy;
-use shared::messaging::{Topology, WorkQueue};
+use db::{PoolOptions, SessionSettings, build_pool};
+
+use apply::Repository;
+use bus::flow::PublishFlow;
+use bus::intake::IntakePolicy;
+use bus::{Topology, WorkQueue};
+use domain::DomainConfig;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use shared::notifications::NotificationConfig;
-use shared::outbox::{RelayConfig, run_relay};
+use notifications::NotificationConfig;
+use outbox::{RelayConfig, run_relay};
 
 use crate::consumer::{ConsumerConfig, run_consumer};
 use crate::group_commit::{CommitterConfig, GroupCommitter};
@@ -22,8 +24,8 @@ use crate::handlers::HandlerContext;
 use crate::janitor::{Janitor, JanitorConfig, run_janitor};
 use crate::jobs::JobContext;
 use crate::progress::Progress;
-use shared::fetch::SafeFetcher;
-use shared::store::ImageStore;
+use fetch::SafeFetcher;
+use store::ImageStore;
 
 /// Everything a worker needs; the binary builds it from flags, tests directly.
 #[derive(Debug, Clone)]
@@ -80,7 +82,7 @@ pub struct FleetConfig {
 pub enum FleetError {
     /// The database pool could not be built.
     #[error(transparent)]
-    Database(#[from] shared::db::DbError),
+    Database(#[from] db::DbError),
 }
 
 /// Runs the worker until `shutdown` is cancelled and every in-flight command is settled.

@@ -12,10 +12,10 @@
 
 use std::time::Duration;
 
+use apply::{Applied, ApplyError, Repository};
 use shared::config::MAX_COMMIT_BATCH;
-use shared::db::{Applied, ApplyError, Repository};
-use shared::messaging::CommandEnvelope;
 use tokio::sync::{mpsc, oneshot};
+use wire::CommandEnvelope;
 
 use crate::progress::Progress;
 
@@ -117,7 +117,7 @@ impl GroupCommitter {
             .apply_group_within(&[envelope], self.bound)
             .await;
         results.pop().unwrap_or_else(|| {
-            Err(ApplyError::Database(shared::db::DbError::Unavailable(
+            Err(ApplyError::Database(db::DbError::Unavailable(
                 "no result for the command".into(),
             )))
         })

@@ -4,15 +4,17 @@
 //! missing).
 
 use anyhow::Context as _;
+use bus::AmqpArgs;
+use bus::WorkQueue;
+use bus::flow::PublishFlow;
+use bus::intake::IntakeArgs;
 use clap::{Args, Parser, Subcommand};
-use shared::config::{AmqpArgs, DatabaseArgs, DomainArgs, TelemetryArgs};
-use shared::fetch::ImportFilterArgs;
-use shared::messaging::WorkQueue;
-use shared::messaging::flow::PublishFlow;
-use shared::messaging::intake::IntakeArgs;
-use shared::notifications::NotificationsArgs;
-use shared::store::StoreArgs;
+use db::DatabaseArgs;
+use fetch::ImportFilterArgs;
+use notifications::NotificationsArgs;
+use shared::config::{DomainArgs, TelemetryArgs};
 use std::net::SocketAddr;
+use store::StoreArgs;
 use workers::ops::{DEFAULT_METRICS_BIND, OpsConfig, serve_ops};
 use workers::{FleetConfig, run_fleet};
 
@@ -153,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn migrate(database: &DatabaseArgs) -> anyhow::Result<()> {
-    let applied = shared::db::migrate::run_migrations(&database.database_url)
+    let applied = db::migrate::run_migrations(&database.database_url)
         .await
         .context("applying migrations")?;
     tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");

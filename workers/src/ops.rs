@@ -14,9 +14,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use shared::db::{PgPool, PoolOptions, build_pool};
+use bus::flow::PublishFlow;
+use db::{PgPool, PoolOptions, build_pool};
 use shared::health::{BrokerProbe, COMMANDS, Check, Readiness, database_checks};
-use shared::messaging::flow::PublishFlow;
 use tokio_util::sync::CancellationToken;
 
 use crate::progress::Progress;
@@ -58,7 +58,7 @@ pub struct OpsConfig {
 pub enum OpsError {
     /// The probe's pool could not be built.
     #[error(transparent)]
-    Database(#[from] shared::db::DbError),
+    Database(#[from] db::DbError),
     /// The address could not be bound, or serving failed.
     #[error("serving the metrics port: {0}")]
     Io(#[from] std::io::Error),
@@ -122,7 +122,10 @@ async fn readyz(State(state): State<OpsState>) -> Response {
     if let Some(progress) = &state.progress {
         checks.push(Check::run(COMMANDS, async { progress.check() }).await);
     }
-    checks.push(state.flow.check());
+    checks.push(Check {
+        name: bus::flow::PUBLISHING,
+        result: state.flow.publishing(),
+    });
     let report = Readiness { checks };
     let status = if report.is_ready() {
         StatusCode::OK

@@ -5,8 +5,9 @@
 //! message that cannot be read, one from a producer that may not send it, and (through
 //! the TTL retry queues) a retryable failure that outlasted its retries.
 
-use shared::domain::{CommandId, Rejection, RejectionKind};
-use shared::messaging::{CommandReply, CommandResult, FailureClass};
+use bus::FailureClass;
+use domain::{CommandId, Rejection, RejectionKind};
+use wire::{CommandReply, CommandResult};
 
 /// The end of one delivery's processing.
 #[derive(Debug)]

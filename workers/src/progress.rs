@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// How long a worker may have commands waiting, or failing, without applying one
 /// before it reports not ready: past the bound of a group on the database
-/// (`shared::db::SessionSettings::transaction_bound`, 15 s by default) with a margin.
+/// (`db::SessionSettings::transaction_bound`, 15 s by default) with a margin.
 pub const DEFAULT_STALL_BOUND: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]

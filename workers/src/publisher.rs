@@ -14,16 +14,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bus::confirm::Confirms;
+use bus::failure_class::RETRYING;
+use bus::flow::{PublishFlow, watch_blocking};
+use bus::intake::Intake;
+use bus::{FailureClass, Topology, WorkQueue, headers};
 use lapin::message::Delivery;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
-use shared::messaging::confirm::Confirms;
-use shared::messaging::failure_class::RETRYING;
-use shared::messaging::flow::{PublishFlow, watch_blocking};
-use shared::messaging::intake::Intake;
-use shared::messaging::{CommandReply, FailureClass, Topology, WorkQueue, headers};
 use shared::metrics::{COMMAND_RETRIES, DEAD_LETTERED, queue_label};
+use wire::CommandReply;
 
 /// Longest failure reason kept in a header.
 const MAX_REASON: usize = 1000;

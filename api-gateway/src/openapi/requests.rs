@@ -2,9 +2,9 @@
 //! types and bounds the handlers check; what needs the image's state or the caller's
 //! roles (409, 403) is left to the descriptions.
 
+use domain::validate::MAX_TEXT;
 use serde_json::{Map, Value, json};
-use shared::domain::validate::MAX_TEXT;
-use shared::store::OS_HASH_ALGO;
+use store::OS_HASH_ALGO;
 
 use super::bodies::named;
 use super::schemas::NO_NUL;

@@ -4,9 +4,9 @@
 //! same constants the handlers and the domain check (read-only attributes, the reserved
 //! prefix, the 255-character limit), so the document cannot drift from them.
 
+use domain::image::RESERVED_PROPERTY_PREFIX;
+use domain::validate::{MAX_TEXT, READ_ONLY};
 use serde_json::{Map, Value, json};
-use shared::domain::image::RESERVED_PROPERTY_PREFIX;
-use shared::domain::validate::{MAX_TEXT, READ_ONLY};
 
 use crate::routes::image_create::IGNORED_AT_CREATE;
 use crate::routes::schemas::{partial_task, schema};

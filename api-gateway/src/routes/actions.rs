@@ -7,8 +7,8 @@
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use shared::domain::Command;
-use shared::domain::command::ImageRef;
+use domain::Command;
+use domain::command::ImageRef;
 
 use super::common::{image_id, no_content};
 use super::image_patch::expected_version;

@@ -4,10 +4,10 @@
 use axum::body::Bytes;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use db::document;
+use db::pool::PgPooled;
+use domain::{Actor, Image, ImageId, TaskId, policy};
 use serde_json::Value;
-use shared::db::document;
-use shared::db::pool::PgPooled;
-use shared::domain::{Actor, Image, ImageId, TaskId, policy};
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use domain::command::CreateImage;
+use domain::image::RESERVED_PROPERTY_PREFIX;
+use domain::status::{ContainerFormat, DiskFormat, UnknownValue, Visibility};
+use domain::{Actor, ImageId, validate};
 use serde_json::{Map, Value};
-use shared::domain::command::CreateImage;
-use shared::domain::image::RESERVED_PROPERTY_PREFIX;
-use shared::domain::status::{ContainerFormat, DiskFormat, UnknownValue, Visibility};
-use shared::domain::{Actor, ImageId, validate};
 
 use super::common::kind_of;
 use crate::error::ApiError;

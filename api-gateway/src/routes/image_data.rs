@@ -10,9 +10,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use chrono::Utc;
-use shared::domain::command::{Abort, ImageRef, Leased, WithDigest};
-use shared::domain::{Actor, Command, Image, ImageId};
-use shared::store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
+use domain::command::{Abort, ImageRef, Leased, WithDigest};
+use domain::{Actor, Command, Image, ImageId};
+use store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
 
 use super::common::{image_id, no_content};
 use crate::byte_count;
@@ -153,7 +153,7 @@ async fn receive(
         Area::Staging => {
             // Staged data is inspected when the import copies it into place.
             let data = byte_count::uploaded(body.into_data_stream());
-            let check = shared::store::NoCheck;
+            let check = store::NoCheck;
             state.store.write(area, image_id, data, limits, check).await
         }
     };

@@ -10,9 +10,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use domain::{Actor, Image, ImageStatus};
 use futures::Stream;
-use shared::domain::{Actor, Image, ImageStatus};
-use shared::store::{Area, ByteRange};
+use store::{Area, ByteRange};
 
 use super::common::{image_id, no_content, visible_image};
 use crate::byte_count;

@@ -9,8 +9,8 @@
 //! draft-04 form Glance still reads for it (`{"add": "/k", "value": "v"}`).
 
 use axum::http::{HeaderMap, header};
+use domain::command::PatchOperation;
 use serde_json::{Map, Value};
-use shared::domain::command::PatchOperation;
 
 use super::common::kind_of;
 use crate::error::ApiError;

@@ -9,12 +9,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use db::image_list::{ImageListQuery, list_images};
 use serde_json::{Value, json};
-use shared::db::image_list::{ImageListQuery, list_images};
 
 use super::common::read_connection;
-use shared::domain::command::{ImageRef, UpdateImage};
-use shared::domain::{Command, Image};
+use domain::command::{ImageRef, UpdateImage};
+use domain::{Command, Image};
 
 use super::common::{image_id, json_object, no_content, visible_image};
 use super::{image_create, image_patch, location_patch};

@@ -8,9 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use domain::command::{BeginImport, ImportMethod};
+use domain::{Command, TaskId, policy};
 use serde_json::{Map, Value};
-use shared::domain::command::{BeginImport, ImportMethod};
-use shared::domain::{Command, TaskId, policy};
 
 use super::common::{image_id, json_object, kind_of, visible_image};
 use crate::command::{RequestContext, execute};

@@ -1,12 +1,10 @@
 //! `/v2/info/*` (SPEC 4): the import methods on offer, the stores (404: one store is
 //! configured, as Glance answers then), and the caller's project usage against its
-//! limits, counted in one query.
+//! limits.
 
 use axum::Json;
 use axum::extract::State;
-use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Text};
-use diesel_async::RunQueryDsl;
+use db::usage::project_usage;
 use serde_json::{Value, json};
 
 use super::common::read_connection;
@@ -49,32 +47,6 @@ pub async fn stores(_caller: Caller) -> ApiError {
     ApiError::not_found("Multi backend is not supported at this site.")
 }
 
-/// The four counters of a project.
-#[derive(QueryableByName)]
-struct Usage {
-    #[diesel(sql_type = BigInt)]
-    size_total: i64,
-    #[diesel(sql_type = BigInt)]
-    count_total: i64,
-    #[diesel(sql_type = BigInt)]
-    stage_total: i64,
-    #[diesel(sql_type = BigInt)]
-    count_uploading: i64,
-}
-
-// As Glance counts: killed and deleted images hold no data and do not count, while
-// pending_delete ones keep theirs until scrubbed and do. Staged bytes are the sizes of
-// images in uploading and importing; uploads in flight are saving, uploading or
-// importing images. `images_owner_idx` serves the filter.
-const USAGE: &str = "SELECT \
-     COALESCE(SUM(size), 0)::bigint AS size_total, \
-     COUNT(*) AS count_total, \
-     COALESCE(SUM(size) FILTER (WHERE status IN ('uploading', 'importing')), 0)::bigint \
-         AS stage_total, \
-     COUNT(*) FILTER (WHERE status IN ('saving', 'uploading', 'importing')) \
-         AS count_uploading \
-     FROM images WHERE owner = $1 AND status NOT IN ('killed', 'deleted')";
-
 /// `GET /v2/info/usage`: the caller's project usage, each with its limit.
 #[utoipa::path(
     get, path = "/v2/info/usage", operation_id = "usageInfo", tag = "discovery",
@@ -90,9 +62,7 @@ pub async fn usage(
     Caller(actor): Caller,
 ) -> Result<Json<Value>, ApiError> {
     let mut conn = read_connection(&state).await?;
-    let usage: Usage = diesel::sql_query(USAGE)
-        .bind::<Text, _>(&actor.project_id)
-        .get_result(&mut conn)
+    let usage = project_usage(&mut conn, &actor.project_id)
         .await
         .map_err(ApiError::internal)?;
     let entry = |usage: i64| json!({ "limit": UNLIMITED, "usage": usage });

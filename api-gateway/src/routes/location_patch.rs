@@ -5,10 +5,10 @@
 //! first, as `POST /locations` does) and `remove` `/locations/<index>` (removing the last
 //! location of an active image returns it to queued, SPEC 2).
 
+use domain::command::{AddLocation, RemoveLocation};
+use domain::image::Location;
+use domain::{Actor, Command, Image, ImageStatus, policy};
 use serde_json::{Map, Value, json};
-use shared::domain::command::{AddLocation, RemoveLocation};
-use shared::domain::image::Location;
-use shared::domain::{Actor, Command, Image, ImageStatus, policy};
 
 use super::image_patch::Dialect;
 use super::locations::{check_location_url, start_location_import};

@@ -10,11 +10,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use domain::command::CreateTask;
+use domain::status::TaskType;
+use domain::{Actor, Command, Image, ImageStatus, TaskId, policy};
+use fetch::UrlRefusal;
 use serde_json::{Map, Value, json};
-use shared::domain::command::CreateTask;
-use shared::domain::status::TaskType;
-use shared::domain::{Actor, Command, Image, ImageStatus, TaskId, policy};
-use shared::fetch::UrlRefusal;
 
 use super::common::{image_id, json_object, kind_of, visible_image};
 use crate::command::{RequestContext, execute};
@@ -174,11 +174,11 @@ fn validation_data(body: &Map<String, Value>) -> Result<Value, ApiError> {
     if data
         .get("os_hash_algo")
         .and_then(Value::as_str)
-        .is_some_and(|algo| algo != shared::store::OS_HASH_ALGO)
+        .is_some_and(|algo| algo != store::OS_HASH_ALGO)
     {
         return Err(ApiError::bad_request(format!(
             "validation_data os_hash_algo must be {}.",
-            shared::store::OS_HASH_ALGO
+            store::OS_HASH_ALGO
         )));
     }
     Ok(Value::Object(data.clone()))

@@ -9,11 +9,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
+use domain::command::{MemberRef, UpdateMember};
+use domain::image::Member;
+use domain::status::{MemberStatus, Visibility};
+use domain::{Actor, Command, Image};
 use serde_json::{Value, json};
-use shared::domain::command::{MemberRef, UpdateMember};
-use shared::domain::image::Member;
-use shared::domain::status::{MemberStatus, Visibility};
-use shared::domain::{Actor, Command, Image};
 
 use super::common::{image_id, json_object, kind_of, no_content, visible_image};
 use crate::command::{RequestContext, execute};
@@ -190,7 +190,7 @@ pub async fn update(
     let image_id = image_id(&id)?;
     let status: MemberStatus = required_text(&body, "status")?
         .parse()
-        .map_err(|e: shared::domain::status::UnknownValue| ApiError::bad_request(e.to_string()))?;
+        .map_err(|e: domain::status::UnknownValue| ApiError::bad_request(e.to_string()))?;
     let command = Command::UpdateMember(UpdateMember {
         image_id,
         member_id: member.clone(),

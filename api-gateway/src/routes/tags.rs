@@ -5,8 +5,8 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use shared::domain::Command;
-use shared::domain::command::TagRef;
+use domain::Command;
+use domain::command::TagRef;
 
 use super::common::{image_id, no_content};
 use crate::command::{RequestContext, execute};

@@ -12,12 +12,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use db::document;
+use db::task_list::{TaskListQuery, image_tasks, list_tasks};
+use domain::command::CreateTask;
+use domain::status::TaskType;
+use domain::{Command, Task, TaskId, policy};
 use serde_json::{Value, json};
-use shared::db::document;
-use shared::db::task_list::{TaskListQuery, image_tasks, list_tasks};
-use shared::domain::command::CreateTask;
-use shared::domain::status::TaskType;
-use shared::domain::{Command, Task, TaskId, policy};
 
 use super::common::{image_id, json_object, kind_of, task_id, visible_image};
 use crate::command::{RequestContext, execute};
@@ -107,12 +107,9 @@ fn create_command(body: &Bytes, request: &RequestContext) -> Result<Command, Api
         )));
     }
     let task_type: TaskType = match object.remove("type") {
-        Some(Value::String(text)) => {
-            text.parse()
-                .map_err(|e: shared::domain::status::UnknownValue| {
-                    ApiError::bad_request(e.to_string())
-                })?
-        }
+        Some(Value::String(text)) => text
+            .parse()
+            .map_err(|e: domain::status::UnknownValue| ApiError::bad_request(e.to_string()))?,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "Task 'type' must be a string, not {}.",

@@ -7,13 +7,13 @@
 //! dead-letter queues have no delivery limit.
 
 use anyhow::Context as _;
+use bus::AmqpArgs;
+use bus::{Topology, WorkQueue, headers};
 use clap::Args;
 use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{BasicGetOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use shared::config::AmqpArgs;
-use shared::messaging::{Topology, WorkQueue, headers};
 
 use super::{integer, text};
 

@@ -19,12 +19,12 @@ mod replay;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use bus::connection::{connect, login_of};
+use bus::{FailureClass, headers};
 use clap::Subcommand;
 use lapin::Channel;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
-use shared::messaging::connection::{connect, login_of};
-use shared::messaging::{FailureClass, headers};
 
 pub use list::{DeadLetter, ListArgs, list};
 pub use purge::{PurgeArgs, purge};

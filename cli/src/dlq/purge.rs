@@ -10,11 +10,11 @@
 use std::io::Write;
 
 use anyhow::Context as _;
+use bus::AmqpArgs;
+use bus::{Topology, WorkQueue};
 use clap::Args;
 use lapin::Channel;
 use lapin::options::BasicGetOptions;
-use shared::config::AmqpArgs;
-use shared::messaging::{Topology, WorkQueue};
 
 use super::waiting;
 use crate::progress::Progress;

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{Context as _, bail};
+use bus::AmqpArgs;
+use bus::{FailureClass, Topology, WorkQueue, headers};
 use clap::Args;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -20,8 +22,6 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation};
-use shared::config::AmqpArgs;
-use shared::messaging::{FailureClass, Topology, WorkQueue, headers};
 
 use super::{class_of, waiting};
 use crate::progress::Progress;

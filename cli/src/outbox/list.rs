@@ -3,9 +3,8 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
-use shared::config::DEFAULT_DATABASE_URL;
-use shared::outbox::quarantine::{QuarantinedRow, list_quarantined};
+use db::DEFAULT_DATABASE_URL;
+use outbox::quarantine::{QuarantinedRow, list_quarantined};
 
 /// Arguments of `imagefleet outbox list`.
 #[derive(Debug, Clone, Args)]
@@ -20,7 +19,7 @@ pub struct ListArgs {
 
 /// Up to `limit` quarantined rows, in `seq` order.
 pub async fn list(database_url: &str, limit: i64) -> anyhow::Result<Vec<QuarantinedRow>> {
-    let mut conn = AsyncPgConnection::establish(database_url)
+    let mut conn = db::connect(database_url)
         .await
         .context("connecting to Postgres")?;
     list_quarantined(&mut conn, limit)

@@ -4,9 +4,8 @@
 
 use anyhow::Context as _;
 use clap::{ArgGroup, Args};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
-use shared::config::DEFAULT_DATABASE_URL;
-use shared::outbox::quarantine::{Release, release};
+use db::DEFAULT_DATABASE_URL;
+use outbox::quarantine::{Release, release};
 
 /// Arguments of `imagefleet outbox retry`.
 #[derive(Debug, Clone, Args)]
@@ -36,7 +35,7 @@ impl RetryArgs {
 
 /// Releases `which`; returns the released `seq`s.
 pub async fn retry(database_url: &str, which: &Release) -> anyhow::Result<Vec<i64>> {
-    let mut conn = AsyncPgConnection::establish(database_url)
+    let mut conn = db::connect(database_url)
         .await
         .context("connecting to Postgres")?;
     Ok(release(&mut conn, which).await?)

@@ -20,8 +20,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use bus::AmqpArgs;
 use clap::Args;
-use shared::config::{AmqpArgs, DEFAULT_DATABASE_URL};
+use db::DEFAULT_DATABASE_URL;
 
 pub use report::StatusReport;
 

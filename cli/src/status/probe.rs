@@ -7,20 +7,18 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use bus::connection::connect;
+use bus::{Topology, WorkQueue};
+use db::leader::holder;
+use db::migrate::unapplied_migrations;
+use db::{AsyncPgConnection, DbError};
 use lapin::options::QueueDeclareOptions;
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::FieldTable;
 use lapin::{Connection, ErrorKind};
-use shared::db::migrate::unapplied_migrations;
-use shared::messaging::connection::connect;
-use shared::messaging::{Topology, WorkQueue};
 
 use super::report::{
-    DatabaseStatus, Holder, Leader, LeaderRole, OutboxStatus, QueueCounts, QueueKind, QueueStatus,
+    DatabaseStatus, Leader, LeaderRole, OutboxStatus, QueueCounts, QueueKind, QueueStatus,
 };
 
 /// Reads every queue of `topology`; Err when the broker cannot be reached in `timeout`.
@@ -112,7 +110,7 @@ fn is_not_found(error: &lapin::Error) -> bool {
 /// Reads the database side; Err when Postgres cannot be reached in `timeout`.
 pub async fn database(database_url: &str, timeout: Duration) -> Result<DatabaseStatus, String> {
     let read = async {
-        let mut conn = AsyncPgConnection::establish(database_url)
+        let mut conn = db::connect(database_url)
             .await
             .map_err(|e| format!("connecting to Postgres: {e}"))?;
         let pending_migrations = unapplied_migrations(&mut conn).await.map_err(|e| {
@@ -133,28 +131,10 @@ pub async fn database(database_url: &str, timeout: Duration) -> Result<DatabaseS
         .unwrap_or_else(|_| Err(format!("Postgres gave no answer within {timeout:?}")))
 }
 
-#[derive(QueryableByName)]
-struct Tail {
-    #[diesel(sql_type = BigInt)]
-    unpublished: i64,
-    #[diesel(sql_type = Nullable<Double>)]
-    oldest_age: Option<f64>,
-    #[diesel(sql_type = BigInt)]
-    quarantined: i64,
-}
-
-/// The unpublished rows (the partial index `events_unpublished_seq_idx` covers them),
-/// how many of them are quarantined, and the oldest one's age by the database's clock, so a worker's skewed clock does
-/// not show as lag.
-async fn outbox(conn: &mut AsyncPgConnection) -> Result<OutboxStatus, diesel::result::Error> {
-    let tail: Tail = diesel::sql_query(
-        "SELECT count(*) AS unpublished, \
-         EXTRACT(EPOCH FROM (now() - min(occurred_at)))::float8 AS oldest_age, \
-         count(*) FILTER (WHERE quarantined_at IS NOT NULL) AS quarantined \
-         FROM events WHERE published_at IS NULL",
-    )
-    .get_result(conn)
-    .await?;
+/// The outbox's unpublished tail, its age by the database's clock (a worker's skewed
+/// clock does not show as lag).
+async fn outbox(conn: &mut AsyncPgConnection) -> Result<OutboxStatus, DbError> {
+    let tail = outbox::quarantine::tail(conn).await?;
     Ok(OutboxStatus {
         unpublished: tail.unpublished,
         // An event stamped by a clock ahead of the database's has a negative age.
@@ -165,42 +145,11 @@ async fn outbox(conn: &mut AsyncPgConnection) -> Result<OutboxStatus, diesel::re
     })
 }
 
-#[derive(QueryableByName)]
-struct HolderRow {
-    #[diesel(sql_type = Integer)]
-    pid: i32,
-    #[diesel(sql_type = Text)]
-    application_name: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    client_addr: Option<String>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    backend_start: Option<DateTime<Utc>>,
-}
-
-/// The session holding each role's lock. Advisory locks are per database, and
-/// `pg_locks` lists every database's: only this database's count. A bigint key is
-/// filed as `classid` (high half) and `objid` (low half), `objsubid` 1.
-async fn leaders(conn: &mut AsyncPgConnection) -> Result<Vec<Leader>, diesel::result::Error> {
+/// The session holding each role's lock.
+async fn leaders(conn: &mut AsyncPgConnection) -> Result<Vec<Leader>, DbError> {
     let mut leaders = Vec::new();
     for role in LeaderRole::ALL {
-        let rows: Vec<HolderRow> = diesel::sql_query(
-            "SELECT a.pid, coalesce(a.application_name, '') AS application_name, \
-             host(a.client_addr) AS client_addr, a.backend_start \
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
-             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 \
-             LIMIT 1",
-        )
-        .bind::<BigInt, _>(role.lock_key())
-        .load(conn)
-        .await?;
-        let holder = rows.into_iter().next().map(|row| Holder {
-            pid: row.pid,
-            application_name: row.application_name,
-            client_addr: row.client_addr,
-            backend_start: row.backend_start,
-        });
+        let holder = holder(conn, role.lock_key()).await?;
         leaders.push(Leader { role, holder });
     }
     Ok(leaders)

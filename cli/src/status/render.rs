@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::report::{DatabaseStatus, Holder, Leader, OutboxStatus, StatusReport};
+use db::leader::LockHolder;
+
+use super::report::{DatabaseStatus, Leader, OutboxStatus, StatusReport};
 
 /// The human-readable report.
 pub fn table(report: &StatusReport) -> String {
@@ -186,7 +188,7 @@ fn database_json(report: &StatusReport, database: &DatabaseStatus) -> Value {
     })
 }
 
-fn holder_json(holder: &Holder) -> Value {
+fn holder_json(holder: &LockHolder) -> Value {
     json!({
         "pid": holder.pid,
         "application_name": holder.application_name,

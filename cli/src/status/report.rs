@@ -2,10 +2,10 @@
 //! Postgres, the list of things that need an operator's attention, and the exit code.
 //! Pure: gathering is in [`super::probe`], printing in [`super::render`].
 
+use db::leader::LockHolder;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use shared::messaging::WorkQueue;
+use bus::WorkQueue;
 
 use crate::exit;
 
@@ -75,9 +75,9 @@ pub struct OutboxStatus {
 /// A job one worker of the fleet leads, elected by a Postgres advisory lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaderRole {
-    /// The outbox relay (`shared::outbox::OUTBOX_LOCK_KEY`).
+    /// The outbox relay (`db::leader::OUTBOX_LOCK_KEY`).
     OutboxRelay,
-    /// The janitor (`workers::janitor::JANITOR_LOCK_KEY`).
+    /// The janitor (`db::leader::JANITOR_LOCK_KEY`).
     Janitor,
 }
 
@@ -96,25 +96,10 @@ impl LeaderRole {
     /// The advisory lock key its leader holds.
     pub fn lock_key(self) -> i64 {
         match self {
-            LeaderRole::OutboxRelay => shared::outbox::OUTBOX_LOCK_KEY,
-            LeaderRole::Janitor => workers::janitor::JANITOR_LOCK_KEY,
+            LeaderRole::OutboxRelay => db::leader::OUTBOX_LOCK_KEY,
+            LeaderRole::Janitor => db::leader::JANITOR_LOCK_KEY,
         }
     }
-}
-
-/// The Postgres session holding a leader's lock, from `pg_stat_activity`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    /// The backend's process id (`pg_terminate_backend` takes it).
-    pub pid: i32,
-    /// The session's `application_name` (empty unless the worker's database URL sets
-    /// `?application_name=`).
-    pub application_name: String,
-    /// The worker's address as Postgres sees it; None over a Unix socket or when the
-    /// role may not see other sessions' details.
-    pub client_addr: Option<String>,
-    /// When the session started.
-    pub backend_start: Option<DateTime<Utc>>,
 }
 
 /// One role and who leads it, if anyone.
@@ -123,7 +108,7 @@ pub struct Leader {
     /// The role.
     pub role: LeaderRole,
     /// Its holder; None when no session holds the lock.
-    pub holder: Option<Holder>,
+    pub holder: Option<LockHolder>,
 }
 
 /// What was read from Postgres; each part fails on its own, so one failed query does
@@ -142,7 +127,7 @@ pub struct DatabaseStatus {
 /// reached (the text says why).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusReport {
-    /// Every queue of the topology, in [`shared::messaging::Topology::all_queues`] order.
+    /// Every queue of the topology, in [`bus::Topology::all_queues`] order.
     pub queues: Result<Vec<QueueStatus>, String>,
     /// The database side.
     pub database: Result<DatabaseStatus, String>,

@@ -13,7 +13,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{LogFormat, TelemetryArgs};
-use crate::messaging::TraceContext;
+use wire::TraceContext;
 
 /// What [`init`] set up; keep it until the process ends. Dropping it exports the spans
 /// still buffered and stops the export.

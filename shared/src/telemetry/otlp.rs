@@ -15,8 +15,8 @@ use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing_opentelemetry::{OpenTelemetryLayer, OpenTelemetrySpanExt as _};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::messaging::TraceContext;
-use crate::messaging::trace_context;
+use wire::TraceContext;
+use wire::trace_context;
 
 /// The collector's base URL; the exporter posts to `<it>/v1/traces`.
 pub const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";

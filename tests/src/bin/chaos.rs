@@ -44,10 +44,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::bus::Topology;
+use ::bus::client::CommandClient;
 use anyhow::Context as _;
 use clap::Parser;
-use shared::messaging::Topology;
-use shared::messaging::client::CommandClient;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -220,7 +220,7 @@ async fn run(args: Args, bin_dir: PathBuf) -> anyhow::Result<bool> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    let topology = Topology::new(shared::messaging::topology::DEFAULT_PREFIX);
+    let topology = Topology::new(::bus::topology::DEFAULT_PREFIX);
     let client = CommandClient::connect_named(&rabbit.url(), topology.clone(), "chaos").await?;
     let ledger = Ledger::default();
     let stop_tap = CancellationToken::new();

@@ -14,18 +14,19 @@ use api_gateway::{AppState, Settings};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use bus::WorkQueue;
+use bus::client::CommandClient;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
+use domain::ImageId;
+use fetch::{ImportFilter, SafeFetcher};
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{BusProbe, Fault, FaultProxy, TestBus, TestDb, TestResponse, TestWorker};
 use serde_json::json;
-use shared::domain::ImageId;
-use shared::fetch::{ImportFilter, SafeFetcher};
-use shared::messaging::client::CommandClient;
-use shared::messaging::{CommandEnvelope, CommandReply, WorkQueue};
 use tower::ServiceExt;
+use wire::{CommandEnvelope, CommandReply};
 
 /// How long a hung connection may go unnoticed: a few heartbeats at the default, where
 /// the broker's suggested 60 s took two minutes.
@@ -175,7 +176,7 @@ async fn a_worker_whose_broker_connection_hangs_gives_back_its_deliveries_and_re
 
     for command in before.iter().chain(&all).chain(&after) {
         let name = match &command.command {
-            shared::domain::Command::CreateImage(create) => create.name.clone(),
+            domain::Command::CreateImage(create) => create.name.clone(),
             other => panic!("not a create: {other:?}"),
         }
         .expect("named");

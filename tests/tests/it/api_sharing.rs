@@ -7,16 +7,17 @@
 mod actions;
 mod members;
 
+use apply::Repository;
 use axum::http::Method as M;
+use db::document;
+use domain::command::MemberRef;
+use domain::status::Visibility;
+use domain::{Actor, Command, DomainConfig, Image, ImageId};
 use imagefleet_tests::fixtures::{
     admin, begin_upload, complete_upload, create, envelope, other, owner, reader,
 };
 use imagefleet_tests::{TestApp, TestResponse};
 use serde_json::Value;
-use shared::db::{Repository, document};
-use shared::domain::command::MemberRef;
-use shared::domain::status::Visibility;
-use shared::domain::{Actor, Command, DomainConfig, Image, ImageId};
 
 /// A repository over the test's database.
 pub(crate) fn repo(app: &TestApp, config: DomainConfig) -> Repository {

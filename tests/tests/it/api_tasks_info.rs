@@ -6,12 +6,12 @@ mod schemas_info;
 
 use axum::http::Method as M;
 use chrono::{Duration, Utc};
+use domain::command::{BeginImport, ImportMethod};
+use domain::status::Visibility;
+use domain::{Actor, Command, DomainConfig, TaskId};
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::{admin, other, owner, reader};
 use serde_json::{Value, json};
-use shared::domain::command::{BeginImport, ImportMethod};
-use shared::domain::status::Visibility;
-use shared::domain::{Actor, Command, DomainConfig, TaskId};
 
 use super::api_sharing::{apply, call, check, expect_all, image, repo, share, third};
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bus::connection::connect;
 use imagefleet_tests::BrokerCluster;
 use imagefleet_tests::wait::wait_until;
 use lapin::options::{
@@ -15,7 +16,6 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
 use lapin::{Confirmation, PublisherConfirm};
-use shared::messaging::connection::connect;
 use tokio_util::sync::CancellationToken;
 
 /// Generous: three nodes boot, elect and answer `rabbitmqctl` on a loaded machine.

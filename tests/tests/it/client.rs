@@ -4,6 +4,11 @@
 
 use std::time::Duration;
 
+use bus::client::{ClientError, CommandClient};
+use bus::connection::connect;
+use bus::{Topology, WorkQueue};
+use domain::command::ImageRef;
+use domain::{Actor, Command, ImageId, RejectionKind};
 use futures::StreamExt;
 use futures::future::join_all;
 use imagefleet_tests::TestBus;
@@ -13,12 +18,8 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
-use shared::domain::command::ImageRef;
-use shared::domain::{Actor, Command, ImageId, RejectionKind};
-use shared::messaging::client::{ClientError, CommandClient};
-use shared::messaging::connection::connect;
-use shared::messaging::{CommandEnvelope, CommandReply, Topology, WorkQueue};
 use tokio::task::JoinHandle;
+use wire::{CommandEnvelope, CommandReply};
 
 fn deactivate() -> CommandEnvelope {
     let command = Command::DeactivateImage(ImageRef {
@@ -91,7 +92,7 @@ async fn responder(bus: &TestBus) -> JoinHandle<()> {
     })
 }
 
-fn rejected_id(reply: &CommandReply) -> Option<shared::domain::CommandId> {
+fn rejected_id(reply: &CommandReply) -> Option<domain::CommandId> {
     match reply {
         CommandReply::Rejected { command_id, .. } => *command_id,
         CommandReply::Accepted { .. } => None,

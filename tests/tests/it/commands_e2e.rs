@@ -2,14 +2,14 @@
 //! Postgres, and announced on the events exchange with the right routing key and
 //! envelope.
 
+use db::document;
+use domain::command::*;
+use domain::image::{DataDigest, Location};
+use domain::status::{MemberStatus, TaskType};
+use domain::{Actor, Command, DomainConfig, ImageId, TaskId};
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{BusProbe, Received, TestBus, TestDb, TestWorker};
-use shared::db::document;
-use shared::domain::command::*;
-use shared::domain::image::{DataDigest, Location};
-use shared::domain::status::{MemberStatus, TaskType};
-use shared::domain::{Actor, Command, DomainConfig, ImageId, TaskId};
-use shared::messaging::{CommandReply, EVENT_SCHEMA_V1};
+use wire::{CommandReply, EVENT_SCHEMA_V1};
 
 struct Bus {
     probe: BusProbe,

@@ -289,6 +289,7 @@ pub(crate) fn known_variables() -> BTreeSet<String> {
     for krate in ["shared", "api-gateway", "workers", "cli"] {
         walk(&root().join(krate).join("src"), &mut known);
     }
+    walk(&root().join("crates"), &mut known);
     known
 }
 

@@ -5,17 +5,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use apply::{ApplyError, Repository};
+use db::document;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Jsonb, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use domain::{Actor, Command, CommandId, DomainConfig, ImageId, RejectionKind};
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::*;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use shared::db::{ApplyError, Repository, document};
-use shared::domain::{Actor, Command, CommandId, DomainConfig, ImageId, RejectionKind};
-use shared::messaging::CommandEnvelope;
 use tokio::sync::Barrier;
+use wire::CommandEnvelope;
 
 const WRITERS: usize = 8;
 const COMMANDS_PER_WRITER: usize = 500;
@@ -140,7 +141,7 @@ async fn eight_writers_lose_no_update_and_leave_gapless_versions() {
                             image,
                             effect,
                             changed: false,
-                            attempts: shared::db::repository::MAX_ATTEMPTS,
+                            attempts: apply::repository::MAX_ATTEMPTS,
                             rejected: Some(RejectionKind::Conflict),
                         },
                         Err(e) => panic!("database failure: {e}"),
@@ -326,5 +327,5 @@ async fn a_redelivered_no_op_is_not_decided_again_later() {
         .await
         .expect("read")
         .expect("exists");
-    assert_eq!(image.status, shared::domain::ImageStatus::Deactivated);
+    assert_eq!(image.status, domain::ImageStatus::Deactivated);
 }

@@ -5,16 +5,17 @@
 
 use std::time::Duration;
 
+use apply::{ApplyError, Repository};
 use chrono::Utc;
+use db::document;
+use db::document::Answer;
 use diesel::QueryableByName;
 use diesel::sql_types::{Bool, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use domain::{DomainConfig, ImageId, RejectionKind};
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
-use shared::db::document::{self, Answer};
-use shared::db::{ApplyError, Repository};
-use shared::domain::{DomainConfig, ImageId, RejectionKind};
 
 use crate::repository::count;
 
@@ -32,11 +33,11 @@ pub(crate) fn patient_repository(db: &TestDb) -> Repository {
         "{}?options=-c%20lock_timeout%3D600000%20-c%20statement_timeout%3D600000",
         db.url()
     );
-    let pool = shared::db::build_pool(&url, shared::db::PoolOptions::default()).expect("pool");
+    let pool = db::build_pool(&url, db::PoolOptions::default()).expect("pool");
     Repository::new(pool, DomainConfig::default())
 }
 
-fn expired(result: &Result<shared::db::Applied, ApplyError>) -> bool {
+fn expired(result: &Result<apply::Applied, ApplyError>) -> bool {
     matches!(result, Err(ApplyError::Rejected(r)) if r.kind == RejectionKind::Expired)
 }
 

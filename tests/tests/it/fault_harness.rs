@@ -110,7 +110,7 @@ async fn a_held_row_lock_blocks_other_writers_of_that_row_until_released() {
 #[tokio::test]
 async fn a_held_advisory_lock_keeps_the_relay_key_from_others() {
     let db = TestDb::new().await.expect("test database");
-    let key = shared::outbox::OUTBOX_LOCK_KEY;
+    let key = db::leader::OUTBOX_LOCK_KEY;
     let held = HeldLock::advisory(db.url(), key).await.expect("lock held");
     #[derive(diesel::QueryableByName)]
     struct Locked {

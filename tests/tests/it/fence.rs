@@ -7,19 +7,19 @@
 
 use std::time::Duration;
 
+use apply::{Applied, ApplyError, Repository};
 use chrono::Utc;
+use db::document::Answer;
+use db::fence;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use domain::{CommandId, ImageId, RejectionKind};
 use imagefleet_tests::HeldLock;
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
-use shared::db::document::Answer;
-use shared::db::fence;
-use shared::db::{Applied, ApplyError, Repository};
-use shared::domain::{CommandId, ImageId, RejectionKind};
-use shared::messaging::CommandEnvelope;
+use wire::CommandEnvelope;
 
 use crate::deadline::patient_repository;
 use crate::repository::count;

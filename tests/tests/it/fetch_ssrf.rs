@@ -10,7 +10,7 @@ use axum::extract::Query;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
-use shared::fetch::{FetchError, ImportFilter, SafeFetcher, UrlRefusal};
+use fetch::{FetchError, ImportFilter, SafeFetcher, UrlRefusal};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::net::TcpListener;

@@ -6,16 +6,16 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
+use db::document;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Jsonb, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use domain::{Actor, Command, Context, DomainConfig, Event, ImageId, State, decide};
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
-use shared::db::document;
-use shared::domain::{Actor, Command, Context, DomainConfig, Event, ImageId, State, decide};
-use shared::messaging::{CommandEnvelope, CommandReply};
+use wire::{CommandEnvelope, CommandReply};
 
 const WORKERS: usize = 3;
 const COMMANDS: usize = 10_000;

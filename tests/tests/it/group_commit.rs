@@ -6,15 +6,16 @@
 
 use std::time::Duration;
 
+use apply::{ApplyError, Repository};
+use db::document;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use domain::{DomainConfig, ImageId, RejectionKind, Target};
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{HeldLock, TestDb};
-use shared::db::{ApplyError, Repository, document};
-use shared::domain::{DomainConfig, ImageId, RejectionKind, Target};
-use shared::messaging::CommandEnvelope;
+use wire::CommandEnvelope;
 
 use crate::pg_timeouts::{created, patient_repository, someone_waits_on_a_lock};
 use crate::repository::count;
@@ -24,7 +25,7 @@ fn repository(db: &TestDb) -> Repository {
 }
 
 /// The rejection kind of a refused result, or None for an applied one.
-fn refusal(result: &Result<shared::db::Applied, ApplyError>) -> Option<RejectionKind> {
+fn refusal(result: &Result<apply::Applied, ApplyError>) -> Option<RejectionKind> {
     match result {
         Ok(_) => None,
         Err(ApplyError::Rejected(rejection)) => Some(rejection.kind),
@@ -55,7 +56,7 @@ async fn a_group_gives_each_command_the_outcome_it_has_alone_in_order() {
     for command in &commands {
         one_by_one.push(repository(&alone).apply(command).await);
     }
-    let outcomes = |results: &[Result<shared::db::Applied, ApplyError>]| {
+    let outcomes = |results: &[Result<apply::Applied, ApplyError>]| {
         results.iter().map(refusal).collect::<Vec<_>>()
     };
     assert_eq!(outcomes(&group), outcomes(&one_by_one));

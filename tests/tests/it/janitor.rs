@@ -8,24 +8,24 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use apply::Repository;
 use axum::http::{Method, StatusCode};
 use bytes::Bytes;
 use chrono::Utc;
+use db::document;
+use db::leader::JANITOR_LOCK_KEY;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer};
 use diesel_async::RunQueryDsl;
+use domain::command::{BeginImport, CreateTask, FailTask, ImageRef, ImportMethod, Leased, TaskRef};
+use domain::status::TaskType;
+use domain::{Actor, Command, DomainConfig, Image, ImageId, Task, TaskId, TaskStatus};
 use imagefleet_tests::fixtures::{admin, create, envelope, owner};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{JANITOR_INTERVAL, TestApp, TestBus, TestDb, TestWorker};
 use serde_json::json;
-use shared::db::{Repository, document};
-use shared::domain::command::{
-    BeginImport, CreateTask, FailTask, ImageRef, ImportMethod, Leased, TaskRef,
-};
-use shared::domain::status::TaskType;
-use shared::domain::{Actor, Command, DomainConfig, Image, ImageId, Task, TaskId, TaskStatus};
-use shared::store::{Area, DataLimits, NoCheck};
-use workers::janitor::{IMPORT_LEASE_EXPIRED, JANITOR_LOCK_KEY};
+use store::{Area, DataLimits, NoCheck};
+use workers::janitor::IMPORT_LEASE_EXPIRED;
 
 /// Long enough for several janitor rounds and the jobs they start.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -125,7 +125,7 @@ async fn janitor_holders(db: &TestDb) -> Vec<i32> {
 
 /// `(to_status, correlation_id)` of an image's events, in version order.
 async fn history(db: &TestDb, id: ImageId) -> Vec<(String, Option<String>)> {
-    use shared::db::schema::events;
+    use db::schema::events;
     let mut conn = db.conn().await.expect("connection");
     events::table
         .filter(events::aggregate_id.eq(id.as_uuid()))

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use apply::Repository;
+use domain::{DomainConfig, ImageId};
 use imagefleet_tests::fixtures::{create, envelope, owner, set_property};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{BusProbe, Fault, FaultProxy, TestBus, TestDb};
-use shared::db::Repository;
-use shared::domain::{DomainConfig, ImageId};
-use shared::outbox::{Relay, RelayConfig};
+use outbox::{Relay, RelayConfig};
 use tokio_util::sync::CancellationToken;
 
 /// What the issue asks of a follower after the leader's host is lost.

@@ -9,24 +9,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use apply::Repository;
+use bus::connection::connect;
 use chrono::Utc;
+use db::leader::LeaderSession;
+use db::leader::{JANITOR_LOCK_KEY, OUTBOX_LOCK_KEY};
+use db::{PoolOptions, SessionSettings, build_pool};
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
+use domain::command::Leased;
+use domain::{Command, DomainConfig, ImageId};
 use imagefleet_tests::fixtures::{create, envelope, owner, set_property};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{Fault, FaultProxy, HeldLock, TestBus, TestDb};
 use lapin::options::{QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use shared::db::{PoolOptions, Repository, SessionSettings, build_pool};
-use shared::domain::command::Leased;
-use shared::domain::{Command, DomainConfig, ImageId};
-use shared::messaging::connection::connect;
-use shared::outbox::leader::LeaderSession;
-use shared::outbox::{OUTBOX_LOCK_KEY, Relay, RelayConfig};
+use outbox::{Relay, RelayConfig};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use workers::janitor::{JANITOR_LOCK_KEY, Janitor, JanitorConfig, run_janitor};
+use workers::janitor::{Janitor, JanitorConfig, run_janitor};
 
 /// Long enough for a relay to connect through the slowed proxy and publish the batch.
 const DEADLINE: Duration = Duration::from_secs(60);

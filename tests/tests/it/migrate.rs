@@ -1,13 +1,13 @@
-//! `shared::db::migrate`: start-up migrations create the database, apply each
+//! `db::migrate`: start-up migrations create the database, apply each
 //! migration once however many processes start together, and report what is pending.
 
+use db::migrate::{
+    MAINTENANCE_DATABASE, MIGRATIONS, pending_migrations, quote_identifier, run_migrations,
+};
+use db::url::with_database;
 use diesel::migration::MigrationSource;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use imagefleet_tests::TestDb;
-use shared::db::migrate::{
-    MAINTENANCE_DATABASE, MIGRATIONS, pending_migrations, quote_identifier, run_migrations,
-};
-use shared::db::url::with_database;
 
 fn migration_names() -> anyhow::Result<Vec<String>> {
     let migrations =

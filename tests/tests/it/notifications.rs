@@ -12,11 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use bus::connection::connect;
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::owner;
 use imagefleet_tests::python::{client_script, python};
 use serde_json::{Value, json};
-use shared::messaging::connection::connect;
 use tokio::sync::mpsc;
 
 /// Long enough for the listener to start (the interpreter imports oslo.messaging) and

@@ -15,13 +15,13 @@ use api_gateway::{AppState, Settings};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use bus::client::CommandClient;
+use db::{PoolOptions, build_pool};
+use fetch::{ImportFilter, SafeFetcher};
 use imagefleet_tests::fixtures::owner;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestApp, TestBus, TestDb, TestResponse};
 use serde_json::json;
-use shared::db::{PoolOptions, build_pool};
-use shared::fetch::{ImportFilter, SafeFetcher};
-use shared::messaging::client::CommandClient;
 use tower::ServiceExt;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -336,13 +336,13 @@ async fn retries_and_dead_letters_are_counted() {
         pool_size: 2,
         amqp_url: bus.url().to_owned(),
         topology: bus.topology().clone(),
-        domain: shared::domain::DomainConfig::default(),
+        domain: domain::DomainConfig::default(),
         concurrency: 1,
         commit_batch: 1,
         confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
         flow: Default::default(),
         name: "operability-retry-worker".into(),
-        queues: vec![shared::messaging::WorkQueue::Commands],
+        queues: vec![bus::WorkQueue::Commands],
         janitor_interval: None,
         processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
         store: unreachable.store(),
@@ -355,7 +355,7 @@ async fn retries_and_dead_letters_are_counted() {
     let worker = tokio::spawn(workers::run_fleet(config, shutdown.clone()));
     let probe = imagefleet_tests::BusProbe::new(&bus).await;
     probe.publish_bytes(b"{not json", "unreadable-1").await;
-    let image = shared::domain::ImageId::generate();
+    let image = domain::ImageId::generate();
     let command = imagefleet_tests::fixtures::envelope(
         owner(),
         imagefleet_tests::fixtures::create(image, "retried"),

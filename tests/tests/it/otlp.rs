@@ -11,10 +11,10 @@ use imagefleet_tests::fixtures::owner;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
-use shared::messaging::TraceContext;
 use shared::telemetry::otlp::{OtlpConfig, OtlpExport};
 use tokio::sync::mpsc;
 use tracing_subscriber::layer::SubscriberExt as _;
+use wire::TraceContext;
 
 const INCOMING: &str = "00-5b8aa5a2d2c872e8321cf37308d69df2-051581bf3cb55c13-01";
 

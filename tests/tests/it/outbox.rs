@@ -10,24 +10,24 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use apply::Repository;
+use bus::connection::connect;
+use db::schema::events;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use domain::{Command, DomainConfig, ImageId};
 use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestBus, TestDb};
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use shared::db::Repository;
-use shared::db::schema::events;
-use shared::domain::{Command, DomainConfig, ImageId};
-use shared::messaging::connection::connect;
-use shared::messaging::{CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope};
-use shared::outbox::{Relay, RelayConfig, RelayError};
+use outbox::{Relay, RelayConfig, RelayError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use wire::{CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope};
 
 /// Generous: a failing test reports within this, a passing one never waits it out.
 const DEADLINE: Duration = Duration::from_secs(30);

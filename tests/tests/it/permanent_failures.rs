@@ -2,11 +2,11 @@
 //! command id): dead-lettered at once as `unprocessable` and answered, not retried
 //! through the retry queues and dead-lettered as `retries-exhausted`.
 
+use bus::{FailureClass, WorkQueue};
 use diesel_async::SimpleAsyncConnection;
+use domain::RejectionKind;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
-use shared::domain::RejectionKind;
-use shared::messaging::{FailureClass, WorkQueue};
 
 use crate::hostile_bus::{created_image, rejected, snapshot, still_flowing, take_dead_letters};
 

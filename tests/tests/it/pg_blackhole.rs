@@ -7,13 +7,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use db::document;
+use domain::{ImageId, Target};
+use fetch::{ImportFilter, SafeFetcher};
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{BusProbe, Fault, FaultProxy, TestBus, TestDb, TestResponse, TestWorker};
 use serde_json::json;
-use shared::db::document;
-use shared::domain::{ImageId, Target};
-use shared::fetch::{ImportFilter, SafeFetcher};
 use tower::ServiceExt;
 use workers::ops::{DEFAULT_METRICS_BIND, OpsConfig};
 use workers::progress::Progress;
@@ -48,14 +48,14 @@ async fn a_worker_whose_database_is_blackholed_is_not_ready_and_recovers() {
     let url = proxy.url_through(db.url()).expect("url through the proxy");
     // A short bound, so the test waits on the outcome, not on the default 30 s.
     let progress = Progress::new(Duration::from_secs(1));
-    let flow = shared::messaging::flow::PublishFlow::default();
+    let flow = bus::flow::PublishFlow::default();
     let config = workers::FleetConfig {
         database_url: url.clone(),
         pool_size: 4,
         concurrency: 2,
         commit_batch: 4,
         flow: flow.clone(),
-        queues: vec![shared::messaging::WorkQueue::Commands],
+        queues: vec![bus::WorkQueue::Commands],
         fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
         notifications: None,
         progress: progress.clone(),

@@ -5,17 +5,18 @@
 
 use std::time::Duration;
 
+use apply::{Applied, ApplyError, Repository};
+use db::error::FailureClass;
+use db::{PoolOptions, build_pool, document};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use domain::{DomainConfig, ImageId, Target};
 use imagefleet_tests::HeldLock;
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
-use shared::db::error::FailureClass;
-use shared::db::{Applied, ApplyError, PoolOptions, Repository, build_pool, document};
-use shared::domain::{DomainConfig, ImageId, Target};
-use shared::messaging::CommandEnvelope;
+use wire::CommandEnvelope;
 use workers::group_commit::{CommitterConfig, GroupCommitter};
 use workers::progress::Progress;
 
@@ -63,7 +64,7 @@ pub(crate) async fn someone_waits_on_a_lock(db: &TestDb) -> bool {
 }
 
 /// The image `image` as stored now, if it exists.
-pub(crate) async fn created(db: &TestDb, image: ImageId) -> Option<shared::domain::Image> {
+pub(crate) async fn created(db: &TestDb, image: ImageId) -> Option<domain::Image> {
     let mut conn = db.conn().await.expect("connection");
     let probe = envelope(owner(), create(image, "probe"));
     document::load(&mut conn, probe.command_id, Target::Image(image))

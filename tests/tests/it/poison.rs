@@ -12,12 +12,13 @@ use std::time::Duration;
 
 /// How long the dead letters may take to show.
 const DEADLINE: Duration = Duration::from_secs(30);
+use bus::connection::connect;
+use bus::{WorkQueue, headers};
+use domain::{Command, ImageId, RejectionKind};
 use lapin::BasicProperties;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::AMQPValue;
-use shared::domain::{Command, ImageId, RejectionKind};
-use shared::messaging::connection::connect;
-use shared::messaging::{CommandReply, WorkQueue, headers};
+use wire::CommandReply;
 
 fn header(properties: &BasicProperties, name: &str) -> Option<String> {
     match properties.headers().as_ref()?.inner().get(name)? {

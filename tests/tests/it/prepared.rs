@@ -1,14 +1,14 @@
-//! The command path's hand-written statements (`shared::db::cached_sql`) are prepared
+//! The command path's hand-written statements (`db::cached_sql`) are prepared
 //! once per connection and reused, and bind their placeholders as plain SQL would.
 
+use db::cached_sql::cached_sql;
+use db::document;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::RunQueryDsl;
+use domain::command::Target;
+use domain::{CommandId, ImageId};
 use imagefleet_tests::TestDb;
-use shared::db::cached_sql::cached_sql;
-use shared::db::document;
-use shared::domain::command::Target;
-use shared::domain::{CommandId, ImageId};
 
 #[derive(QueryableByName)]
 struct Count {

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
+use bus::connection::connect;
 use imagefleet_tests::PrivateBroker;
 use imagefleet_tests::wait::wait_until;
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
-use shared::messaging::connection::connect;
 use tokio::task::JoinHandle;
 
 /// Generous: the node boots and answers `rabbitmqctl` on a loaded machine.

@@ -40,6 +40,7 @@ fn source_words() -> BTreeSet<String> {
     let mut words = BTreeSet::new();
     for dir in [
         "shared",
+        "crates",
         "api-gateway",
         "workers",
         "cli",

@@ -4,10 +4,10 @@
 
 use std::process::Command as Process;
 
+use domain::ImageId;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
-use shared::domain::ImageId;
-use shared::messaging::CommandReply;
+use wire::CommandReply;
 
 /// Closes every broker connection whose name contains `needle`; returns how many.
 fn close_connections(needle: &str) -> usize {

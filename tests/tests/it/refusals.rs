@@ -5,9 +5,13 @@
 
 use std::time::Duration;
 
+use bus::WorkQueue;
+use bus::connection::{connect, login_of};
+use db::document;
 use diesel::QueryableByName;
 use diesel::sql_types::{Jsonb, Nullable};
 use diesel_async::RunQueryDsl;
+use domain::{Actor, Command, CommandId, ImageId, RejectionKind};
 use imagefleet_cli::dlq;
 use imagefleet_cli::progress::Progress;
 use imagefleet_tests::fixtures::*;
@@ -15,10 +19,7 @@ use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use shared::db::document;
-use shared::domain::{Actor, Command, CommandId, ImageId, RejectionKind};
-use shared::messaging::connection::{connect, login_of};
-use shared::messaging::{CommandReply, WorkQueue};
+use wire::CommandReply;
 
 use crate::repository::count;
 
@@ -179,8 +180,7 @@ async fn a_refused_command_redelivered_or_replayed_later_is_refused_again_though
         .await
         .expect("confirm mode");
     let topology = bus.topology();
-    let properties: BasicProperties =
-        shared::messaging::client::properties(&deactivate, &login_of(bus.url()));
+    let properties: BasicProperties = bus::client::properties(&deactivate, &login_of(bus.url()));
     channel
         .basic_publish(
             topology.dead_letter_exchange().into(),

@@ -2,13 +2,14 @@
 //! the state, the events and the processed command in one transaction; reads return
 //! what was written.
 
+use apply::{ApplyError, Repository};
+use db::document;
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
+use domain::{Command, DomainConfig, ImageId, ImageStatus, RejectionKind};
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::*;
-use shared::db::{ApplyError, Repository, document};
-use shared::domain::{Command, DomainConfig, ImageId, ImageStatus, RejectionKind};
 
 #[derive(QueryableByName)]
 struct Count {
@@ -61,7 +62,7 @@ async fn upload_lifecycle_writes_state_events_and_history() {
             "image.saving",
         ),
         (
-            shared::domain::Actor::service(),
+            domain::Actor::service(),
             complete_upload(id, 1024),
             ImageStatus::Active,
             "image.active",

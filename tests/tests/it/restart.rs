@@ -7,10 +7,10 @@ use std::collections::{HashMap, HashSet};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use domain::{CommandId, ImageId};
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
-use shared::domain::{CommandId, ImageId};
-use shared::messaging::{CommandEnvelope, CommandReply};
+use wire::{CommandEnvelope, CommandReply};
 
 const IMAGES: usize = 20;
 const COMMANDS: usize = 1000;

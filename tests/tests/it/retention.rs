@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
+use apply::{ApplyError, Repository};
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
+use domain::{DomainConfig, ImageId, RejectionKind};
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestBus, TestDb, TestWorker};
-use shared::db::{ApplyError, Repository};
-use shared::domain::{DomainConfig, ImageId, RejectionKind};
 use workers::janitor::retention::PRUNE_BATCH;
 
 use crate::repository::count;
@@ -109,7 +109,7 @@ async fn each_prune_statement_deletes_at_most_its_batch() {
     let retention = workers::janitor::retention::DEFAULT_PROCESSED_RETENTION;
     let mut rounds = Vec::new();
     loop {
-        let deleted = shared::db::sweep::prune_processed(&mut conn, retention, 10)
+        let deleted = apply::sweep::prune_processed(&mut conn, retention, 10)
             .await
             .expect("pruned");
         rounds.push(deleted);

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use bus::connection::connect;
+use bus::{WorkQueue, headers};
+use domain::{DomainConfig, ImageId};
 use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{TestBus, TestDb};
@@ -11,9 +14,6 @@ use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use shared::domain::{DomainConfig, ImageId};
-use shared::messaging::connection::connect;
-use shared::messaging::{WorkQueue, headers};
 use tokio_util::sync::CancellationToken;
 use workers::{FleetConfig, run_fleet};
 
@@ -38,8 +38,8 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
         janitor_interval: None,
         processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
         store: unreachable.store(),
-        fetcher: shared::fetch::SafeFetcher::new(
-            shared::fetch::ImportFilter::default(),
+        fetcher: fetch::SafeFetcher::new(
+            fetch::ImportFilter::default(),
             1 << 30,
             std::time::Duration::from_secs(60),
             5,
@@ -96,10 +96,7 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
             BasicPublishOptions::default(),
             &serde_json::to_vec(&command).expect("json"),
             // As every producer does: JSON, signed with the connection's user.
-            shared::messaging::client::properties(
-                &command,
-                &shared::messaging::connection::login_of(bus.url()),
-            ),
+            bus::client::properties(&command, &bus::connection::login_of(bus.url())),
         )
         .await
         .expect("publish");

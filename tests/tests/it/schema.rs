@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
 use chrono::Utc;
+use db::migrate::MIGRATIONS;
+use db::schema::events;
 use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -15,8 +17,6 @@ use diesel_migrations::MigrationHarness;
 use futures::StreamExt as _;
 use imagefleet_tests::TestDb;
 use serde_json::json;
-use shared::db::migrate::MIGRATIONS;
-use shared::db::schema::events;
 use uuid::Uuid;
 
 #[derive(QueryableByName, Debug, PartialEq, Eq)]

@@ -1,12 +1,12 @@
-//! `shared::db::schema` is written by hand; these tests hold it to the database the
+//! `db::schema` is written by hand; these tests hold it to the database the
 //! migrations build: every column diesel knows exists with the same type and
 //! nullability, and the database has no column diesel does not know.
 
+use db::schema;
 use diesel::expression::Expression;
 use diesel::sql_types::{self, is_nullable};
 use diesel_async::RunQueryDsl;
 use imagefleet_tests::TestDb;
-use shared::db::schema;
 
 /// The Postgres type (`udt_name`) a diesel SQL type stands for.
 trait PgType {

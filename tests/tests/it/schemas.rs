@@ -1,5 +1,5 @@
 //! The message contract's JSON Schemas: the copies checked in under `schemas/` must be
-//! what `shared::messaging::schemas` generates from the types, and what serde writes must
+//! what `wire::schemas` generates from the types, and what serde writes must
 //! validate against them while what serde refuses does not.
 //!
 //! Regenerate the checked-in copies with
@@ -7,26 +7,23 @@
 //! These tests need neither Postgres nor RabbitMQ.
 
 use chrono::{DateTime, TimeZone, Utc};
-use imagefleet_tests::fixtures;
-use serde_json::{Value, json};
-use shared::domain::command::{
+use domain::command::{
     AddLocation, BeginImport, CompleteImport, CreateImage, CreateTask, FailImport, FailTask,
     ImageRef, ImportMethod, Leased, MemberRef, PatchOperation, RemoveLocation, SucceedTask,
     TaskRef, UpdateImage, UpdateMember,
 };
-use shared::domain::image::{DataDigest, Location, Member};
-use shared::domain::status::{
-    ContainerFormat, DiskFormat, MemberStatus, TaskStatus, TaskType, Visibility,
-};
-use shared::domain::{
-    Actor, Command, CommandId, Image, ImageId, ImageStatus, RejectionKind, Task, TaskId,
-};
-use shared::messaging::schemas::{self, COMMAND_ENVELOPE_V1, COMMAND_REPLY_V1, EVENT_ENVELOPE_V1};
-use shared::messaging::{
-    CommandEnvelope, CommandReply, CommandResult, EVENT_SCHEMA_V1, EventEnvelope, RecordedEvent,
-};
+use domain::image::{DataDigest, Location, Member};
+use domain::status::{ContainerFormat, DiskFormat, MemberStatus, TaskStatus, TaskType, Visibility};
+use domain::{Actor, Command, CommandId, Image, ImageId, ImageStatus, RejectionKind, Task, TaskId};
+use imagefleet_tests::fixtures;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use wire::schemas;
+use wire::schemas::{COMMAND_ENVELOPE_V1, COMMAND_REPLY_V1, EVENT_ENVELOPE_V1};
+use wire::{
+    CommandEnvelope, CommandReply, CommandResult, EVENT_SCHEMA_V1, EventEnvelope, RecordedEvent,
+};
 
 /// Set (to anything but empty or `0`) to rewrite the checked-in schemas instead of
 /// comparing them.
@@ -229,7 +226,7 @@ fn example_commands() -> Vec<Command> {
             lease_expires_at: at(2),
         }),
         Command::CompleteStage(image_ref.clone()),
-        Command::AbortStage(shared::domain::command::Abort {
+        Command::AbortStage(domain::command::Abort {
             image_id: image,
             reason: "disk full".to_owned(),
             data_removed: false,

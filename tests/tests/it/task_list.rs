@@ -5,13 +5,13 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use db::image_list::{ListError, ListReadError};
+use db::task_list::{TaskListQuery, TaskPage, image_tasks, list_tasks};
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use domain::{Actor, ImageId, TaskId};
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::{admin, other, owner, reader};
-use shared::db::image_list::{ListError, ListReadError};
-use shared::db::task_list::{TaskListQuery, TaskPage, image_tasks, list_tasks};
-use shared::domain::{Actor, ImageId, TaskId};
 use uuid::Uuid;
 
 /// A task row as tests reason about it.

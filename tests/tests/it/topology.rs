@@ -1,11 +1,11 @@
 //! The RabbitMQ topology: declared idempotently, with quorum queues and their
 //! dead-letter and retry queues.
 
+use bus::WorkQueue;
+use bus::connection::connect;
 use imagefleet_tests::TestBus;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
-use shared::messaging::WorkQueue;
-use shared::messaging::connection::connect;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn declaring_twice_is_harmless_and_every_queue_exists() {

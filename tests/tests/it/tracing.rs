@@ -5,15 +5,16 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use bus::WorkQueue;
+use bus::connection::connect;
+use bus::headers::traceparent;
+use domain::ImageId;
 use futures::StreamExt;
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use imagefleet_tests::{BusProbe, PROBE_DEADLINE, TestApp, TestBus, tap};
 use lapin::message::Delivery;
 use lapin::{Connection, Consumer};
-use shared::domain::ImageId;
-use shared::messaging::connection::connect;
-use shared::messaging::headers::traceparent;
-use shared::messaging::{CommandEnvelope, CommandReply, EventEnvelope, TraceContext, WorkQueue};
+use wire::{CommandEnvelope, CommandReply, EventEnvelope, TraceContext};
 
 const INCOMING: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 

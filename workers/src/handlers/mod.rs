@@ -6,8 +6,8 @@ mod state;
 
 use crate::group_commit::GroupCommitter;
 use crate::outcome::Outcome;
-use shared::db::Repository;
-use shared::messaging::CommandEnvelope;
+use apply::Repository;
+use wire::CommandEnvelope;
 
 /// What handlers need.
 #[derive(Clone)]
@@ -25,7 +25,7 @@ pub struct HandlerContext {
 pub async fn dispatch(envelope: &CommandEnvelope, ctx: &HandlerContext) -> Outcome {
     // Every command type today changes state in Postgres only; the exhaustive match
     // makes a new command decide here whether it needs a handler of its own.
-    use shared::domain::Command::*;
+    use domain::Command::*;
     match &envelope.command {
         CreateImage(_) | UpdateImage(_) | BeginUpload(_) | CompleteUpload(_) | AbortUpload(_)
         | BeginStage(_) | CompleteStage(_) | AbortStage(_) | BeginImport(_) | CompleteImport(_)

@@ -1,14 +1,15 @@
 //! The handler of state commands: decide and write through the repository, and sort
 //! the result into the bus's failure classes. Every refusal the repository returns is
 //! recorded under the command id, so it is an answer, not a dead letter. A database
-//! failure is retried only if it may pass ([`shared::db::DbError::is_transient`]): one
+//! failure is retried only if it may pass ([`db::DbError::is_transient`]): one
 //! that fails whenever tried is dead-lettered at once for an operator.
 
 use super::HandlerContext;
 use crate::outcome::Outcome;
-use shared::db::ApplyError;
-use shared::domain::Rejection;
-use shared::messaging::{CommandEnvelope, FailureClass};
+use apply::ApplyError;
+use bus::FailureClass;
+use domain::Rejection;
+use wire::CommandEnvelope;
 
 /// Applies a state command exactly once.
 pub async fn apply(envelope: &CommandEnvelope, ctx: &HandlerContext) -> Outcome {

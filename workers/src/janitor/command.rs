@@ -6,13 +6,14 @@
 //! janitor does to it, so two janitors that briefly overlap (a leader whose session is
 //! being replaced) send the same command and it applies once.
 
-use shared::db::pool::PgPooled;
-use shared::db::{ApplyError, DbError};
-use shared::domain::{Actor, Command, CommandId};
-use shared::messaging::CommandEnvelope;
-use shared::outbox::RelayError;
-use shared::store::StoreError;
+use apply::ApplyError;
+use db::DbError;
+use db::leader::LeaderError;
+use db::pool::PgPooled;
+use domain::{Actor, Command, CommandId};
+use store::StoreError;
 use uuid::Uuid;
+use wire::CommandEnvelope;
 
 use super::Janitor;
 
@@ -36,7 +37,7 @@ pub enum JanitorError {
     Store(#[from] StoreError),
     /// The lock session failed.
     #[error("janitor lock session: {0}")]
-    Leader(#[from] RelayError),
+    Leader(#[from] LeaderError),
 }
 
 /// How one command went.

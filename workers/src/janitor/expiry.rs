@@ -2,9 +2,9 @@
 //! passed) is expired, which marks it deleted; it then no longer shows in the tasks API
 //! (SPEC 3: "expired tasks are purged"). Its row stays, as Glance's does.
 
-use shared::db::sweep;
-use shared::domain::Command;
-use shared::domain::command::TaskRef;
+use apply::sweep;
+use domain::Command;
+use domain::command::TaskRef;
 use tokio_util::sync::CancellationToken;
 
 use super::command::{JanitorError, read, send};

@@ -4,8 +4,8 @@
 //! or loses its connection releases it with the session, and a follower takes it at its
 //! next attempt.
 
-use shared::outbox::RelayError;
-use shared::outbox::leader::LeaderSession;
+use db::leader::LeaderError;
+use db::leader::LeaderSession;
 use tokio_util::sync::CancellationToken;
 
 use super::JanitorConfig;
@@ -53,7 +53,7 @@ impl Leadership {
         }
     }
 
-    async fn try_lead(&mut self) -> Result<bool, RelayError> {
+    async fn try_lead(&mut self) -> Result<bool, LeaderError> {
         let session = match &mut self.session {
             Some(session) => session,
             None => {

@@ -13,10 +13,12 @@
 //! that fails then leaves a blob under a queued image's key, which the next write
 //! replaces and a delete removes (logged as an error).
 
-use shared::db::sweep::{self, StaleLease};
-use shared::domain::command::{Abort, FailImport};
-use shared::domain::{Command, ImageStatus};
-use shared::store::Area;
+use apply::sweep;
+
+use apply::sweep::StaleLease;
+use domain::command::{Abort, FailImport};
+use domain::{Command, ImageStatus};
+use store::Area;
 use tokio_util::sync::CancellationToken;
 
 use super::command::{JanitorError, Sent, read, send};

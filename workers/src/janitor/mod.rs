@@ -25,8 +25,8 @@ mod scrubber;
 
 use std::time::Duration;
 
-use shared::db::Repository;
-use shared::store::ImageStore;
+use apply::Repository;
+use store::ImageStore;
 use tokio_util::sync::CancellationToken;
 
 pub use command::JanitorError;
@@ -34,10 +34,6 @@ pub use leases::{IMPORT_LEASE_EXPIRED, LEASE_EXPIRED};
 pub use round::Tally;
 
 use leadership::Leadership;
-
-/// Advisory lock key ("imgfjani") held by the leading janitor; distinct from the outbox
-/// relay's, so the two elections are independent.
-pub const JANITOR_LOCK_KEY: i64 = 0x696d_6766_6a61_6e69;
 
 /// Settings of one janitor candidate. [`JanitorConfig::new`] fills in the defaults.
 #[derive(Debug, Clone)]
@@ -59,14 +55,14 @@ pub struct JanitorConfig {
 }
 
 impl JanitorConfig {
-    /// Defaults: batches of 100, the [`JANITOR_LOCK_KEY`], a 30 s I/O timeout, records
+    /// Defaults: batches of 100, the [`JANITOR_LOCK_KEY`](db::leader::JANITOR_LOCK_KEY), a 30 s I/O timeout, records
     /// kept [`retention::DEFAULT_PROCESSED_RETENTION`].
     pub fn new(database_url: impl Into<String>, interval: Duration) -> Self {
         Self {
             database_url: database_url.into(),
             interval,
             batch_size: 100,
-            lock_key: JANITOR_LOCK_KEY,
+            lock_key: db::leader::JANITOR_LOCK_KEY,
             io_timeout: Duration::from_secs(30),
             processed_retention: retention::DEFAULT_PROCESSED_RETENTION,
         }
@@ -88,7 +84,7 @@ pub struct Janitor {
 /// Runs a janitor candidate until `shutdown` is cancelled: tries the lock (or, holding
 /// it, checks it is still held) each interval, or each heartbeat of its lock session if
 /// that is sooner (the server ends a leader session idle for longer, see
-/// [`LeaderSession`](shared::outbox::leader::LeaderSession)), and while it holds the
+/// [`LeaderSession`](db::leader::LeaderSession)), and while it holds the
 /// lock runs a round each interval, proving the lock all through it (see [`round`]).
 /// Failures are logged and retried next time, never returned.
 pub async fn run_janitor(config: JanitorConfig, janitor: Janitor, shutdown: CancellationToken) {

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use shared::db::sweep;
-use shared::outbox::leader::LeaderSession;
+use apply::sweep;
+use db::leader::LeaderSession;
 use tokio_util::sync::CancellationToken;
 
 use super::command::{JanitorError, read};

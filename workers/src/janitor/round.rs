@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use shared::outbox::leader::LeaderSession;
+use db::leader::LeaderSession;
 use tokio_util::sync::CancellationToken;
 
 use super::command::{JanitorError, Sent};

@@ -4,9 +4,9 @@
 //! `image.deleted` event starts the cleanup job, the one place data of deleted images
 //! goes away, so a purge and an immediate delete end the same way.
 
-use shared::db::sweep;
-use shared::domain::Command;
-use shared::domain::command::ImageRef;
+use apply::sweep;
+use domain::Command;
+use domain::command::ImageRef;
 use tokio_util::sync::CancellationToken;
 
 use super::command::{JanitorError, read, send};

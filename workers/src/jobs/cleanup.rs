@@ -5,8 +5,8 @@
 //! cannot remove a live image's data.
 
 use super::{JobContext, JobError};
-use shared::domain::{ImageId, ImageStatus};
-use shared::store::Area;
+use domain::{ImageId, ImageStatus};
+use store::Area;
 
 /// Removes every blob of a deleted image (or of one no longer recorded at all);
 /// idempotent. An image in any other status keeps its data: the job is refused.

@@ -4,9 +4,9 @@
 //! the image active and the task `success`; failure returns the image to queued with the
 //! task's message, and leaves no data (neither partial nor staged) behind.
 
-use shared::domain::command::{CompleteImport, FailImport, ImportMethod};
-use shared::domain::{Command, Image, ImageId, Task};
-use shared::store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
+use domain::command::{CompleteImport, FailImport, ImportMethod};
+use domain::{Command, Image, ImageId, Task};
+use store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
 
 use super::steps::{apply, start};
 use super::{JobContext, JobError, describe};

@@ -5,10 +5,10 @@
 //! without data and the task fails with the reason, as Glance's import task does.
 
 use chrono::Utc;
+use domain::command::{Abort, CreateImage, FailTask, Leased, SucceedTask, WithDigest};
+use domain::{Actor, Command, ImageId, Task};
 use serde_json::{Map, Value, json};
-use shared::domain::command::{Abort, CreateImage, FailTask, Leased, SucceedTask, WithDigest};
-use shared::domain::{Actor, Command, ImageId, Task};
-use shared::store::{Area, DataLimits, FormatCheck};
+use store::{Area, DataLimits, FormatCheck};
 use uuid::Uuid;
 
 use super::steps::{apply, apply_as, apply_or_log, start};

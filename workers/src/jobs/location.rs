@@ -4,11 +4,11 @@
 //! which makes the queued image active. Nothing is stored: downloads stream from the
 //! location.
 
+use domain::command::{AddLocation, FailTask, SucceedTask};
+use domain::image::{DataDigest, Location};
+use domain::{Command, ImageId, Task};
 use serde_json::{Value, json};
-use shared::domain::command::{AddLocation, FailTask, SucceedTask};
-use shared::domain::image::{DataDigest, Location};
-use shared::domain::{Command, ImageId, Task};
-use shared::store::{DataLimits, FormatCheck, digest_stream};
+use store::{DataLimits, FormatCheck, digest_stream};
 
 use super::steps::{apply, apply_or_log, start};
 use super::{JobContext, JobError, describe};

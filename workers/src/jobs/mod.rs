@@ -11,15 +11,16 @@ mod legacy_import;
 mod location;
 mod steps;
 
-use shared::db::document;
-use shared::db::pool::PgPooled;
-use shared::db::{DbError, Repository};
-use shared::domain::status::TaskType;
-use shared::domain::{Image, ImageId, TaskId, TaskStatus};
-use shared::fetch::SafeFetcher;
-use shared::messaging::{EventEnvelope, TraceContext};
-use shared::outbox::leader::LeaderSession;
-use shared::store::{Area, ImageStore, WriteError};
+use apply::Repository;
+use db::DbError;
+use db::document;
+use db::leader::{LeaderSession, claim_key};
+use db::pool::PgPooled;
+use domain::status::TaskType;
+use domain::{Image, ImageId, TaskId, TaskStatus};
+use fetch::SafeFetcher;
+use store::{Area, ImageStore, WriteError};
+use wire::{EventEnvelope, TraceContext};
 
 use crate::outcome::Outcome;
 
@@ -44,9 +45,6 @@ pub struct JobContext {
     /// answering fails the job retryable instead of parking its permit.
     pub bound: std::time::Duration,
 }
-
-/// Salt of the advisory-lock keys that claim tasks, apart from the leaders' keys.
-const TASK_CLAIM_SALT: i64 = 0x7461_736b_0000_0000;
 
 /// How long claiming a task may wait on Postgres.
 const CLAIM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -86,14 +84,14 @@ impl JobContext {
     }
 }
 
-impl From<shared::db::DbError> for JobError {
-    fn from(error: shared::db::DbError) -> Self {
+impl From<db::DbError> for JobError {
+    fn from(error: db::DbError) -> Self {
         JobError::Transient(error.to_string())
     }
 }
 
-impl From<shared::store::StoreError> for JobError {
-    fn from(error: shared::store::StoreError) -> Self {
+impl From<store::StoreError> for JobError {
+    fn from(error: store::StoreError) -> Self {
         JobError::Transient(error.to_string())
     }
 }
@@ -158,12 +156,6 @@ async fn run_task(task_id: TaskId, ctx: &JobContext) -> Result<(), JobError> {
     };
     drop(claim);
     ran
-}
-
-/// The claim lock's key of a task.
-fn claim_key(task_id: TaskId) -> i64 {
-    let bytes = task_id.as_uuid().as_u64_pair().0;
-    TASK_CLAIM_SALT ^ i64::from_ne_bytes(bytes.to_ne_bytes())
 }
 
 /// A URL as a task message may show it: without user info, query or fragment, which

@@ -2,13 +2,13 @@
 //! Their ids are derived from the task and the step, so a job that runs again replays
 //! its earlier steps instead of applying them twice.
 
-use shared::domain::command::TaskRef;
-use shared::domain::{Actor, Command, CommandId, Rejection, TaskId};
-use shared::messaging::CommandEnvelope;
+use domain::command::TaskRef;
+use domain::{Actor, Command, CommandId, Rejection, TaskId};
 use uuid::Uuid;
+use wire::CommandEnvelope;
 
 use super::{JobContext, JobError};
-use shared::db::{Applied, ApplyError};
+use apply::{Applied, ApplyError};
 
 /// Names the command ids of job steps.
 const STEP_NAMESPACE: Uuid = Uuid::from_u128(0x3c0e_51d4_7a26_4b8f_a1e9_5d72_c4b0_9f13);

@@ -5,6 +5,9 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use bus::WorkQueue;
+use bus::client;
+use bus::connection::{connect, login_of};
 use futures::StreamExt;
 use imagefleet_tests::TestBus;
 use lapin::options::{
@@ -13,9 +16,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, Consumer};
-use shared::messaging::client;
-use shared::messaging::connection::{connect, login_of};
-use shared::messaging::{CommandEnvelope, CommandReply, WorkQueue};
+use wire::{CommandEnvelope, CommandReply};
 
 /// The longest wait for any one reply or event.
 pub const DEADLINE: Duration = Duration::from_secs(600);

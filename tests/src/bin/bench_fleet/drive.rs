@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use anyhow::bail;
+use domain::ImageId;
 use imagefleet_tests::fixtures::{add_tag, create, envelope, owner, set_property};
-use shared::domain::ImageId;
-use shared::messaging::{CommandEnvelope, CommandReply, EventEnvelope};
 use tokio::time::{Instant, MissedTickBehavior};
+use wire::{CommandEnvelope, CommandReply, EventEnvelope};
 
 use crate::client::{Client, next_json};
 use crate::report::{Run, percentile};

@@ -1,8 +1,8 @@
 //! The reference figure: `pgbench` running the command transaction of `update_image`
-//! (`shared::db`: document.rs and write.rs) against the same Postgres, with SQL-built
+//! (`db`: document.rs and write.rs) against the same Postgres, with SQL-built
 //! stand-ins for what a worker computes in Rust.
 //!
-//! The transaction: BEGIN; the load SELECT of `shared::db::document` (processed command
+//! The transaction: BEGIN; the load SELECT of `db::document` (processed command
 //! lookup and the image document with its child rows); the image UPDATE with a
 //! property upsert in one statement; the processed_commands INSERT with the event INSERT
 //! in one statement; COMMIT. Approximations: the UPDATE only bumps `version` and
@@ -12,9 +12,9 @@
 use std::process::Command as Process;
 
 use anyhow::{Context as _, bail};
+use db::document::IMAGE_DOCUMENT;
 use diesel_async::RunQueryDsl;
 use imagefleet_tests::TestDb;
-use shared::db::document::IMAGE_DOCUMENT;
 
 /// How long each pgbench run lasts.
 pub const SECONDS: u32 = 10;

@@ -5,9 +5,9 @@
 use anyhow::Context as _;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use domain::ImageId;
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::{create, envelope, owner};
-use shared::domain::ImageId;
 
 use crate::client::Client;
 

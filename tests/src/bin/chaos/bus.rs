@@ -6,19 +6,20 @@
 
 use std::time::Duration;
 
+use ::bus::Topology;
+use ::bus::client::CommandClient;
+use ::bus::connection::connect;
+use domain::command::{PatchOperation, UpdateImage};
+use domain::{Actor, Command, ImageId, RejectionKind};
 use futures::StreamExt as _;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use shared::domain::command::{PatchOperation, UpdateImage};
-use shared::domain::{Actor, Command, ImageId, RejectionKind};
-use shared::messaging::client::CommandClient;
-use shared::messaging::connection::connect;
-use shared::messaging::{CommandEnvelope, CommandReply, EventEnvelope, Topology};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use wire::{CommandEnvelope, CommandReply, EventEnvelope};
 
 use crate::ledger::{Issued, Ledger, Via};
 

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use db::leader::OUTBOX_LOCK_KEY;
 use imagefleet_tests::{Fault as ProxyFault, HeldLock};
-use shared::outbox::OUTBOX_LOCK_KEY;
 use tokio::task::JoinHandle;
 
 use crate::faults::kill_relay_leader;

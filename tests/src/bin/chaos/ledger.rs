@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use shared::messaging::EventEnvelope;
 use uuid::Uuid;
+use wire::EventEnvelope;
 
 use crate::faults::Fault;
 

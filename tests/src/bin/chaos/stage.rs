@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use shared::messaging::client::CommandClient;
+use ::bus::client::CommandClient;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;

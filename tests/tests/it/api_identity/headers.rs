@@ -5,9 +5,9 @@
 use api_gateway::Settings;
 use api_gateway::identity::AuthMode;
 use axum::http::{Method, StatusCode};
+use domain::{Actor, DomainConfig};
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::{admin, owner};
-use shared::domain::{Actor, DomainConfig};
 
 use super::{assert_json_error, build, history, listed, owner_of};
 

@@ -18,8 +18,8 @@ use api_gateway::{AppState, Settings};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use bus::client::CommandClient;
 use imagefleet_tests::{TestApp, TestBus, TestDb, TestResponse, TestWorker};
-use shared::messaging::client::CommandClient;
 use tower::ServiceExt;
 
 /// A request with these headers and an optional JSON body, as a client would build it
@@ -122,8 +122,8 @@ impl Stack {
             }),
             settings: Arc::new(settings),
             store: db.store(),
-            fetcher: shared::fetch::SafeFetcher::new(
-                shared::fetch::ImportFilter::default(),
+            fetcher: fetch::SafeFetcher::new(
+                fetch::ImportFilter::default(),
                 1 << 40,
                 std::time::Duration::from_secs(60),
                 5,

@@ -5,10 +5,10 @@
 //! apart from a refusal.
 
 use axum::http::StatusCode;
+use domain::{Actor, DomainConfig, ImageId};
 use imagefleet_tests::fixtures::{admin, other, owner, reader};
 use imagefleet_tests::{TestApp, TestResponse};
 use serde_json::{Value, json};
-use shared::domain::{Actor, DomainConfig, ImageId};
 
 use super::assert_json_error;
 use crate::api_sharing::{activate, repo};

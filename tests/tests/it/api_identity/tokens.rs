@@ -10,9 +10,9 @@ use api_gateway::config::{ConfigError, GatewayArgs};
 use api_gateway::identity::{AuthMode, TokenFileError};
 use axum::http::{Method, StatusCode};
 use clap::Parser;
+use domain::{Actor, DomainConfig};
 use imagefleet_tests::TestApp;
 use serde_json::json;
-use shared::domain::{Actor, DomainConfig};
 
 use super::{assert_json_error, build, history, owner_of};
 

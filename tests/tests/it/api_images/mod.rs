@@ -10,9 +10,9 @@ mod patch;
 mod show;
 
 use axum::http::{StatusCode, header};
+use domain::Actor;
 use imagefleet_tests::{TestApp, TestResponse};
 use serde_json::Value;
-use shared::domain::Actor;
 
 /// Creates an image as `actor`, asserting 201; returns its JSON.
 pub async fn create_image(app: &TestApp, actor: &Actor, body: Value) -> Value {

@@ -3,12 +3,12 @@
 //! log read back as the image's history (extension, SPEC 12).
 
 use axum::http::Method as M;
+use domain::command::ImageRef;
+use domain::status::Visibility;
+use domain::{Command, DomainConfig, ImageId};
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::{admin, other, owner, reader};
 use serde_json::{Value, json};
-use shared::domain::command::ImageRef;
-use shared::domain::status::Visibility;
-use shared::domain::{Command, DomainConfig, ImageId};
 
 use super::{activate, apply, call, check, expect_all, image, repo, share, stored, third};
 

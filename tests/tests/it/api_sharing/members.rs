@@ -2,11 +2,11 @@
 //! who sees which members: the owning project and admins all, a member only itself.
 
 use axum::http::Method as M;
+use domain::status::Visibility;
+use domain::{Actor, DomainConfig};
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::{admin, other, owner, reader};
 use serde_json::{Value, json};
-use shared::domain::status::Visibility;
-use shared::domain::{Actor, DomainConfig};
 
 use super::{call, check, expect_all, image, repo, third};
 

@@ -4,14 +4,14 @@
 
 use axum::http::Method as M;
 use chrono::{Duration, Utc};
+use domain::command::{ImageRef, Leased};
+use domain::status::{
+    ContainerFormat, DiskFormat, ImageStatus, MemberStatus, TaskStatus, TaskType, Visibility,
+};
+use domain::{Command, DomainConfig};
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::{admin, begin_upload, other, owner, reader};
 use serde_json::{Value, json};
-use shared::domain::command::{ImageRef, Leased};
-use shared::domain::status::{
-    ContainerFormat, DiskFormat, ImageStatus, MemberStatus, TaskStatus, TaskType, Visibility,
-};
-use shared::domain::{Command, DomainConfig};
 
 use super::super::api_sharing::{activate, apply, expect_all, image, repo, stored};
 use super::{create_task, get_ok};

@@ -10,13 +10,13 @@ use api_gateway::identity::{AuthMode, Identity};
 use api_gateway::{AppState, Settings};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use bus::Topology;
+use bus::client::{ClientError, CommandClient};
+use bus::connection::connect;
+use domain::ImageId;
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestDb, TestResponse};
-use shared::domain::ImageId;
-use shared::messaging::Topology;
-use shared::messaging::client::{ClientError, CommandClient};
-use shared::messaging::connection::connect;
 use tower::ServiceExt;
 
 use super::DEADLINE;
@@ -70,8 +70,8 @@ async fn a_gateway_whose_broker_blocks_publishing_answers_503_at_once() {
             ..Settings::default()
         }),
         store: db.store(),
-        fetcher: shared::fetch::SafeFetcher::new(
-            shared::fetch::ImportFilter::default(),
+        fetcher: fetch::SafeFetcher::new(
+            fetch::ImportFilter::default(),
             1 << 40,
             Duration::from_secs(60),
             5,

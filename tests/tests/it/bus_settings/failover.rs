@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
+use bus::WorkQueue;
+use bus::client::CommandClient;
+use bus::connection::connect;
+use domain::ImageId;
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestBus, TestDb, TestWorker};
-use shared::domain::ImageId;
-use shared::messaging::client::CommandClient;
-use shared::messaging::connection::connect;
-use shared::messaging::{CommandReply, WorkQueue};
+use wire::CommandReply;
 
 use super::DEADLINE;
 

@@ -7,20 +7,20 @@
 
 use std::time::Duration;
 
+use bus::client::{ClientError, CommandClient, properties};
+use bus::connection::{connect, login_of};
+use bus::flow::PublishFlow;
+use bus::{Topology, WorkQueue};
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
+use domain::ImageId;
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{PrivateBroker, TestDb};
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use shared::domain::ImageId;
-use shared::messaging::client::{ClientError, CommandClient, properties};
-use shared::messaging::connection::{connect, login_of};
-use shared::messaging::flow::PublishFlow;
-use shared::messaging::{Topology, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -58,12 +58,7 @@ fn worker(db: &TestDb, url: &str, topology: &Topology, flow: &PublishFlow) -> wo
         janitor_interval: None,
         processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
         store: db.store(),
-        fetcher: shared::fetch::SafeFetcher::new(
-            shared::fetch::ImportFilter::default(),
-            1 << 20,
-            DEADLINE,
-            5,
-        ),
+        fetcher: fetch::SafeFetcher::new(fetch::ImportFilter::default(), 1 << 20, DEADLINE, 5),
         notifications: None,
         intake: Default::default(),
         progress: Default::default(),
@@ -142,7 +137,7 @@ async fn under_a_memory_alarm_workers_and_gateway_are_not_ready_and_nothing_is_l
     wait_until(
         DEADLINE,
         "the worker reports its publishing blocked",
-        async || flow.check().result.is_err(),
+        async || flow.publishing().is_err(),
     )
     .await
     .expect("the worker is not ready");
@@ -190,7 +185,7 @@ async fn under_a_memory_alarm_workers_and_gateway_are_not_ready_and_nothing_is_l
 
     node.memory_alarm(false).expect("alarm cleared");
     wait_until(DEADLINE, "the worker is ready again", async || {
-        flow.check().result.is_ok()
+        flow.publishing().is_ok()
     })
     .await
     .expect("ready again");

@@ -11,14 +11,14 @@ mod publisher;
 
 use std::time::Duration;
 
+use bus::WorkQueue;
+use bus::connection::connect;
 use imagefleet_tests::TestBus;
 use lapin::options::{
     BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
-use shared::messaging::WorkQueue;
-use shared::messaging::connection::connect;
 
 /// Deadline of every wait here.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -95,10 +95,9 @@ async fn a_command_returned_more_than_five_times_is_still_delivered_not_dead_let
 #[tokio::test(flavor = "multi_thread")]
 async fn publishes_whose_callers_gave_up_leave_no_confirm_behind() {
     let bus = TestBus::new().await.expect("test bus");
-    let client =
-        shared::messaging::client::CommandClient::connect(bus.url(), bus.topology().clone())
-            .await
-            .expect("client");
+    let client = bus::client::CommandClient::connect(bus.url(), bus.topology().clone())
+        .await
+        .expect("client");
     // Callers that go away at once, before or after their publish went out.
     let mut callers = Vec::new();
     for n in 0..50 {
@@ -107,7 +106,7 @@ async fn publishes_whose_callers_gave_up_leave_no_confirm_behind() {
             imagefleet_tests::fixtures::envelope(
                 imagefleet_tests::fixtures::owner(),
                 imagefleet_tests::fixtures::create(
-                    shared::domain::ImageId::generate(),
+                    domain::ImageId::generate(),
                     &format!("abandoned-{n}"),
                 ),
             ),
@@ -125,7 +124,7 @@ async fn publishes_whose_callers_gave_up_leave_no_confirm_behind() {
     .expect("no confirm is kept once the broker answered");
     let command = imagefleet_tests::fixtures::envelope(
         imagefleet_tests::fixtures::owner(),
-        imagefleet_tests::fixtures::create(shared::domain::ImageId::generate(), "after"),
+        imagefleet_tests::fixtures::create(domain::ImageId::generate(), "after"),
     );
     client
         .publish(&command)

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
+use bus::connection::{connect, login_of};
+use bus::intake::IntakePolicy;
+use bus::{Topology, WorkQueue};
 use imagefleet_tests::TestBus;
 use lapin::message::Delivery;
 use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeleteOptions};
 use lapin::{BasicProperties, Channel};
-use shared::messaging::connection::{connect, login_of};
-use shared::messaging::intake::IntakePolicy;
-use shared::messaging::{Topology, WorkQueue};
 use workers::publisher::{DEFAULT_CONFIRM_TIMEOUT, Publisher, PublisherSettings};
 
 use super::depth;
@@ -127,9 +127,9 @@ async fn a_reply_to_a_producer_that_went_away_is_not_an_error() {
     let bus = TestBus::new().await.expect("test bus");
     let publisher = publisher(bus.url(), bus.topology()).await;
     let request = BasicProperties::default().with_reply_to("no-such-reply-queue".into());
-    let reply = shared::messaging::CommandReply::Rejected {
+    let reply = wire::CommandReply::Rejected {
         command_id: None,
-        kind: shared::domain::RejectionKind::NotFound,
+        kind: domain::RejectionKind::NotFound,
         message: "gone".into(),
     };
     publisher

@@ -6,6 +6,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bus::connection::login_of;
+use bus::{FailureClass, WorkQueue, headers};
 use imagefleet_cli::dlq::{self, DeadLetter, DlqCommand, PurgeArgs};
 use imagefleet_cli::exit;
 use imagefleet_cli::progress::Progress;
@@ -13,8 +15,6 @@ use imagefleet_tests::TestBus;
 use lapin::BasicProperties;
 use lapin::options::BasicGetOptions;
 use lapin::types::AMQPValue;
-use shared::messaging::connection::login_of;
-use shared::messaging::{FailureClass, WorkQueue, headers};
 
 use super::{amqp_args, channel, dead_letter, dead_letter_of_class, depth, depth_soon, publish};
 

@@ -8,14 +8,14 @@ mod status;
 
 use std::time::Duration;
 
+use bus::AmqpArgs;
+use bus::connection::connect;
+use bus::{WorkQueue, headers};
 use imagefleet_cli::tail::Tail;
 use imagefleet_tests::TestBus;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection};
-use shared::config::AmqpArgs;
-use shared::messaging::connection::connect;
-use shared::messaging::{WorkQueue, headers};
 use tokio_util::sync::CancellationToken;
 
 /// A connection and a channel in confirm mode.

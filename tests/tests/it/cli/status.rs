@@ -8,19 +8,20 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use apply::Repository;
+use bus::WorkQueue;
+use db::leader::OUTBOX_LOCK_KEY;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Integer};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::{Command, DomainConfig, ImageId};
 use imagefleet_cli::exit;
 use imagefleet_cli::status::report::{LeaderRole, QueueKind, StatusReport};
 use imagefleet_cli::status::{self, StatusArgs, render};
 use imagefleet_tests::fixtures::{create, envelope, image_ref, owner, remove_tag};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestBus, TestDb, TestWorker};
-use shared::db::Repository;
-use shared::domain::{Command, DomainConfig, ImageId};
-use shared::messaging::{CommandReply, WorkQueue};
-use shared::outbox::OUTBOX_LOCK_KEY;
+use wire::CommandReply;
 
 use super::{amqp_args, channel, dead_letter};
 

@@ -6,13 +6,13 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use bus::client::CommandClient;
+use domain::ImageId;
 use imagefleet_tests::fixtures::{create, envelope, owner, set_property};
-use shared::domain::ImageId;
-use shared::messaging::CommandReply;
-use shared::messaging::client::CommandClient;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use wire::CommandReply;
 
 /// How long one send waits for its reply before the command is sent again.
 const SEND_TIMEOUT: Duration = Duration::from_secs(3);
@@ -105,7 +105,7 @@ async fn see_through(
     client: &CommandClient,
     ledger: &Ledger,
     image: ImageId,
-    command: shared::domain::Command,
+    command: domain::Command,
     value: Option<String>,
 ) -> bool {
     let envelope = envelope(owner(), command);

@@ -12,17 +12,18 @@ mod verdict;
 
 use std::time::Duration;
 
+use bus::client::CommandClient;
+use bus::connection::connect;
+use bus::{Topology, WorkQueue};
 use futures::future::join_all;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{BrokerCluster, TestDb, TestWorker};
 use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection};
-use shared::messaging::client::CommandClient;
-use shared::messaging::connection::connect;
-use shared::messaging::{EventEnvelope, Topology, WorkQueue};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use wire::EventEnvelope;
 
 use driver::{Ledger, drive};
 

@@ -8,8 +8,8 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use imagefleet_tests::TestDb;
-use shared::messaging::EventEnvelope;
 use uuid::Uuid;
+use wire::EventEnvelope;
 
 use super::driver::{PROPERTY, Sent};
 

@@ -2,12 +2,12 @@
 //! or not uncompressed UTF-8 JSON. Each carries a command that would otherwise apply,
 //! so a refusal proves the body was never parsed.
 
+use bus::WorkQueue;
+use bus::connection::login_of;
+use bus::intake::IntakePolicy;
+use domain::RejectionKind;
 use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
 use lapin::BasicProperties;
-use shared::domain::RejectionKind;
-use shared::messaging::WorkQueue;
-use shared::messaging::connection::login_of;
-use shared::messaging::intake::IntakePolicy;
 
 use super::*;
 

@@ -2,11 +2,12 @@
 //! would start the job removing its data. The job reads the image's status from the
 //! database instead of believing the event, so it is refused and the data stays.
 
+use bus::WorkQueue;
+use domain::RejectionKind;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
-use shared::domain::RejectionKind;
-use shared::messaging::{EVENT_SCHEMA_V1, EventEnvelope, WorkQueue};
-use shared::store::Area;
+use store::Area;
+use wire::{EVENT_SCHEMA_V1, EventEnvelope};
 
 use super::*;
 

@@ -10,6 +10,9 @@ mod jobs;
 mod producers;
 mod replays;
 
+use bus::connection::connect;
+use bus::{FailureClass, WorkQueue, headers};
+use domain::{CommandId, ImageId, RejectionKind};
 use imagefleet_cli::dlq;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
@@ -17,10 +20,8 @@ use imagefleet_tests::{BusProbe, TestBus, TestDb};
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::AMQPValue;
 use lapin::{BasicProperties, Channel};
-use shared::domain::{CommandId, ImageId, RejectionKind};
-use shared::messaging::connection::connect;
-use shared::messaging::{CommandEnvelope, CommandReply, FailureClass, WorkQueue, headers};
 use std::time::Duration;
+use wire::{CommandEnvelope, CommandReply};
 
 /// A dead letter as a test reads it.
 #[derive(Debug)]
@@ -100,7 +101,7 @@ pub struct Snapshot {
 /// The database's state as far as the tests can change it.
 pub async fn snapshot(db: &TestDb, image: ImageId) -> Snapshot {
     let mut conn = db.conn().await.expect("connection");
-    let image = shared::db::document::image_by_id(&mut conn, image.as_uuid())
+    let image = db::document::image_by_id(&mut conn, image.as_uuid())
         .await
         .expect("read the image");
     Snapshot {

@@ -4,6 +4,10 @@
 //! to forward, and `dlq replay` of what was refused (refused again: a replay is judged
 //! as its original producer).
 
+use bus::connection::{connect, login_of};
+use bus::intake::{IntakePolicy, ProducerClass, TrustedProducer};
+use bus::{WorkQueue, headers};
+use domain::{Command, RejectionKind};
 use imagefleet_cli::dlq;
 use imagefleet_cli::progress::Progress;
 use imagefleet_tests::fixtures::*;
@@ -12,10 +16,7 @@ use imagefleet_tests::{BusProbe, PROBE_DEADLINE, TestBus, TestDb, TestUser, Test
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection};
-use shared::domain::{Command, RejectionKind};
-use shared::messaging::connection::{connect, login_of};
-use shared::messaging::intake::{IntakePolicy, ProducerClass, TrustedProducer};
-use shared::messaging::{CommandEnvelope, CommandReply, WorkQueue, headers};
+use wire::{CommandEnvelope, CommandReply};
 
 use super::*;
 
@@ -191,7 +192,7 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
         topology,
         &login_of(bus.url()),
         WorkQueue::Commands,
-        Some(shared::messaging::FailureClass::Forbidden),
+        Some(bus::FailureClass::Forbidden),
         None,
         &mut progress,
     )
@@ -264,7 +265,7 @@ async fn a_gateway_sends_user_facing_commands_only_and_cannot_forward() {
     let (connection, channel) = producer_connection(&bus, &gateway).await;
     let signed = || BasicProperties::default().with_user_id(gateway.name().into());
 
-    let image = shared::domain::ImageId::generate();
+    let image = domain::ImageId::generate();
     let created = envelope(owner(), create(image, "gateway"));
     publish_as(&channel, &bus, &probe, "create", &created, signed())
         .await

@@ -3,9 +3,10 @@
 //! record (`accepted`, `replayed: true`, the result it had) and applies nothing; it is
 //! not dead-lettered, since the idempotency contract makes a redelivery a success.
 
+use bus::WorkQueue;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
-use shared::messaging::{CommandReply, WorkQueue};
+use wire::CommandReply;
 
 use super::*;
 

@@ -33,7 +33,7 @@ pub struct Case {
 
 /// How many events the test database holds.
 async fn event_count(app: &TestApp) -> i64 {
-    use shared::db::schema::events::dsl::events;
+    use db::schema::events::dsl::events;
     let mut conn = app.db.conn().await.expect("a connection");
     events
         .count()

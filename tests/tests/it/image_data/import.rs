@@ -5,10 +5,10 @@
 //! store.
 
 use super::*;
+use domain::DomainConfig;
+use fetch::ImportFilter;
 use imagefleet_tests::HttpSource;
 use imagefleet_tests::fixtures::{admin, owner};
-use shared::domain::DomainConfig;
-use shared::fetch::ImportFilter;
 
 async fn import(app: &TestApp, id: &str, method: Value) -> TestResponse {
     app.post_json(

@@ -3,10 +3,10 @@
 //! stream from it; refusals by status, scheme, host and validation data.
 
 use super::*;
+use domain::DomainConfig;
+use fetch::ImportFilter;
 use imagefleet_tests::HttpSource;
 use imagefleet_tests::fixtures::{admin, owner, reader};
-use shared::domain::DomainConfig;
-use shared::fetch::ImportFilter;
 
 async fn add(app: &TestApp, actor: &Actor, id: &str, body: Value) -> TestResponse {
     app.post_json(&format!("/v2/images/{id}/locations"), actor, body)

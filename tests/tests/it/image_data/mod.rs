@@ -10,10 +10,10 @@ mod locations;
 mod upload;
 
 use axum::http::{Method, StatusCode};
+use domain::Actor;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestApp, TestResponse};
 use serde_json::{Value, json};
-use shared::domain::Actor;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;

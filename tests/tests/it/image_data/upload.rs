@@ -5,8 +5,8 @@ use super::*;
 use axum::body::Body;
 use axum::http::Request;
 use bytes::Bytes;
+use domain::DomainConfig;
 use imagefleet_tests::fixtures::{admin, owner, reader};
-use shared::domain::DomainConfig;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_makes_the_image_active_with_the_digests_of_md5sum_and_sha512sum() {

@@ -4,10 +4,10 @@
 
 use std::cmp::Ordering;
 
+use db::image_list::{ImageListQuery, ListError, ListReadError};
+use domain::{Actor, ImageId};
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::{admin, other, owner};
-use shared::db::image_list::{ImageListQuery, ListError, ListReadError};
-use shared::domain::{Actor, ImageId};
 
 use super::seed::{Seed, list};
 
@@ -197,7 +197,7 @@ async fn a_visible_image_outside_the_list_is_still_a_marker() {
     assert_eq!(super::seed::names_of(&page), vec!["old".to_owned()]);
 }
 
-fn invalid_marker(outcome: Result<shared::db::image_list::ImagePage, ListReadError>) -> bool {
+fn invalid_marker(outcome: Result<db::image_list::ImagePage, ListReadError>) -> bool {
     matches!(
         outcome,
         Err(ListReadError::Invalid(ListError::MarkerNotFound {

@@ -3,11 +3,11 @@
 //! list helpers parse query pairs as the gateway will and run `list_images`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use db::image_list::{ImageListQuery, ImagePage, ListReadError, list_images};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use domain::{Actor, ImageId};
 use imagefleet_tests::TestDb;
-use shared::db::image_list::{ImageListQuery, ImagePage, ListReadError, list_images};
-use shared::domain::{Actor, ImageId};
 
 /// 2024-01-01T00:00:00Z: seeds are created this many minutes after it.
 pub fn epoch() -> DateTime<Utc> {

@@ -2,12 +2,12 @@
 //! them, listed by the owner, a reader, another project, pending/rejected and accepted
 //! members, a project without roles and an admin, with every `visibility` value.
 
+use apply::Repository;
+use domain::command::{Command, MemberRef, UpdateMember};
+use domain::status::{MemberStatus, Visibility};
+use domain::{Actor, DomainConfig, ImageId};
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::{admin, create, envelope, other, owner, reader};
-use shared::db::Repository;
-use shared::domain::command::{Command, MemberRef, UpdateMember};
-use shared::domain::status::{MemberStatus, Visibility};
-use shared::domain::{Actor, DomainConfig, ImageId};
 
 use super::seed::{Seed, name_set, set};
 

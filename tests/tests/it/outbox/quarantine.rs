@@ -14,6 +14,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bus::connection::connect;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text};
 use diesel_async::RunQueryDsl;
@@ -24,11 +25,10 @@ use lapin::options::{
     BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
+use outbox::RelayConfig;
 use serde_json::{Value, json};
-use shared::messaging::EventEnvelope;
-use shared::messaging::connection::connect;
-use shared::outbox::RelayConfig;
 use uuid::Uuid;
+use wire::EventEnvelope;
 
 use super::{DEADLINE, Running};
 

@@ -3,9 +3,9 @@
 //! members of every `shared` image the matrix creates and answering pending, accepted
 //! and rejected; for the other visibilities they are simply other projects.
 
+use domain::Actor;
+use domain::status::Visibility;
 use imagefleet_tests::fixtures::{self, OWNER_PROJECT};
-use shared::domain::Actor;
-use shared::domain::status::Visibility;
 
 /// The project that is a pending member of every shared image.
 pub const PENDING_PROJECT: &str = "p-pending";

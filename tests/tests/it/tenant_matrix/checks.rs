@@ -3,10 +3,10 @@
 //! project and admins (a member project sees its own entry), tasks and events only to
 //! the owning project and admins.
 
+use domain::ImageId;
 use imagefleet_tests::TestResponse;
 use imagefleet_tests::fixtures::OWNER_PROJECT;
 use serde_json::Value;
-use shared::domain::ImageId;
 
 use super::actors::{ACCEPTED_PROJECT, PENDING_PROJECT, REJECTED_PROJECT, Who};
 use super::cells::{DATA, Endpoint};

@@ -3,7 +3,7 @@
 //! with the visibility and member_status filters (SPEC 7). 1 is listed, 0 is not; a
 //! listed image must be the one the caller could GET.
 
-use shared::domain::status::Visibility;
+use domain::status::Visibility;
 
 use super::actors::VISIBILITIES;
 use super::setup::read_name;

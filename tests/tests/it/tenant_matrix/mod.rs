@@ -20,11 +20,11 @@ mod setup;
 
 use std::collections::BTreeMap;
 
+use domain::status::Visibility;
+use domain::{DomainConfig, ImageId};
 use futures::StreamExt;
 use imagefleet_tests::TestApp;
 use serde_json::json;
-use shared::domain::status::Visibility;
-use shared::domain::{DomainConfig, ImageId};
 
 use actors::{ACTORS, VISIBILITIES, Who, row};
 use cells::Endpoint;

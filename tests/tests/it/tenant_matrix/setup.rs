@@ -2,17 +2,18 @@
 //! them (and through the gateway where real data must exist), and the snapshot a refused
 //! request must leave unchanged: version, `updated_at` and the image's event count.
 
+use apply::Repository;
 use axum::http::{Method, StatusCode};
+use db::document;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use domain::command::{ImageRef, MemberRef, UpdateMember};
+use domain::status::{MemberStatus, Visibility};
+use domain::{Command, ImageId};
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::{OWNER_PROJECT, add_tag, admin, create, owner};
 use imagefleet_tests::wait::wait_until;
-use shared::db::{Repository, document};
-use shared::domain::command::{ImageRef, MemberRef, UpdateMember};
-use shared::domain::status::{MemberStatus, Visibility};
-use shared::domain::{Command, ImageId};
 use std::time::Duration;
 
 use super::actors::{ACCEPTED_PROJECT, PENDING_PROJECT, REJECTED_PROJECT, Who};

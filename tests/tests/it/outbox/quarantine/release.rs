@@ -3,6 +3,7 @@
 //! relay then publishes it before its image's later events; `imagefleet status` and its
 //! JSON count quarantined rows and flag them.
 
+use bus::AmqpArgs;
 use diesel_async::RunQueryDsl;
 use imagefleet_cli::exit;
 use imagefleet_cli::outbox::{list, retry, row_json};
@@ -10,8 +11,7 @@ use imagefleet_cli::status::{self, StatusArgs, render};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestBus, TestDb};
 use lapin::types::FieldTable;
-use shared::config::AmqpArgs;
-use shared::outbox::quarantine::Release;
+use outbox::quarantine::Release;
 use uuid::Uuid;
 
 use super::super::{DEADLINE, Running};
