@@ -23,7 +23,7 @@ WORKDIR /build
 # Afterwards the stubs' own artifacts are dropped: COPY keeps the sources' modification
 # times, which may be older than the stubs', and cargo would then keep the empty binaries.
 COPY Cargo.toml Cargo.lock ./
-COPY domain/Cargo.toml domain/
+COPY crates/domain/Cargo.toml crates/domain/
 COPY shared/Cargo.toml shared/
 COPY inspector/Cargo.toml inspector/
 COPY api-gateway/Cargo.toml api-gateway/
@@ -31,7 +31,7 @@ COPY workers/Cargo.toml workers/
 COPY cli/Cargo.toml cli/
 COPY tests/Cargo.toml tests/
 RUN set -eux; \
-    for crate in domain shared inspector api-gateway workers cli tests; do \
+    for crate in crates/domain shared inspector api-gateway workers cli tests; do \
         mkdir -p "$crate/src"; : > "$crate/src/lib.rs"; \
     done; \
     for crate in api-gateway workers cli; do echo 'fn main() {}' > "$crate/src/main.rs"; done; \
@@ -48,7 +48,7 @@ RUN set -eux; \
 # The real sources (the tests crate keeps its stubs: it is not part of the image).
 # migrations/ is embedded into the binaries by the shared crate at compile time.
 COPY migrations migrations
-COPY domain domain
+COPY crates/domain crates/domain
 COPY shared shared
 COPY inspector inspector
 COPY api-gateway api-gateway
