@@ -1,4 +1,5 @@
-//! `create_image`: a new queued image at version 1, with Glance's defaults and checks.
+//! `POST /v2/images`: `create_image`, a new queued image at version 1, with Glance's
+//! defaults and checks.
 
 use crate::command::CreateImage;
 use crate::context::Context;

@@ -5,22 +5,50 @@
 //! An accepted command returns one event per changed aggregate, each at version + 1 (a
 //! creation at version 1); an empty list means accepted with nothing to change (for
 //! instance deactivating a deactivated image), and nothing is written.
+//!
+//! The `match` in [`decide`] is the dispatch table: each command goes to the function of
+//! the same name (`Command::AddTag` to `tags::add_tag`), in the file named after the
+//! resource it acts on, as the gateway's routes are (`crate::transitions` holds the
+//! status table every rule consults):
+//!
+//! | file | commands |
+//! | --- | --- |
+//! | `image_create.rs` | `CreateImage` (`POST /v2/images`) |
+//! | `image_patch.rs` | `UpdateImage` (`PATCH /v2/images/{id}`) |
+//! | `upload.rs` | `BeginUpload`, `CompleteUpload`, `AbortUpload` (`PUT .../file`) |
+//! | `stage.rs` | `BeginStage`, `CompleteStage`, `AbortStage` (`PUT .../stage`) |
+//! | `import.rs` | `BeginImport`, `CompleteImport`, `FailImport` (`POST .../import`) |
+//! | `locations.rs` | `AddLocation`, `RemoveLocation` |
+//! | `actions.rs` | `DeactivateImage`, `ReactivateImage`, `RestoreImage` (`POST .../actions/{action}`) |
+//! | `deletion.rs` | `DeleteImage` (`DELETE /v2/images/{id}`), `PurgeImage` (the scrubber) |
+//! | `tags.rs` | `AddTag`, `RemoveTag` (`.../tags/{tag}`) |
+//! | `members.rs` | `AddMember`, `UpdateMember`, `RemoveMember` (`.../members`) |
+//! | `tasks.rs` | `CreateTask` (`POST /v2/tasks`), `StartTask`, `SucceedTask`, `FailTask`, `ExpireTask` |
+//!
+//! Two files hold no command: `common.rs` (the table lookup, access checks, next version
+//! and event every image rule shares) and `data_write.rs` (the lease, abort and size
+//! check that upload, stage, import and locations share).
 
-mod create;
-mod data;
-mod lifecycle;
-mod patch;
-mod sharing;
+mod actions;
+mod common;
+mod data_write;
+mod deletion;
+mod image_create;
+mod image_patch;
+mod import;
+mod locations;
+mod members;
+mod stage;
+mod tags;
 mod tasks;
+mod upload;
 
-use super::command::Command;
-use super::context::Context;
-use super::event::{Event, ImageChanged, ImageEventKind};
-use super::image::Image;
-use super::rejection::Rejection;
-use super::status::ImageStatus;
-use super::task::Task;
-use super::transitions::{ImageAction, Step, image_step};
+use crate::command::Command;
+use crate::context::Context;
+use crate::event::Event;
+use crate::image::Image;
+use crate::rejection::Rejection;
+use crate::task::Task;
 
 /// The aggregates a command targets, as loaded (absent when they do not exist).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,73 +70,33 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
         .filter(|i| Some(i.id) == target.image());
     let task = state.task.as_ref().filter(|t| Some(t.id) == target.task());
     match command {
-        Command::CreateImage(c) => create::create_image(image, c, ctx),
-        Command::UpdateImage(c) => patch::update_image(image, c, ctx),
-        Command::BeginUpload(c) => data::begin_upload(image, c, ctx),
-        Command::CompleteUpload(c) => data::complete_upload(image, c, ctx),
-        Command::AbortUpload(c) => data::abort_upload(image, c, ctx),
-        Command::BeginStage(c) => data::begin_stage(image, c, ctx),
-        Command::CompleteStage(c) => data::complete_stage(image, c, ctx),
-        Command::AbortStage(c) => data::abort_stage(image, c, ctx),
-        Command::BeginImport(c) => data::begin_import(image, task, c, ctx),
-        Command::CompleteImport(c) => data::complete_import(image, task, c, ctx),
-        Command::FailImport(c) => data::fail_import(image, task, c, ctx),
-        Command::AddLocation(c) => data::add_location(image, c, ctx),
-        Command::RemoveLocation(c) => data::remove_location(image, c, ctx),
-        Command::DeactivateImage(c) => lifecycle::deactivate(image, c, ctx),
-        Command::ReactivateImage(c) => lifecycle::reactivate(image, c, ctx),
-        Command::DeleteImage(c) => lifecycle::delete(image, c, ctx),
-        Command::RestoreImage(c) => lifecycle::restore(image, c, ctx),
-        Command::PurgeImage(c) => lifecycle::purge(image, c, ctx),
-        Command::AddTag(c) => sharing::add_tag(image, c, ctx),
-        Command::RemoveTag(c) => sharing::remove_tag(image, c, ctx),
-        Command::AddMember(c) => sharing::add_member(image, c, ctx),
-        Command::UpdateMember(c) => sharing::update_member(image, c, ctx),
-        Command::RemoveMember(c) => sharing::remove_member(image, c, ctx),
+        Command::CreateImage(c) => image_create::create_image(image, c, ctx),
+        Command::UpdateImage(c) => image_patch::update_image(image, c, ctx),
+        Command::BeginUpload(c) => upload::begin_upload(image, c, ctx),
+        Command::CompleteUpload(c) => upload::complete_upload(image, c, ctx),
+        Command::AbortUpload(c) => upload::abort_upload(image, c, ctx),
+        Command::BeginStage(c) => stage::begin_stage(image, c, ctx),
+        Command::CompleteStage(c) => stage::complete_stage(image, c, ctx),
+        Command::AbortStage(c) => stage::abort_stage(image, c, ctx),
+        Command::BeginImport(c) => import::begin_import(image, task, c, ctx),
+        Command::CompleteImport(c) => import::complete_import(image, task, c, ctx),
+        Command::FailImport(c) => import::fail_import(image, task, c, ctx),
+        Command::AddLocation(c) => locations::add_location(image, c, ctx),
+        Command::RemoveLocation(c) => locations::remove_location(image, c, ctx),
+        Command::DeactivateImage(c) => actions::deactivate_image(image, c, ctx),
+        Command::ReactivateImage(c) => actions::reactivate_image(image, c, ctx),
+        Command::RestoreImage(c) => actions::restore_image(image, c, ctx),
+        Command::DeleteImage(c) => deletion::delete_image(image, c, ctx),
+        Command::PurgeImage(c) => deletion::purge_image(image, c, ctx),
+        Command::AddTag(c) => tags::add_tag(image, c, ctx),
+        Command::RemoveTag(c) => tags::remove_tag(image, c, ctx),
+        Command::AddMember(c) => members::add_member(image, c, ctx),
+        Command::UpdateMember(c) => members::update_member(image, c, ctx),
+        Command::RemoveMember(c) => members::remove_member(image, c, ctx),
         Command::CreateTask(c) => tasks::create_task(task, c, ctx),
         Command::StartTask(c) => tasks::start_task(task, c, ctx),
         Command::SucceedTask(c) => tasks::succeed_task(task, c, ctx),
         Command::FailTask(c) => tasks::fail_task(task, c, ctx),
         Command::ExpireTask(c) => tasks::expire_task(task, c, ctx),
     }
-}
-
-/// Looks `action` up in the transition table: the status to move to, or none to stay.
-fn step(image: &Image, action: ImageAction) -> Result<Option<ImageStatus>, Rejection> {
-    match image_step(action, image.status) {
-        Step::Move(to) => Ok(Some(to)),
-        Step::Stay => Ok(None),
-        Step::Refuse(kind, message) => Err(Rejection::new(kind, message)),
-    }
-}
-
-/// The caller's `If-Match` version, when given, must be the current one (412).
-fn check_expected_version(image: &Image, expected: Option<i64>) -> Result<(), Rejection> {
-    match expected {
-        Some(v) if v != image.version => Err(Rejection::new(
-            super::rejection::RejectionKind::PreconditionFailed,
-            format!(
-                "The image is at version {}, not {v}: read it again and retry.",
-                image.version
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The image at its next version, touched now; the caller applies the change to it.
-fn next_version(image: &Image, ctx: &Context) -> Image {
-    let mut next = image.clone();
-    next.version += 1;
-    next.updated_at = ctx.now;
-    next
-}
-
-/// One image event from the state before and after.
-fn image_event(kind: ImageEventKind, before: &Image, after: Image) -> Event {
-    Event::Image(ImageChanged {
-        kind,
-        from_status: Some(before.status),
-        image: after,
-    })
 }

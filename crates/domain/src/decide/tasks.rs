@@ -1,16 +1,21 @@
-//! Task commands: creation through the tasks API, and the steps a worker takes.
+//! `/v2/tasks`: `create_task` (the tasks API), and the steps a worker takes:
+//! `start_task`, `succeed_task`, `fail_task` and `expire_task`. Also the two task steps
+//! an image import shares: a new pending task ([`new_task`]) and its end ([`finish_task`]).
 
 use crate::command::{CreateTask, FailTask, SucceedTask, TaskRef};
 use crate::context::Context;
 use crate::event::{Event, TaskChanged, TaskEventKind};
-use crate::ids::ImageId;
+use crate::ids::{ImageId, TaskId};
 use crate::rejection::Rejection;
 use crate::status::{TaskStatus, TaskType};
 use crate::task::Task;
 use crate::transitions::{Step, TaskAction, task_step};
 use crate::{policy, validate};
 
-fn existing(task: Option<&Task>) -> Result<&Task, Rejection> {
+/// The task a worker's step is about: only the service takes these steps, and the task
+/// must exist and not be expired.
+fn service_task<'a>(task: Option<&'a Task>, ctx: &Context) -> Result<&'a Task, Rejection> {
+    policy::require_service(&ctx.actor)?;
     task.filter(|t| !t.deleted)
         .ok_or_else(|| Rejection::not_found("No task found with this id."))
 }
@@ -92,17 +97,38 @@ pub(super) fn create_task(
             c.task_id
         )));
     }
+    Ok(vec![new_task(
+        c.task_id,
+        c.task_type,
+        c.input.clone(),
+        owner,
+        image_id,
+        c.request_id.clone(),
+        ctx,
+    )])
+}
+
+/// A pending task at version 1, created now by the context's actor, as its event.
+pub(super) fn new_task(
+    id: TaskId,
+    task_type: TaskType,
+    input: serde_json::Value,
+    owner: String,
+    image_id: Option<ImageId>,
+    request_id: Option<String>,
+    ctx: &Context,
+) -> Event {
     let task = Task {
-        id: c.task_id,
+        id,
         version: 1,
-        task_type: c.task_type,
+        task_type,
         status: TaskStatus::Pending,
-        input: c.input.clone(),
+        input,
         result: None,
         message: String::new(),
         owner,
         image_id,
-        request_id: c.request_id.clone(),
+        request_id,
         user_id: Some(ctx.actor.user_id.clone()),
         expires_at: None,
         created_at: ctx.now,
@@ -110,11 +136,11 @@ pub(super) fn create_task(
         deleted: false,
         deleted_at: None,
     };
-    Ok(vec![Event::Task(TaskChanged {
+    Event::Task(TaskChanged {
         kind: TaskEventKind::Created,
         from_status: None,
         task,
-    })])
+    })
 }
 
 /// A location import names its image, the image's owner and the URL. Only the service
@@ -176,8 +202,7 @@ pub(super) fn start_task(
     _c: &TaskRef,
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
-    policy::require_service(&ctx.actor)?;
-    let task = existing(task)?;
+    let task = service_task(task, ctx)?;
     let next = advanced(task, TaskAction::Start, ctx)?;
     Ok(vec![task_event(TaskEventKind::Started, task, next)])
 }
@@ -199,8 +224,7 @@ pub(super) fn succeed_task(
     c: &SucceedTask,
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
-    policy::require_service(&ctx.actor)?;
-    let task = existing(task)?;
+    let task = service_task(task, ctx)?;
     standalone(task)?;
     validate::storable_json("A task result", &c.result)?;
     Ok(vec![finish_task(task, TaskAction::Succeed, ctx, |t| {
@@ -213,8 +237,7 @@ pub(super) fn fail_task(
     c: &FailTask,
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
-    policy::require_service(&ctx.actor)?;
-    let task = existing(task)?;
+    let task = service_task(task, ctx)?;
     standalone(task)?;
     Ok(vec![finish_task(task, TaskAction::Fail, ctx, |t| {
         t.message = c.message.clone()
@@ -226,8 +249,7 @@ pub(super) fn expire_task(
     _c: &TaskRef,
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
-    policy::require_service(&ctx.actor)?;
-    let task = existing(task)?;
+    let task = service_task(task, ctx)?;
     let mut next = advanced(task, TaskAction::Expire, ctx)?;
     if task.expires_at.is_none_or(|at| at > ctx.now) {
         return Err(Rejection::conflict(format!(
