@@ -1,13 +1,13 @@
 //! `POST /v2/images/{id}/actions/{action}`: `deactivate_image` and `reactivate_image`
 //! (SPEC 2), and the admin extension `restore_image` (pending_delete -> active).
 
+use super::Decision;
 use super::common::{image_event, modifiable, moved, step};
 use crate::command::ImageRef;
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::Image;
 use crate::policy;
-use crate::rejection::Rejection;
 use crate::transitions::ImageAction;
 
 /// Deactivate and reactivate: a move, or nothing when the image is already there.
@@ -17,7 +17,7 @@ fn toggle(
     ctx: &Context,
     action: ImageAction,
     kind: ImageEventKind,
-) -> Result<Vec<Event>, Rejection> {
+) -> Decision {
     let image = modifiable(image, c.expected_version, ctx)?;
     let Some(to) = step(image, action)? else {
         return Ok(Vec::new());
@@ -25,29 +25,17 @@ fn toggle(
     Ok(vec![image_event(kind, image, moved(image, Some(to), ctx))])
 }
 
-pub(super) fn deactivate_image(
-    image: Option<&Image>,
-    c: &ImageRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn deactivate_image(image: Option<&Image>, c: &ImageRef, ctx: &Context) -> Decision {
     let (action, kind) = (ImageAction::Deactivate, ImageEventKind::Deactivated);
     toggle(image, c, ctx, action, kind)
 }
 
-pub(super) fn reactivate_image(
-    image: Option<&Image>,
-    c: &ImageRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn reactivate_image(image: Option<&Image>, c: &ImageRef, ctx: &Context) -> Decision {
     let (action, kind) = (ImageAction::Reactivate, ImageEventKind::Reactivated);
     toggle(image, c, ctx, action, kind)
 }
 
-pub(super) fn restore_image(
-    image: Option<&Image>,
-    c: &ImageRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn restore_image(image: Option<&Image>, c: &ImageRef, ctx: &Context) -> Decision {
     // Admin first: restore is an admin action (403 for anyone else, SPEC 2), and only
     // admins can see pending_delete images at all. Admins may modify any image, so the
     // ownership check in `modifiable` passes.

@@ -5,10 +5,11 @@
 //! Timestamps from commands are kept to microseconds, as Postgres stores them, so the
 //! state decided here equals the state read back.
 
+use super::Decision;
 use super::common::{image_event, moved, step};
 use crate::command::Leased;
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::{DataDigest, Image};
 use crate::rejection::Rejection;
 use crate::transitions::ImageAction;
@@ -21,7 +22,7 @@ pub(super) fn leased(
     c: &Leased,
     kind: ImageEventKind,
     ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+) -> Decision {
     let mut next = moved(image, step(image, action)?, ctx);
     next.lease_expires_at = Some(c.lease_expires_at.trunc_subsecs(6));
     Ok(vec![image_event(kind, image, next)])
@@ -33,7 +34,7 @@ pub(super) fn aborted(
     action: ImageAction,
     kind: ImageEventKind,
     ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+) -> Decision {
     let mut next = moved(image, step(image, action)?, ctx);
     next.clear_data();
     next.lease_expires_at = None;

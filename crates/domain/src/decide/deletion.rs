@@ -2,21 +2,18 @@
 //! delete on), and the scrubber's `purge_image` (pending_delete -> deleted once
 //! `scrub_time` has passed). Its undo, `restore_image`, is an action (`actions`).
 
+use super::Decision;
 use super::common::{image_event, modifiable, moved, step};
 use crate::command::ImageRef;
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::Image;
 use crate::policy;
 use crate::rejection::Rejection;
 use crate::status::ImageStatus;
 use crate::transitions::ImageAction;
 
-pub(super) fn delete_image(
-    image: Option<&Image>,
-    c: &ImageRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn delete_image(image: Option<&Image>, c: &ImageRef, ctx: &Context) -> Decision {
     let image = modifiable(image, c.expected_version, ctx)?;
     if image.protected {
         return Err(Rejection::forbidden(format!(
@@ -39,11 +36,7 @@ pub(super) fn delete_image(
     Ok(vec![image_event(kind, image, next)])
 }
 
-pub(super) fn purge_image(
-    image: Option<&Image>,
-    c: &ImageRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn purge_image(image: Option<&Image>, c: &ImageRef, ctx: &Context) -> Decision {
     policy::require_service(&ctx.actor)?;
     let image = image
         .ok_or_else(|| Rejection::not_found(format!("No image found with ID {}", c.image_id)))?;

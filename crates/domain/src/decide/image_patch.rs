@@ -1,10 +1,11 @@
 //! `PATCH /v2/images/{id}`: `update_image`, Glance's JSON-patch semantics (SPEC 6) on
 //! core attributes and extra properties, all operations or none, as one new version.
 
+use super::Decision;
 use super::common::{editable, image_event, next_version};
 use crate::command::{PatchOperation, UpdateImage};
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::{Image, RESERVED_PROPERTY_PREFIX};
 use crate::rejection::Rejection;
 use crate::status::{ContainerFormat, DiskFormat, ImageStatus, Visibility};
@@ -27,11 +28,7 @@ const CORE: &[&str] = &[
     "owner",
 ];
 
-pub(super) fn update_image(
-    image: Option<&Image>,
-    c: &UpdateImage,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn update_image(image: Option<&Image>, c: &UpdateImage, ctx: &Context) -> Decision {
     let image = editable(image, c.expected_version, ctx)?;
     if c.operations.is_empty() {
         return Ok(Vec::new());

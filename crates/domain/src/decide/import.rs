@@ -2,12 +2,13 @@
 //! `api_image_import` task), and its end, which moves the image and its task together:
 //! `complete_import` (-> active, task success) and `fail_import` (-> queued, task failure).
 
+use super::Decision;
 use super::common::{image_event, modifiable, moved, service_image, step};
 use super::data_write::check_digest;
 use super::tasks::{finish_task, new_task};
 use crate::command::{BeginImport, CompleteImport, FailImport, ImportMethod};
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::ids::TaskId;
 use crate::image::{IMPORT_TASK_PROPERTY, Image};
 use crate::rejection::Rejection;
@@ -22,7 +23,7 @@ pub(super) fn begin_import(
     task: Option<&Task>,
     c: &BeginImport,
     ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+) -> Decision {
     let image = modifiable(image, None, ctx)?;
     let action = match &c.method {
         ImportMethod::GlanceDirect => ImageAction::ImportGlanceDirect,
@@ -109,21 +110,28 @@ fn importing<'a>(
     Ok((image, task, to))
 }
 
+/// The image once its import has ended, in the status the table gave: no longer held by
+/// the task, and no lease.
+fn import_ended(image: &Image, to: Option<ImageStatus>, ctx: &Context) -> Image {
+    let mut next = moved(image, to, ctx);
+    next.properties.remove(IMPORT_TASK_PROPERTY);
+    next.lease_expires_at = None;
+    next
+}
+
 pub(super) fn complete_import(
     image: Option<&Image>,
     task: Option<&Task>,
     c: &CompleteImport,
     ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+) -> Decision {
     let (image, task, to) = importing(image, task, c.task_id, ImageAction::CompleteImport, ctx)?;
     check_digest(&c.digest, ctx)?;
     let task_event = finish_task(task, TaskAction::Succeed, ctx, |t| {
         t.result = Some(serde_json::json!({ "image_id": image.id }));
     })?;
-    let mut next = moved(image, to, ctx);
+    let mut next = import_ended(image, to, ctx);
     next.set_data(&c.digest);
-    next.properties.remove(IMPORT_TASK_PROPERTY);
-    next.lease_expires_at = None;
     Ok(vec![
         image_event(ImageEventKind::Imported, image, next),
         task_event,
@@ -135,15 +143,13 @@ pub(super) fn fail_import(
     task: Option<&Task>,
     c: &FailImport,
     ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+) -> Decision {
     let (image, task, to) = importing(image, task, c.task_id, ImageAction::FailImport, ctx)?;
     let task_event = finish_task(task, TaskAction::Fail, ctx, |t| {
         t.message = c.message.clone()
     })?;
-    let mut next = moved(image, to, ctx);
+    let mut next = import_ended(image, to, ctx);
     next.clear_data();
-    next.properties.remove(IMPORT_TASK_PROPERTY);
-    next.lease_expires_at = None;
     Ok(vec![
         image_event(ImageEventKind::ImportFailed, image, next),
         task_event,

@@ -2,21 +2,18 @@
 //! active image) and `remove_location` (removing the last returns an active image to
 //! queued); the gateway's `/v2/images/{id}/locations` and location patches send them.
 
+use super::Decision;
 use super::common::{existing, image_event, modifiable, moved, next_version, step};
 use super::data_write::check_digest;
 use crate::command::{AddLocation, RemoveLocation};
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::Image;
 use crate::rejection::Rejection;
 use crate::transitions::ImageAction;
 use crate::{policy, validate};
 
-pub(super) fn add_location(
-    image: Option<&Image>,
-    c: &AddLocation,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn add_location(image: Option<&Image>, c: &AddLocation, ctx: &Context) -> Decision {
     policy::require_service(&ctx.actor)?;
     validate::storable("A location URL", &c.location.url)?;
     validate::storable_json("Location metadata", &c.location.metadata)?;
@@ -61,7 +58,7 @@ pub(super) fn remove_location(
     image: Option<&Image>,
     c: &RemoveLocation,
     ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+) -> Decision {
     let image = modifiable(image, None, ctx)?;
     if !ctx.config.show_multiple_locations {
         return Err(Rejection::forbidden(

@@ -2,15 +2,23 @@
 //! `update_member` (the member's answer) and `remove_member`. Only shared images have
 //! members, and only in a status that allows metadata edits.
 
+use super::Decision;
 use super::common::{editable, image_event, next_version, remove_or_not_found, step};
 use crate::command::{MemberRef, UpdateMember};
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::{Image, Member};
 use crate::rejection::Rejection;
 use crate::status::{MemberStatus, Visibility};
 use crate::transitions::ImageAction;
 use crate::{policy, validate};
+
+/// An image whose member list its owner (or an admin) changes: editable and shared.
+fn owned_shared_image<'a>(image: Option<&'a Image>, ctx: &Context) -> Result<&'a Image, Rejection> {
+    let image = editable(image, None, ctx)?;
+    shared_only(image)?;
+    Ok(image)
+}
 
 /// Only shared images have members (Glance: 403 to add, answer or remove one of any
 /// other image, whatever members it kept from when it was shared).
@@ -25,13 +33,8 @@ fn shared_only(image: &Image) -> Result<(), Rejection> {
     }
 }
 
-pub(super) fn add_member(
-    image: Option<&Image>,
-    c: &MemberRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    let image = editable(image, None, ctx)?;
-    shared_only(image)?;
+pub(super) fn add_member(image: Option<&Image>, c: &MemberRef, ctx: &Context) -> Decision {
+    let image = owned_shared_image(image, ctx)?;
     validate::storable("A member id", &c.member_id)?;
     if c.member_id.is_empty() || c.member_id.chars().count() > validate::MAX_TEXT {
         return Err(Rejection::bad_request(
@@ -61,11 +64,7 @@ pub(super) fn add_member(
 
 /// The member project answers (or an admin for it); the owner may not, so this takes
 /// the visible image, not an editable one.
-pub(super) fn update_member(
-    image: Option<&Image>,
-    c: &UpdateMember,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn update_member(image: Option<&Image>, c: &UpdateMember, ctx: &Context) -> Decision {
     let image = policy::visible_image(image, &ctx.actor)?;
     step(image, ImageAction::EditMetadata)?;
     shared_only(image)?;
@@ -99,13 +98,8 @@ pub(super) fn update_member(
     )])
 }
 
-pub(super) fn remove_member(
-    image: Option<&Image>,
-    c: &MemberRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    let image = editable(image, None, ctx)?;
-    shared_only(image)?;
+pub(super) fn remove_member(image: Option<&Image>, c: &MemberRef, ctx: &Context) -> Decision {
+    let image = owned_shared_image(image, ctx)?;
     let mut next = next_version(image, ctx);
     remove_or_not_found(
         &mut next.members,

@@ -59,8 +59,11 @@ pub struct State {
     pub task: Option<Task>,
 }
 
+/// What every rule returns: the events of an accepted command, or why it is refused.
+type Decision = Result<Vec<Event>, Rejection>;
+
 /// Decides `command` against `state`.
-pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Event>, Rejection> {
+pub fn decide(state: &State, command: &Command, ctx: &Context) -> Decision {
     // State that is not the command's target is treated as absent: a caller that loaded
     // the wrong row gets 404, never a change to another image.
     let target = command.target();

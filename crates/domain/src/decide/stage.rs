@@ -2,20 +2,16 @@
 //! `complete_stage` (the staged data waits for `POST /import`, lease released) and
 //! `abort_stage` (uploading -> queued, staged data removed).
 
+use super::Decision;
 use super::common::{image_event, modifiable, next_version, service_image, step};
 use super::data_write::{aborted, leased};
 use crate::command::{Abort, ImageRef, Leased};
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::Image;
-use crate::rejection::Rejection;
 use crate::transitions::ImageAction;
 
-pub(super) fn begin_stage(
-    image: Option<&Image>,
-    c: &Leased,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn begin_stage(image: Option<&Image>, c: &Leased, ctx: &Context) -> Decision {
     let image = modifiable(image, None, ctx)?;
     leased(
         image,
@@ -26,11 +22,7 @@ pub(super) fn begin_stage(
     )
 }
 
-pub(super) fn complete_stage(
-    image: Option<&Image>,
-    c: &ImageRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn complete_stage(image: Option<&Image>, c: &ImageRef, ctx: &Context) -> Decision {
     let image = service_image(image, ctx)?;
     debug_assert_eq!(image.id, c.image_id);
     step(image, ImageAction::CompleteStage)?;
@@ -40,11 +32,7 @@ pub(super) fn complete_stage(
     Ok(vec![image_event(ImageEventKind::Staged, image, next)])
 }
 
-pub(super) fn abort_stage(
-    image: Option<&Image>,
-    _c: &Abort,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn abort_stage(image: Option<&Image>, _c: &Abort, ctx: &Context) -> Decision {
     let image = service_image(image, ctx)?;
     aborted(
         image,

@@ -1,19 +1,15 @@
 //! `/v2/images/{id}/tags/{tag}`: `add_tag` (idempotent) and `remove_tag`, allowed in
 //! every status but the deleted ones.
 
+use super::Decision;
 use super::common::{editable, image_event, next_version, remove_or_not_found};
 use crate::command::TagRef;
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::Image;
-use crate::rejection::Rejection;
 use crate::validate;
 
-pub(super) fn add_tag(
-    image: Option<&Image>,
-    c: &TagRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn add_tag(image: Option<&Image>, c: &TagRef, ctx: &Context) -> Decision {
     let image = editable(image, None, ctx)?;
     validate::tag(&c.tag)?;
     if image.tags.contains(&c.tag) {
@@ -26,11 +22,7 @@ pub(super) fn add_tag(
     Ok(vec![image_event(ImageEventKind::TagAdded, image, next)])
 }
 
-pub(super) fn remove_tag(
-    image: Option<&Image>,
-    c: &TagRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn remove_tag(image: Option<&Image>, c: &TagRef, ctx: &Context) -> Decision {
     let image = editable(image, None, ctx)?;
     let mut next = next_version(image, ctx);
     remove_or_not_found(

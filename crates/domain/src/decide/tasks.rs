@@ -2,6 +2,7 @@
 //! `start_task`, `succeed_task`, `fail_task` and `expire_task`. Also the two task steps
 //! an image import shares: a new pending task ([`new_task`]) and its end ([`finish_task`]).
 
+use super::Decision;
 use crate::command::{CreateTask, FailTask, SucceedTask, TaskRef};
 use crate::context::Context;
 use crate::event::{Event, TaskChanged, TaskEventKind};
@@ -61,11 +62,7 @@ pub(super) fn finish_task(
     Ok(task_event(kind, task, next))
 }
 
-pub(super) fn create_task(
-    existing: Option<&Task>,
-    c: &CreateTask,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn create_task(existing: Option<&Task>, c: &CreateTask, ctx: &Context) -> Decision {
     if c.task_type == TaskType::Import {
         policy::require_admin(&ctx.actor, "use the tasks API")?;
     }
@@ -197,11 +194,7 @@ fn check_import_input(input: &serde_json::Map<String, serde_json::Value>) -> Res
     Ok(())
 }
 
-pub(super) fn start_task(
-    task: Option<&Task>,
-    _c: &TaskRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn start_task(task: Option<&Task>, _c: &TaskRef, ctx: &Context) -> Decision {
     let task = service_task(task, ctx)?;
     let next = advanced(task, TaskAction::Start, ctx)?;
     Ok(vec![task_event(TaskEventKind::Started, task, next)])
@@ -219,11 +212,7 @@ fn standalone(task: &Task) -> Result<(), Rejection> {
     Ok(())
 }
 
-pub(super) fn succeed_task(
-    task: Option<&Task>,
-    c: &SucceedTask,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn succeed_task(task: Option<&Task>, c: &SucceedTask, ctx: &Context) -> Decision {
     let task = service_task(task, ctx)?;
     standalone(task)?;
     validate::storable_json("A task result", &c.result)?;
@@ -232,11 +221,7 @@ pub(super) fn succeed_task(
     })?])
 }
 
-pub(super) fn fail_task(
-    task: Option<&Task>,
-    c: &FailTask,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn fail_task(task: Option<&Task>, c: &FailTask, ctx: &Context) -> Decision {
     let task = service_task(task, ctx)?;
     standalone(task)?;
     Ok(vec![finish_task(task, TaskAction::Fail, ctx, |t| {
@@ -244,11 +229,7 @@ pub(super) fn fail_task(
     })?])
 }
 
-pub(super) fn expire_task(
-    task: Option<&Task>,
-    _c: &TaskRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn expire_task(task: Option<&Task>, _c: &TaskRef, ctx: &Context) -> Decision {
     let task = service_task(task, ctx)?;
     let mut next = advanced(task, TaskAction::Expire, ctx)?;
     if task.expires_at.is_none_or(|at| at > ctx.now) {

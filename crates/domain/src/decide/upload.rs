@@ -2,21 +2,18 @@
 //! `complete_upload` (saving -> active with size and digests) and `abort_upload` (back
 //! to queued, or killed when the partial data could not be removed).
 
+use super::Decision;
 use super::common::{image_event, modifiable, next_version, service_image, step};
 use super::data_write::{aborted, check_digest, leased};
 use crate::command::{Abort, Leased, WithDigest};
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::Image;
 use crate::rejection::Rejection;
 use crate::status::ImageStatus;
 use crate::transitions::ImageAction;
 
-pub(super) fn begin_upload(
-    image: Option<&Image>,
-    c: &Leased,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn begin_upload(image: Option<&Image>, c: &Leased, ctx: &Context) -> Decision {
     let image = modifiable(image, None, ctx)?;
     step(image, ImageAction::BeginUpload)?;
     if image.disk_format.is_none() || image.container_format.is_none() {
@@ -33,11 +30,7 @@ pub(super) fn begin_upload(
     )
 }
 
-pub(super) fn complete_upload(
-    image: Option<&Image>,
-    c: &WithDigest,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn complete_upload(image: Option<&Image>, c: &WithDigest, ctx: &Context) -> Decision {
     let image = service_image(image, ctx)?;
     step(image, ImageAction::CompleteUpload)?;
     check_digest(&c.digest, ctx)?;
@@ -48,11 +41,7 @@ pub(super) fn complete_upload(
     Ok(vec![image_event(ImageEventKind::Uploaded, image, next)])
 }
 
-pub(super) fn abort_upload(
-    image: Option<&Image>,
-    c: &Abort,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn abort_upload(image: Option<&Image>, c: &Abort, ctx: &Context) -> Decision {
     let image = service_image(image, ctx)?;
     if c.data_removed {
         aborted(
