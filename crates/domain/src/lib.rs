@@ -1,7 +1,12 @@
-//! The pure lifecycle domain: statuses, the transition tables, commands, events and
-//! `decide`. Nothing here does I/O, awaits, reads a clock or draws random numbers (id
-//! constructors aside, which callers use before deciding), so every rule is a plain
-//! function that unit and property tests can walk exhaustively.
+//! The pure lifecycle domain: statuses (`status`), the transition tables
+//! (`transitions`), commands (`command`), events (`event`) and `decide` (in `decide/`,
+//! one file per resource, dispatched from one `match`), with the aggregates (`image`,
+//! `task`), identifiers (`ids`), who asks (`actor`, `context`), input checks
+//! (`validate`), who may do what (`policy`) and refusals (`rejection`).
+//!
+//! Nothing here does I/O, awaits, reads a clock or draws random numbers (id constructors
+//! aside, which callers use before deciding), so every rule is a plain function that
+//! unit and property tests can walk exhaustively.
 
 pub mod actor;
 pub mod command;
