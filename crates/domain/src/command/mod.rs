@@ -1,13 +1,12 @@
 //! Every command that changes an image or a task, as one serde-tagged enum: the wire
 //! form is `{"type": "deactivate_image", "payload": {...}}` inside an envelope whose
 //! `schema` names the version (`imagefleet.command.v1`).
-
 //!
 //! The payload types live beside the enum, grouped by the resource their commands act on,
-//! with the same names as the files of `decide` and of the gateway's routes:
-//! `image_create`, `image_patch`, `data_write` (upload and stage), `import`, `locations`,
-//! `tags`, `members` and `tasks`; [`ImageRef`], the payload of every command that names
-//! only its image, is here. All are re-exported, so every payload is
+//! in files named as the files of `decide` that take them: `image_create`,
+//! `image_patch`, `data_write` (upload and stage), `import`, `locations`, `tags`,
+//! `members` and `tasks`; [`ImageRef`], the payload of every command that names only
+//! its image, is here. All are re-exported, so every payload is
 //! `domain::command::<Name>`. [`Target`] says which aggregates a command is about.
 
 mod data_write;
