@@ -23,7 +23,7 @@ WORKDIR /build
 # Afterwards the stubs' own artifacts are dropped: COPY keeps the sources' modification
 # times, which may be older than the stubs', and cargo would then keep the empty binaries.
 COPY Cargo.toml Cargo.lock ./
-COPY domain/Cargo.toml domain/
+COPY crates/domain/Cargo.toml crates/domain/
 COPY crates/wire/Cargo.toml crates/wire/
 COPY crates/db/Cargo.toml crates/db/
 COPY crates/apply/Cargo.toml crates/apply/
@@ -39,7 +39,7 @@ COPY workers/Cargo.toml workers/
 COPY cli/Cargo.toml cli/
 COPY tests/Cargo.toml tests/
 RUN set -eux; \
-    for crate in domain crates/wire crates/db crates/apply crates/bus crates/outbox crates/store crates/fetch crates/notifications crates/inspector shared api-gateway workers cli tests; do \
+    for crate in crates/domain crates/wire crates/db crates/apply crates/bus crates/outbox crates/store crates/fetch crates/notifications crates/inspector shared api-gateway workers cli tests; do \
         mkdir -p "$crate/src"; : > "$crate/src/lib.rs"; \
     done; \
     for crate in api-gateway workers cli; do echo 'fn main() {}' > "$crate/src/main.rs"; done; \
@@ -58,7 +58,6 @@ RUN set -eux; \
 # The real sources (the tests crate keeps its stubs: it is not part of the image).
 # migrations/ is embedded into the binaries by the db crate at compile time.
 COPY migrations migrations
-COPY domain domain
 COPY crates crates
 COPY shared shared
 COPY api-gateway api-gateway

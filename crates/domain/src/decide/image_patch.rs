@@ -1,14 +1,14 @@
-//! `update_image`: Glance's JSON-patch semantics (SPEC 6) on core attributes and extra
-//! properties, all operations or none, as one new version.
+//! `PATCH /v2/images/{id}`: `update_image`, Glance's JSON-patch semantics (SPEC 6) on
+//! core attributes and extra properties, all operations or none, as one new version.
 
-use super::{check_expected_version, image_event, next_version, step};
+use super::Decision;
+use super::common::{editable, image_event, next_version};
 use crate::command::{PatchOperation, UpdateImage};
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::{Image, RESERVED_PROPERTY_PREFIX};
 use crate::rejection::Rejection;
 use crate::status::{ContainerFormat, DiskFormat, ImageStatus, Visibility};
-use crate::transitions::ImageAction;
 use crate::{policy, validate};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -28,15 +28,8 @@ const CORE: &[&str] = &[
     "owner",
 ];
 
-pub(super) fn update_image(
-    image: Option<&Image>,
-    c: &UpdateImage,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    let image = policy::visible_image(image, &ctx.actor)?;
-    check_expected_version(image, c.expected_version)?;
-    policy::may_modify_image(image, &ctx.actor)?;
-    step(image, ImageAction::EditMetadata)?;
+pub(super) fn update_image(image: Option<&Image>, c: &UpdateImage, ctx: &Context) -> Decision {
+    let image = editable(image, c.expected_version, ctx)?;
     if c.operations.is_empty() {
         return Ok(Vec::new());
     }

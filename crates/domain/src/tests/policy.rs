@@ -158,12 +158,7 @@ fn policy_matrix_matches_spec() {
             }
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "{} cells disagree with SPEC:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    assert_agrees_with_spec(&mismatches);
 }
 
 #[test]

@@ -97,22 +97,7 @@ fn check(row: Row, status: TaskStatus, expect: Expect<TaskStatus>) -> Result<(),
 
 #[test]
 fn task_table_matches_spec() {
-    let mismatches: Vec<String> = TASK_TABLE
-        .iter()
-        .flat_map(|(row, cells)| {
-            TASK_STATUSES
-                .iter()
-                .zip(cells)
-                .map(move |(s, e)| check(*row, *s, *e))
-        })
-        .filter_map(Result::err)
-        .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{} cells disagree with SPEC:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    assert_agrees_with_spec(&table_mismatches(TASK_TABLE, &TASK_STATUSES, check));
 }
 
 #[test]

@@ -1,56 +1,23 @@
-//! Tags and members: metadata changes allowed in every status but the deleted ones.
+//! `/v2/images/{id}/members`: `add_member` (share the image with a project),
+//! `update_member` (the member's answer) and `remove_member`. Only shared images have
+//! members, and only in a status that allows metadata edits.
 
-use super::{image_event, next_version, step};
-use crate::command::{MemberRef, TagRef, UpdateMember};
+use super::Decision;
+use super::common::{editable, image_event, next_version, remove_or_not_found, step};
+use crate::command::{MemberRef, UpdateMember};
 use crate::context::Context;
-use crate::event::{Event, ImageEventKind};
+use crate::event::ImageEventKind;
 use crate::image::{Image, Member};
 use crate::rejection::Rejection;
 use crate::status::{MemberStatus, Visibility};
 use crate::transitions::ImageAction;
 use crate::{policy, validate};
 
-/// A visible image its caller may change, in a status that allows metadata edits.
-fn editable<'a>(image: Option<&'a Image>, ctx: &Context) -> Result<&'a Image, Rejection> {
-    let image = policy::visible_image(image, &ctx.actor)?;
-    policy::may_modify_image(image, &ctx.actor)?;
-    step(image, ImageAction::EditMetadata)?;
+/// An image whose member list its owner (or an admin) changes: editable and shared.
+fn owned_shared_image<'a>(image: Option<&'a Image>, ctx: &Context) -> Result<&'a Image, Rejection> {
+    let image = editable(image, None, ctx)?;
+    shared_only(image)?;
     Ok(image)
-}
-
-pub(super) fn add_tag(
-    image: Option<&Image>,
-    c: &TagRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    let image = editable(image, ctx)?;
-    validate::tag(&c.tag)?;
-    if image.tags.contains(&c.tag) {
-        return Ok(Vec::new());
-    }
-    let mut next = next_version(image, ctx);
-    next.tags.push(c.tag.clone());
-    next.tags.sort();
-    validate::quota("tags", next.tags.len(), ctx.config.image_tag_quota)?;
-    Ok(vec![image_event(ImageEventKind::TagAdded, image, next)])
-}
-
-pub(super) fn remove_tag(
-    image: Option<&Image>,
-    c: &TagRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    let image = editable(image, ctx)?;
-    let mut next = next_version(image, ctx);
-    let before = next.tags.len();
-    next.tags.retain(|t| t != &c.tag);
-    if next.tags.len() == before {
-        return Err(Rejection::not_found(format!(
-            "Tag '{}' not found on the image.",
-            c.tag
-        )));
-    }
-    Ok(vec![image_event(ImageEventKind::TagRemoved, image, next)])
 }
 
 /// Only shared images have members (Glance: 403 to add, answer or remove one of any
@@ -66,13 +33,8 @@ fn shared_only(image: &Image) -> Result<(), Rejection> {
     }
 }
 
-pub(super) fn add_member(
-    image: Option<&Image>,
-    c: &MemberRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    let image = editable(image, ctx)?;
-    shared_only(image)?;
+pub(super) fn add_member(image: Option<&Image>, c: &MemberRef, ctx: &Context) -> Decision {
+    let image = owned_shared_image(image, ctx)?;
     validate::storable("A member id", &c.member_id)?;
     if c.member_id.is_empty() || c.member_id.chars().count() > validate::MAX_TEXT {
         return Err(Rejection::bad_request(
@@ -100,11 +62,9 @@ pub(super) fn add_member(
     Ok(vec![image_event(ImageEventKind::MemberAdded, image, next)])
 }
 
-pub(super) fn update_member(
-    image: Option<&Image>,
-    c: &UpdateMember,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+/// The member project answers (or an admin for it); the owner may not, so this takes
+/// the visible image, not an editable one.
+pub(super) fn update_member(image: Option<&Image>, c: &UpdateMember, ctx: &Context) -> Decision {
     let image = policy::visible_image(image, &ctx.actor)?;
     step(image, ImageAction::EditMetadata)?;
     shared_only(image)?;
@@ -138,22 +98,14 @@ pub(super) fn update_member(
     )])
 }
 
-pub(super) fn remove_member(
-    image: Option<&Image>,
-    c: &MemberRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    let image = editable(image, ctx)?;
-    shared_only(image)?;
+pub(super) fn remove_member(image: Option<&Image>, c: &MemberRef, ctx: &Context) -> Decision {
+    let image = owned_shared_image(image, ctx)?;
     let mut next = next_version(image, ctx);
-    let before = next.members.len();
-    next.members.retain(|m| m.member_id != c.member_id);
-    if next.members.len() == before {
-        return Err(Rejection::not_found(format!(
-            "Project {} is not a member of the image.",
-            c.member_id
-        )));
-    }
+    remove_or_not_found(
+        &mut next.members,
+        |m| m.member_id == c.member_id,
+        || format!("Project {} is not a member of the image.", c.member_id),
+    )?;
     Ok(vec![image_event(
         ImageEventKind::MemberRemoved,
         image,

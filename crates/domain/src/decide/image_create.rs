@@ -1,5 +1,7 @@
-//! `create_image`: a new queued image at version 1, with Glance's defaults and checks.
+//! `POST /v2/images`: `create_image`, a new queued image at version 1, with Glance's
+//! defaults and checks.
 
+use super::Decision;
 use crate::command::CreateImage;
 use crate::context::Context;
 use crate::event::{Event, ImageChanged, ImageEventKind};
@@ -9,11 +11,7 @@ use crate::status::{ImageStatus, Visibility};
 use crate::{policy, validate};
 use std::collections::BTreeSet;
 
-pub(super) fn create_image(
-    existing: Option<&Image>,
-    c: &CreateImage,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn create_image(existing: Option<&Image>, c: &CreateImage, ctx: &Context) -> Decision {
     let actor = &ctx.actor;
     policy::may_create_image(actor)?;
     if existing.is_some() {

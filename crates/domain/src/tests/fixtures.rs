@@ -1,6 +1,7 @@
 //! Shared test fixtures: a fixed clock, well-known ids and actors, images and tasks built
 //! directly in any status (as the repository would load them), and the small vocabulary
-//! (`Expect`) the tables use to say what SPEC expects of a command.
+//! (`Expect`) the tables use to say what SPEC expects of a command, with the walk that
+//! checks a table cell by cell (`table_mismatches`, `assert_agrees_with_spec`).
 
 use crate::command::{ImageRef, MemberRef, TagRef};
 use crate::image::{DataDigest, IMPORT_TASK_PROPERTY, Location, Member};
@@ -226,4 +227,34 @@ pub enum Expect<S> {
     Noop,
     /// Refused with this kind.
     No(RejectionKind),
+}
+
+/// Walks a SPEC table: every cell of every row checked in its status column, the
+/// disagreements as messages.
+pub fn table_mismatches<R: Copy, S: Copy, const N: usize>(
+    table: &[(R, [Expect<S>; N])],
+    statuses: &[S; N],
+    check: impl Fn(R, S, Expect<S>) -> Result<(), String>,
+) -> Vec<String> {
+    table
+        .iter()
+        .flat_map(|(row, cells)| {
+            statuses
+                .iter()
+                .zip(cells)
+                .map(|(s, e)| check(*row, *s, *e))
+                .collect::<Vec<_>>()
+        })
+        .filter_map(Result::err)
+        .collect()
+}
+
+/// Fails with every cell that disagrees with SPEC, not just the first.
+pub fn assert_agrees_with_spec(mismatches: &[String]) {
+    assert!(
+        mismatches.is_empty(),
+        "{} cells disagree with SPEC:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

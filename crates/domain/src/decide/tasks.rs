@@ -1,16 +1,22 @@
-//! Task commands: creation through the tasks API, and the steps a worker takes.
+//! `/v2/tasks`: `create_task` (the tasks API), and the steps a worker takes:
+//! `start_task`, `succeed_task`, `fail_task` and `expire_task`. Also the two task steps
+//! an image import shares: a new pending task ([`new_task`]) and its end ([`finish_task`]).
 
+use super::Decision;
 use crate::command::{CreateTask, FailTask, SucceedTask, TaskRef};
 use crate::context::Context;
 use crate::event::{Event, TaskChanged, TaskEventKind};
-use crate::ids::ImageId;
+use crate::ids::{ImageId, TaskId};
 use crate::rejection::Rejection;
 use crate::status::{TaskStatus, TaskType};
 use crate::task::Task;
 use crate::transitions::{Step, TaskAction, task_step};
 use crate::{policy, validate};
 
-fn existing(task: Option<&Task>) -> Result<&Task, Rejection> {
+/// The task a worker's step is about: only the service takes these steps, and the task
+/// must exist and not be expired.
+fn service_task<'a>(task: Option<&'a Task>, ctx: &Context) -> Result<&'a Task, Rejection> {
+    policy::require_service(&ctx.actor)?;
     task.filter(|t| !t.deleted)
         .ok_or_else(|| Rejection::not_found("No task found with this id."))
 }
@@ -56,11 +62,7 @@ pub(super) fn finish_task(
     Ok(task_event(kind, task, next))
 }
 
-pub(super) fn create_task(
-    existing: Option<&Task>,
-    c: &CreateTask,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
+pub(super) fn create_task(existing: Option<&Task>, c: &CreateTask, ctx: &Context) -> Decision {
     if c.task_type == TaskType::Import {
         policy::require_admin(&ctx.actor, "use the tasks API")?;
     }
@@ -92,17 +94,38 @@ pub(super) fn create_task(
             c.task_id
         )));
     }
+    Ok(vec![new_task(
+        c.task_id,
+        c.task_type,
+        c.input.clone(),
+        owner,
+        image_id,
+        c.request_id.clone(),
+        ctx,
+    )])
+}
+
+/// A pending task at version 1, created now by the context's actor, as its event.
+pub(super) fn new_task(
+    id: TaskId,
+    task_type: TaskType,
+    input: serde_json::Value,
+    owner: String,
+    image_id: Option<ImageId>,
+    request_id: Option<String>,
+    ctx: &Context,
+) -> Event {
     let task = Task {
-        id: c.task_id,
+        id,
         version: 1,
-        task_type: c.task_type,
+        task_type,
         status: TaskStatus::Pending,
-        input: c.input.clone(),
+        input,
         result: None,
         message: String::new(),
         owner,
         image_id,
-        request_id: c.request_id.clone(),
+        request_id,
         user_id: Some(ctx.actor.user_id.clone()),
         expires_at: None,
         created_at: ctx.now,
@@ -110,11 +133,11 @@ pub(super) fn create_task(
         deleted: false,
         deleted_at: None,
     };
-    Ok(vec![Event::Task(TaskChanged {
+    Event::Task(TaskChanged {
         kind: TaskEventKind::Created,
         from_status: None,
         task,
-    })])
+    })
 }
 
 /// A location import names its image, the image's owner and the URL. Only the service
@@ -171,13 +194,8 @@ fn check_import_input(input: &serde_json::Map<String, serde_json::Value>) -> Res
     Ok(())
 }
 
-pub(super) fn start_task(
-    task: Option<&Task>,
-    _c: &TaskRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    policy::require_service(&ctx.actor)?;
-    let task = existing(task)?;
+pub(super) fn start_task(task: Option<&Task>, _c: &TaskRef, ctx: &Context) -> Decision {
+    let task = service_task(task, ctx)?;
     let next = advanced(task, TaskAction::Start, ctx)?;
     Ok(vec![task_event(TaskEventKind::Started, task, next)])
 }
@@ -194,13 +212,8 @@ fn standalone(task: &Task) -> Result<(), Rejection> {
     Ok(())
 }
 
-pub(super) fn succeed_task(
-    task: Option<&Task>,
-    c: &SucceedTask,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    policy::require_service(&ctx.actor)?;
-    let task = existing(task)?;
+pub(super) fn succeed_task(task: Option<&Task>, c: &SucceedTask, ctx: &Context) -> Decision {
+    let task = service_task(task, ctx)?;
     standalone(task)?;
     validate::storable_json("A task result", &c.result)?;
     Ok(vec![finish_task(task, TaskAction::Succeed, ctx, |t| {
@@ -208,26 +221,16 @@ pub(super) fn succeed_task(
     })?])
 }
 
-pub(super) fn fail_task(
-    task: Option<&Task>,
-    c: &FailTask,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    policy::require_service(&ctx.actor)?;
-    let task = existing(task)?;
+pub(super) fn fail_task(task: Option<&Task>, c: &FailTask, ctx: &Context) -> Decision {
+    let task = service_task(task, ctx)?;
     standalone(task)?;
     Ok(vec![finish_task(task, TaskAction::Fail, ctx, |t| {
         t.message = c.message.clone()
     })?])
 }
 
-pub(super) fn expire_task(
-    task: Option<&Task>,
-    _c: &TaskRef,
-    ctx: &Context,
-) -> Result<Vec<Event>, Rejection> {
-    policy::require_service(&ctx.actor)?;
-    let task = existing(task)?;
+pub(super) fn expire_task(task: Option<&Task>, _c: &TaskRef, ctx: &Context) -> Decision {
+    let task = service_task(task, ctx)?;
     let mut next = advanced(task, TaskAction::Expire, ctx)?;
     if task.expires_at.is_none_or(|at| at > ctx.now) {
         return Err(Rejection::conflict(format!(

@@ -127,22 +127,7 @@ fn check(row: Row, status: ImageStatus, expect: Expect<ImageStatus>) -> Result<(
 
 #[test]
 fn image_table_matches_spec() {
-    let mismatches: Vec<String> = IMAGE_TABLE
-        .iter()
-        .flat_map(|(row, cells)| {
-            IMAGE_STATUSES
-                .iter()
-                .zip(cells)
-                .map(move |(s, e)| check(*row, *s, *e))
-        })
-        .filter_map(Result::err)
-        .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{} cells disagree with SPEC:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    assert_agrees_with_spec(&table_mismatches(IMAGE_TABLE, &IMAGE_STATUSES, check));
 }
 
 #[test]

@@ -1,0 +1,70 @@
+//! The payloads of the interoperable import (`POST /v2/images/{id}/import`) and of its
+//! task's end: `begin_import`, `complete_import`, `fail_import`.
+
+use crate::ids::{ImageId, TaskId};
+use crate::image::DataDigest;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How an import gets its data (SPEC 9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "name", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ImportMethod {
+    /// From the staging area filled by `PUT /stage`.
+    // serde ignores extra keys next to the tag of a unit variant, even with
+    // `deny_unknown_fields`; the schema says so too.
+    #[schemars(extend("additionalProperties" = true))]
+    GlanceDirect,
+    /// Downloaded from a URL the gateway already checked.
+    WebDownload {
+        /// The source.
+        uri: String,
+    },
+    /// Copied from existing stores to others (multi-store only).
+    #[schemars(extend("additionalProperties" = true))]
+    CopyImage,
+}
+
+/// Starts an interoperable import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BeginImport {
+    /// The image.
+    pub image_id: ImageId,
+    /// The task to create.
+    pub task_id: TaskId,
+    /// The import method.
+    pub method: ImportMethod,
+    /// Target stores, if named.
+    #[serde(default)]
+    pub stores: Vec<String>,
+    /// After this the janitor may fail the import.
+    pub lease_expires_at: DateTime<Utc>,
+    /// The request that asked for it.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// The import's data is in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteImport {
+    /// The image.
+    pub image_id: ImageId,
+    /// Its import task.
+    pub task_id: TaskId,
+    /// What was written.
+    pub digest: DataDigest,
+}
+
+/// The import failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailImport {
+    /// The image.
+    pub image_id: ImageId,
+    /// Its import task.
+    pub task_id: TaskId,
+    /// Why, shown as the task's message.
+    pub message: String,
+}
