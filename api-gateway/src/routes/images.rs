@@ -21,6 +21,10 @@ use super::{image_create, image_patch, location_patch};
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{
+    CommandErrors, CreateErrors, ImagePath, ListErrors, PreconditionFailed, ReadErrors, TooLarge,
+    UnsupportedMediaType,
+};
 use crate::state::AppState;
 
 /// The import methods a single-store service offers (copy-image needs several stores).
@@ -56,10 +60,7 @@ const IMPORT_METHODS: &str = "glance-direct,web-download";
     ),
     responses(
         (status = 200, description = "One page of images", body = ref("#/components/schemas/ImageList")),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ListErrors,
     )
 )]
 pub async fn list(
@@ -113,13 +114,7 @@ pub async fn list(
     responses(
         (status = 201, description = "The queued image", body = ref("#/components/schemas/Image"),
             headers(("Location" = String), ("OpenStack-image-import-methods" = String), ("ETag" = String))),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CreateErrors,
     )
 )]
 pub async fn create(
@@ -150,14 +145,11 @@ pub async fn create(
 /// `GET /v2/images/{id}`: 200, or 404 when not a UUID, hidden or deleted.
 #[utoipa::path(
     get, path = "/v2/images/{id}", operation_id = "showImage", tag = "images",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     responses(
         (status = 200, description = "The image", body = ref("#/components/schemas/Image"),
             headers(("ETag" = String, description = "The image's version, for If-Match"))),
-        (status = 401, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn show(
@@ -174,7 +166,7 @@ pub async fn show(
 #[utoipa::path(
     patch, path = "/v2/images/{id}", operation_id = "updateImage", tag = "images",
     params(
-        ("id" = uuid::Uuid, Path, description = "The image"),
+        ImagePath,
         ("If-Match" = Option<String>, Header, pattern = "^([*]|[0-9]{1,18}|\"[0-9]{1,18}\")$", description = "`\"<version>\"` or `*`: 412 when the image has moved on"),
     ),
     request_body(content(
@@ -184,16 +176,7 @@ pub async fn show(
     responses(
         (status = 200, description = "The image after the patch", body = ref("#/components/schemas/Image"),
             headers(("ETag" = String))),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 412, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 415, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, PreconditionFailed, TooLarge, UnsupportedMediaType,
     )
 )]
 pub async fn update(
@@ -235,19 +218,12 @@ pub async fn update(
 #[utoipa::path(
     delete, path = "/v2/images/{id}", operation_id = "deleteImage", tag = "images",
     params(
-        ("id" = uuid::Uuid, Path, description = "The image"),
+        ImagePath,
         ("If-Match" = Option<String>, Header, pattern = "^([*]|[0-9]{1,18}|\"[0-9]{1,18}\")$", description = "As on PATCH"),
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 412, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, PreconditionFailed,
     )
 )]
 pub async fn delete(

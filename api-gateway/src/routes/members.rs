@@ -19,6 +19,7 @@ use super::common::{image_id, json_object, kind_of, no_content, visible_image};
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{CommandErrors, Forbidden, ImagePath, ReadErrors, TooLarge};
 use crate::state::AppState;
 use crate::view;
 
@@ -73,14 +74,10 @@ fn required_text(body: &Bytes, field: &str) -> Result<String, ApiError> {
 /// shared.
 #[utoipa::path(
     get, path = "/v2/images/{id}/members", operation_id = "listMembers", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     responses(
         (status = 200, description = "The members the caller may see", body = ref("#/components/schemas/MemberList")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors, Forbidden,
     )
 )]
 pub async fn list(
@@ -107,13 +104,10 @@ pub async fn list(
 /// is not a member, or one the caller may not see.
 #[utoipa::path(
     get, path = "/v2/images/{id}/members/{member}", operation_id = "showMember", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("member" = String, Path, description = "The member project")),
+    params(ImagePath, ("member" = String, Path, description = "The member project")),
     responses(
         (status = 200, description = "The member", body = ref("#/components/schemas/Member")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn show(
@@ -132,18 +126,11 @@ pub async fn show(
 /// pending.
 #[utoipa::path(
     post, path = "/v2/images/{id}/members", operation_id = "createMember", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     request_body(content = ref("#/components/schemas/MemberCreate"), content_type = "application/json"),
     responses(
         (status = 200, description = "The new member, pending", body = ref("#/components/schemas/Member")),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, TooLarge,
     )
 )]
 pub async fn create(
@@ -166,18 +153,11 @@ pub async fn create(
 /// `PUT /v2/images/{id}/members/{member}` `{"status": "accepted"}`: 200 with the member.
 #[utoipa::path(
     put, path = "/v2/images/{id}/members/{member}", operation_id = "updateMember", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("member" = String, Path, description = "The member project")),
+    params(ImagePath, ("member" = String, Path, description = "The member project")),
     request_body(content = ref("#/components/schemas/MemberUpdate"), content_type = "application/json"),
     responses(
         (status = 200, description = "The member with its new status", body = ref("#/components/schemas/Member")),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, TooLarge,
     )
 )]
 pub async fn update(
@@ -203,16 +183,10 @@ pub async fn update(
 /// `DELETE /v2/images/{id}/members/{member}`: 204.
 #[utoipa::path(
     delete, path = "/v2/images/{id}/members/{member}", operation_id = "removeMember", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("member" = String, Path, description = "The member project")),
+    params(ImagePath, ("member" = String, Path, description = "The member project")),
     responses(
         (status = 204, description = "The member is gone"),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors,
     )
 )]
 pub async fn remove(

@@ -23,6 +23,7 @@ use super::common::{image_id, json_object, kind_of, task_id, visible_image};
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{CreateErrors, Forbidden, ImagePath, ListErrors, ReadErrors};
 use crate::state::AppState;
 use crate::view;
 
@@ -64,11 +65,7 @@ fn tasks_link(pairs: &[(String, String)]) -> String {
     ),
     responses(
         (status = 200, description = "One page of tasks (admins only)", body = ref("#/components/schemas/TaskList")),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ListErrors, Forbidden,
     )
 )]
 pub async fn list(
@@ -147,13 +144,7 @@ fn create_command(body: &Bytes, request: &RequestContext) -> Result<Command, Api
     responses(
         (status = 201, description = "The pending task", body = ref("#/components/schemas/Task"),
             headers(("Location" = String))),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CreateErrors,
     )
 )]
 pub async fn create(
@@ -182,11 +173,7 @@ pub async fn create(
     params(("id" = uuid::Uuid, Path, description = "The task (anything but a UUID is 404)")),
     responses(
         (status = 200, description = "The task", body = ref("#/components/schemas/Task")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors, Forbidden,
     )
 )]
 pub async fn show(
@@ -210,13 +197,10 @@ pub async fn show(
 /// so a shared member gets an empty list rather than another project's task input.
 #[utoipa::path(
     get, path = "/v2/images/{id}/tasks", operation_id = "imageTasks", tag = "tasks",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     responses(
         (status = 200, description = "The image's tasks the caller may see, newest first", body = ref("#/components/schemas/ImageTasks")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn of_image(
