@@ -10,9 +10,9 @@ use axum::response::Response;
 use shared::domain::Command;
 use shared::domain::command::ImageRef;
 
-use super::common::{image_id, no_content};
+use super::common::{execute_for_no_content, image_id};
 use super::image_patch::expected_version;
-use crate::command::{RequestContext, execute};
+use crate::command::RequestContext;
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::openapi::{CommandErrors, ImagePath, PreconditionFailed};
@@ -55,6 +55,5 @@ pub async fn act(
         image_id: image_id(&id)?,
         expected_version: expected_version(&headers)?,
     };
-    execute(&state, &request, actor, make(reference)).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, make(reference)).await
 }

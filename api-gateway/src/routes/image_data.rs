@@ -16,7 +16,7 @@ use shared::store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
 
 use super::common::{image_id, no_content};
 use crate::byte_count;
-use crate::command::{RequestContext, execute};
+use crate::command::{RequestContext, execute, execute_for_image};
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::openapi::{CommandErrors, Gone, ImagePath, TooLarge, UnsupportedMediaType};
@@ -116,16 +116,8 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     require_octet_stream(headers)?;
     let image_id = image_id(id)?;
-    let begun = execute(
-        state,
-        request,
-        actor,
-        begin(area, image_id, state.settings.data_lease),
-    )
-    .await?;
-    let image = begun.image.ok_or_else(|| {
-        ApiError::internal("the worker answered a data command without the image")
-    })?;
+    let command = begin(area, image_id, state.settings.data_lease);
+    let image = execute_for_image(state, request, actor, command).await?;
     let limits = data_limits(state, &image).await?;
     let written = match area {
         Area::Images => {

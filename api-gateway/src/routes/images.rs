@@ -16,9 +16,11 @@ use super::common::read_connection;
 use shared::domain::command::{ImageRef, UpdateImage};
 use shared::domain::{Command, Image};
 
-use super::common::{image_id, json_object, no_content, visible_image};
+use super::common::{
+    execute_for_no_content, image_id, json_object, list_link, query_pairs, visible_image,
+};
 use super::{image_create, image_patch, location_patch};
-use crate::command::{RequestContext, execute};
+use crate::command::{RequestContext, execute_for_image};
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::openapi::{
@@ -68,10 +70,7 @@ pub async fn list(
     Caller(actor): Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let pairs: Vec<(String, String)> = raw
-        .as_deref()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
+    let pairs = query_pairs(raw.as_deref());
     let query = ImageListQuery::from_pairs(&pairs)?;
     let mut conn = read_connection(&state).await?;
     let page = list_images(&mut conn, &actor, &query).await?;
@@ -82,26 +81,20 @@ pub async fn list(
         .map(|image| crate::view::image(image, show_locations))
         .collect();
     // As in Glance, `first` and `next` repeat every parameter but the marker: `first`
-    // without one, `next` after the last image of this page.
-    let kept: Vec<&(String, String)> = pairs.iter().filter(|(key, _)| key != "marker").collect();
-    let encode = |marker: Option<String>| {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        if let Some(marker) = &marker {
-            query.append_pair("marker", marker);
-        }
-        query.extend_pairs(kept.iter().copied());
-        match query.finish() {
-            query if query.is_empty() => "/v2/images".to_owned(),
-            query => format!("/v2/images?{query}"),
-        }
-    };
+    // without one, `next` with the last image of this page first.
+    let kept: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(key, _)| key != "marker")
+        .collect();
     let mut body = json!({
         "images": images,
-        "first": encode(None),
+        "first": list_link("/v2/images", &kept),
         "schema": "/v2/schemas/images",
     });
     if let Some(marker) = page.next_marker() {
-        body["next"] = Value::String(encode(Some(marker.to_string())));
+        let mut next = vec![("marker".to_owned(), marker.to_string())];
+        next.extend(kept);
+        body["next"] = Value::String(list_link("/v2/images", &next));
     }
     Ok(Json(body))
 }
@@ -126,8 +119,7 @@ pub async fn create(
     // Glance reads the body as JSON whatever its Content-Type (text/plain included).
     let body = body.map_err(body_rejection)?;
     let command = image_create::parse(json_object(&body)?, &actor)?;
-    let result = execute(&state, &request, actor, Command::CreateImage(command)).await?;
-    let image = answered_image(result.image)?;
+    let image = execute_for_image(&state, &request, actor, Command::CreateImage(command)).await?;
     let mut response = image_response(&state, StatusCode::CREATED, &image);
     let headers = response.headers_mut();
     // The answered image, not the command's id: a replayed `Idempotency-Key` answers
@@ -208,8 +200,7 @@ pub async fn update(
         operations,
         expected_version,
     });
-    let result = execute(&state, &request, actor, command).await?;
-    let image = answered_image(result.image)?;
+    let image = execute_for_image(&state, &request, actor, command).await?;
     Ok(image_response(&state, StatusCode::OK, &image))
 }
 
@@ -239,8 +230,7 @@ pub async fn delete(
         image_id,
         expected_version,
     });
-    execute(&state, &request, actor, command).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, command).await
 }
 
 /// An image as JSON with its `ETag`.
@@ -251,11 +241,6 @@ fn image_response(state: &AppState, status: StatusCode, image: &Image) -> Respon
         response.headers_mut().insert(header::ETAG, etag);
     }
     response
-}
-
-/// The image a command about an image must answer with.
-fn answered_image(image: Option<Image>) -> Result<Image, ApiError> {
-    image.ok_or_else(|| ApiError::internal("an image command was answered without the image"))
 }
 
 /// A body that could not be read (too large, broken stream), in Glance's error shape.

@@ -60,7 +60,7 @@ pub async fn import(
         method,
         stores,
         lease_expires_at: Utc::now() + state.settings.data_lease,
-        request_id: Some(request.request_id.clone()).filter(|id| !id.is_empty()),
+        request_id: request.recorded_request_id(),
     });
     execute(&state, &request, actor, command).await?;
     Ok(StatusCode::ACCEPTED.into_response())

@@ -130,7 +130,7 @@ pub async fn start_location_import(
         task_id: TaskId::generate(),
         task_type: TaskType::LocationImport,
         input,
-        request_id: Some(request.request_id.clone()).filter(|id| !id.is_empty()),
+        request_id: request.recorded_request_id(),
     });
     execute(state, request, Actor::service(), command)
         .await

@@ -15,8 +15,8 @@ use shared::domain::image::Member;
 use shared::domain::status::{MemberStatus, Visibility};
 use shared::domain::{Actor, Command, Image};
 
-use super::common::{image_id, json_object, kind_of, no_content, visible_image};
-use crate::command::{RequestContext, execute};
+use super::common::{execute_for_no_content, image_id, json_object, kind_of, visible_image};
+use crate::command::{RequestContext, execute_for_image};
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::openapi::{CommandErrors, Forbidden, ImagePath, ReadErrors, TooLarge};
@@ -46,8 +46,7 @@ fn member_not_found(image: &Image, member: &str) -> ApiError {
 }
 
 /// The member entry in the image a command returned, as the view shows it.
-fn member_after(image: Option<Image>, member: &str) -> Result<Json<Value>, ApiError> {
-    let image = image.ok_or_else(|| ApiError::internal("a member command returned no image"))?;
+fn member_after(image: Image, member: &str) -> Result<Json<Value>, ApiError> {
     let entry = image
         .member(member)
         .ok_or_else(|| ApiError::internal("a member command returned no member entry"))?;
@@ -146,8 +145,8 @@ pub async fn create(
         image_id,
         member_id: member_id.clone(),
     });
-    let result = execute(&state, &request, actor, command).await?;
-    member_after(result.image, &member_id)
+    let image = execute_for_image(&state, &request, actor, command).await?;
+    member_after(image, &member_id)
 }
 
 /// `PUT /v2/images/{id}/members/{member}` `{"status": "accepted"}`: 200 with the member.
@@ -176,8 +175,8 @@ pub async fn update(
         member_id: member.clone(),
         status,
     });
-    let result = execute(&state, &request, actor, command).await?;
-    member_after(result.image, &member)
+    let image = execute_for_image(&state, &request, actor, command).await?;
+    member_after(image, &member)
 }
 
 /// `DELETE /v2/images/{id}/members/{member}`: 204.
@@ -199,6 +198,5 @@ pub async fn remove(
         image_id: image_id(&id)?,
         member_id: member,
     });
-    execute(&state, &request, actor, command).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, command).await
 }

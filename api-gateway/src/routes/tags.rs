@@ -8,8 +8,8 @@ use axum::response::Response;
 use shared::domain::Command;
 use shared::domain::command::TagRef;
 
-use super::common::{image_id, no_content};
-use crate::command::{RequestContext, execute};
+use super::common::{execute_for_no_content, image_id};
+use crate::command::RequestContext;
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::openapi::{CommandErrors, ImagePath, TooLarge};
@@ -38,8 +38,7 @@ pub async fn add(
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let command = Command::AddTag(tag_ref(&id, tag)?);
-    execute(&state, &request, actor, command).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, command).await
 }
 
 /// `DELETE /v2/images/{id}/tags/{tag}`: 204; 404 when the image has no such tag.
@@ -58,6 +57,5 @@ pub async fn remove(
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let command = Command::RemoveTag(tag_ref(&id, tag)?);
-    execute(&state, &request, actor, command).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, command).await
 }

@@ -19,7 +19,9 @@ use shared::domain::command::CreateTask;
 use shared::domain::status::TaskType;
 use shared::domain::{Command, Task, TaskId, policy};
 
-use super::common::{image_id, json_object, kind_of, task_id, visible_image};
+use super::common::{
+    image_id, json_object, kind_of, list_link, query_pairs, task_id, visible_image,
+};
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
@@ -37,17 +39,6 @@ fn summary(task: &Task) -> Value {
         }
     }
     body
-}
-
-/// `/v2/tasks` with these query pairs, or bare without any.
-fn tasks_link(pairs: &[(String, String)]) -> String {
-    if pairs.is_empty() {
-        return "/v2/tasks".to_owned();
-    }
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    format!("/v2/tasks?{query}")
 }
 
 /// `GET /v2/tasks`: 200 `{tasks, first, schema, next?}`; 400 for a bad filter, sort,
@@ -74,9 +65,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     policy::require_admin(&actor, "use the tasks API")?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let pairs = query_pairs(raw.as_deref());
     let query = TaskListQuery::from_pairs(&pairs)?;
     let mut conn = read_connection(&state).await?;
     let page = list_tasks(&mut conn, &actor, &query).await?;
@@ -84,12 +73,12 @@ pub async fn list(
         pairs.into_iter().filter(|(k, _)| k != "marker").collect();
     let mut body = json!({
         "tasks": page.tasks.iter().map(summary).collect::<Vec<_>>(),
-        "first": tasks_link(&kept),
+        "first": list_link("/v2/tasks", &kept),
         "schema": "/v2/schemas/tasks",
     });
     if let Some(marker) = page.next_marker() {
         kept.push(("marker".to_owned(), marker.to_string()));
-        body["next"] = Value::String(tasks_link(&kept));
+        body["next"] = Value::String(list_link("/v2/tasks", &kept));
     }
     Ok(Json(body))
 }
@@ -132,7 +121,7 @@ fn create_command(body: &Bytes, request: &RequestContext) -> Result<Command, Api
         task_id: TaskId::generate(),
         task_type,
         input,
-        request_id: Some(request.request_id.clone()).filter(|id| !id.is_empty()),
+        request_id: request.recorded_request_id(),
     }))
 }
 
