@@ -9,10 +9,10 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use bus::client::ClientError;
 use db::document::Answer;
 use db::fence;
-use domain::{Actor, Command, CommandId, Rejection, RejectionKind};
+use domain::{Actor, Command, CommandId, Image, Rejection, RejectionKind};
+use bus::client::ClientError;
 use tokio::time::Instant;
 use tower_http::request_id::RequestId;
 use uuid::Uuid;
@@ -64,6 +64,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
 }
 
 impl RequestContext {
+    /// The request id a new task records, if the request had one.
+    pub fn recorded_request_id(&self) -> Option<String> {
+        Some(self.request_id.clone()).filter(|id| !id.is_empty())
+    }
+
     /// The command id: derived from the idempotency key and the caller, or fresh.
     fn command_id(&self, actor: &Actor) -> CommandId {
         match &self.idempotency {
@@ -132,6 +137,20 @@ pub async fn execute(
             }
         }
     }
+}
+
+/// [`execute`] for a command about an image, answered with the image it left behind;
+/// an answer without it is a worker's defect (500).
+pub async fn execute_for_image(
+    state: &AppState,
+    request: &RequestContext,
+    actor: Actor,
+    command: Command,
+) -> Result<Image, ApiError> {
+    execute(state, request, actor, command)
+        .await?
+        .image
+        .ok_or_else(|| ApiError::internal("an image command was answered without the image"))
 }
 
 /// The gateway's answer to a worker's reply.

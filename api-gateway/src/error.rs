@@ -1,6 +1,7 @@
 //! `ApiError`: every failure the gateway answers with, as Glance-shaped JSON
-//! (`{"code", "title", "message"}`, `Content-Type: application/json`). 5xx are logged
-//! here, once, at the boundary.
+//! (`{"code", "title", "message"}`, `Content-Type: application/json`; `negotiate.rs`
+//! turns it into plain text for clients that prefer it). 5xx are logged here, once, at
+//! the boundary.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

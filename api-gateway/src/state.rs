@@ -1,4 +1,5 @@
-//! What every handler shares: the read pool, the command client and the settings.
+//! What every handler shares: the read pool, the command client, the identity settings,
+//! the image store, the URL fetcher, the `image.send` notifier and the settings.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,13 +1,16 @@
 //! The gateway's OpenAPI 3.1 document, served at `GET /openapi.json` without identity.
 //!
 //! Operations come from `#[utoipa::path]` on the handlers themselves, so a handler's
-//! statuses are documented beside the code that returns them. The schemas are spliced
-//! in as JSON afterwards ([`schemas`]): the image, member and task shapes are Glance's
-//! own JSON Schemas (the files `/v2/schemas/*` serves), whose keywords (`type` lists,
-//! `links`) utoipa's typed schema model cannot carry. A snapshot of the document is
-//! checked in (`api-gateway/openapi.json`) and compared by the `openapi` integration test.
+//! statuses are documented beside the code that returns them: error statuses as the
+//! shared sets of [`responses`], the image id as the one parameter of [`params`]. The
+//! schemas are spliced in as JSON afterwards ([`schemas`], with the gateway's own bodies
+//! from [`bodies`] and [`requests`]): the image, member and task shapes are Glance's own
+//! JSON Schemas (the files `/v2/schemas/*` serves), whose keywords (`type` lists, `links`)
+//! utoipa's typed schema model cannot carry. A snapshot of the document is checked in
+//! (`api-gateway/openapi.json`) and compared by the `openapi` integration test.
 
 mod bodies;
+mod params;
 mod requests;
 mod responses;
 mod schemas;
@@ -25,7 +28,12 @@ use crate::error::ApiError;
 use crate::routes;
 use crate::state::AppState;
 
-pub use responses::{Error, Unavailable};
+pub use params::ImagePath;
+pub use responses::{
+    CommandErrors, CreateErrors, Error, Forbidden, Gone, Internal, ListErrors, NotFound,
+    PreconditionFailed, RangeNotSatisfiable, ReadErrors, ServerErrors, TooLarge, Unauthorized,
+    Unavailable, UnsupportedMediaType,
+};
 
 /// The path the document is served at.
 pub const PATH: &str = "/openapi.json";
@@ -165,7 +173,7 @@ pub fn routes() -> Router<AppState> {
     get, path = "/openapi.json", operation_id = "openapi", tag = "operations",
     responses(
         (status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object),
-        (status = 500, response = Error),
+        Internal,
     )
 )]
 pub async fn serve() -> Response {

@@ -10,11 +10,12 @@ use axum::response::Response;
 use domain::Command;
 use domain::command::ImageRef;
 
-use super::common::{image_id, no_content};
+use super::common::{execute_for_no_content, image_id};
 use super::image_patch::expected_version;
-use crate::command::{RequestContext, execute};
+use crate::command::RequestContext;
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{CommandErrors, ImagePath, PreconditionFailed};
 use crate::state::AppState;
 
 /// The command an action path names.
@@ -32,20 +33,13 @@ fn command_for(action: &str) -> Option<fn(ImageRef) -> Command> {
 #[utoipa::path(
     post, path = "/v2/images/{id}/actions/{action}", operation_id = "imageAction", tag = "images",
     params(
-        ("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"),
+        ImagePath,
         ("action" = String, Path, pattern = "^(deactivate|reactivate|restore)$", description = "Any other action is 404; restore is an admin extension"),
         ("If-Match" = Option<String>, Header, pattern = "^([*]|[0-9]{1,18}|\"[0-9]{1,18}\")$", description = "`\"<version>\"` or `*`: 412 when the image has moved on"),
     ),
     responses(
         (status = 204, description = "Done, or nothing to do"),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 412, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, PreconditionFailed,
     )
 )]
 pub async fn act(
@@ -61,6 +55,5 @@ pub async fn act(
         image_id: image_id(&id)?,
         expected_version: expected_version(&headers)?,
     };
-    execute(&state, &request, actor, make(reference)).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, make(reference)).await
 }

@@ -1,14 +1,16 @@
-//! What several endpoint groups share: path ids, loading an image the caller may see,
-//! reading JSON bodies with Glance's 400s, and Glance's empty 204.
+//! What several endpoint groups share: path ids, query pairs and list links, loading an image the
+//! caller may see, reading JSON bodies with Glance's 400s, and Glance's empty 204 (also
+//! as the answer to an accepted command).
 
 use axum::body::Bytes;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 use db::document;
 use db::pool::PgPooled;
-use domain::{Actor, Image, ImageId, TaskId, policy};
-use serde_json::Value;
+use domain::{Actor, Command, Image, ImageId, TaskId, policy};
 
+use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -20,6 +22,28 @@ pub fn image_id(raw: &str) -> Result<ImageId, ApiError> {
 /// A task id from the path; 404 when it is not a UUID.
 pub fn task_id(raw: &str) -> Result<TaskId, ApiError> {
     TaskId::parse(raw).map_err(|_| ApiError::not_found(format!("No task found with ID {raw}")))
+}
+
+/// The query string's pairs, decoded, in order (an absent query has none).
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|query| {
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// `path` with these query pairs, or bare without any: the `first` and `next` links of
+/// Glance's lists.
+pub fn list_link(path: &str, pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return path.to_owned();
+    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("{path}?{query}")
 }
 
 /// A connection of the read pool; 503 when none can be had.
@@ -87,4 +111,16 @@ pub fn no_content() -> Response {
         [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
     )
         .into_response()
+}
+
+/// Sends `command` and answers Glance's 204 once a worker accepted it (also when it
+/// changed nothing).
+pub async fn execute_for_no_content(
+    state: &AppState,
+    request: &RequestContext,
+    actor: Actor,
+    command: Command,
+) -> Result<Response, ApiError> {
+    execute(state, request, actor, command).await?;
+    Ok(no_content())
 }

@@ -16,6 +16,7 @@ use super::common::read_connection;
 use super::common::{image_id, visible_image};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{Forbidden, ImagePath, ReadErrors};
 use crate::state::AppState;
 
 /// One entry as the extension shows it.
@@ -37,14 +38,10 @@ fn entry_view(entry: &HistoryEntry) -> Value {
 /// caller may not see the image, 403 when it sees it but is not of its project.
 #[utoipa::path(
     get, path = "/v2/images/{id}/history", operation_id = "imageHistory", tag = "images",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     responses(
         (status = 200, description = "The image's versions, oldest first (extension)", body = ref("#/components/schemas/History")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors, Forbidden,
     )
 )]
 pub async fn show(

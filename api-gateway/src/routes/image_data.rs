@@ -16,9 +16,10 @@ use store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
 
 use super::common::{image_id, no_content};
 use crate::byte_count;
-use crate::command::{RequestContext, execute};
+use crate::command::{RequestContext, execute, execute_for_image};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{CommandErrors, Gone, ImagePath, TooLarge, UnsupportedMediaType};
 use crate::quota::data_limits;
 use crate::state::AppState;
 
@@ -28,20 +29,11 @@ const OCTET_STREAM: &str = "application/octet-stream";
 /// `PUT /v2/images/{id}/file`.
 #[utoipa::path(
     put, path = "/v2/images/{id}/file", operation_id = "uploadImage", tag = "image data",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     request_body(content = ref("#/components/schemas/Binary"), content_type = "application/octet-stream", description = "The image data, streamed"),
     responses(
         (status = 204, description = "Stored; the image is active"),
-        (status = 410, response = crate::openapi::Error),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 415, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, Gone, TooLarge, UnsupportedMediaType,
     )
 )]
 pub async fn upload(
@@ -58,20 +50,11 @@ pub async fn upload(
 /// `PUT /v2/images/{id}/stage`.
 #[utoipa::path(
     put, path = "/v2/images/{id}/stage", operation_id = "stageImage", tag = "image data",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     request_body(content = ref("#/components/schemas/Binary"), content_type = "application/octet-stream", description = "The image data, streamed"),
     responses(
         (status = 204, description = "Staged for a glance-direct import"),
-        (status = 410, response = crate::openapi::Error),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 415, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, Gone, TooLarge, UnsupportedMediaType,
     )
 )]
 pub async fn stage(
@@ -133,16 +116,8 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     require_octet_stream(headers)?;
     let image_id = image_id(id)?;
-    let begun = execute(
-        state,
-        request,
-        actor,
-        begin(area, image_id, state.settings.data_lease),
-    )
-    .await?;
-    let image = begun.image.ok_or_else(|| {
-        ApiError::internal("the worker answered a data command without the image")
-    })?;
+    let command = begin(area, image_id, state.settings.data_lease);
+    let image = execute_for_image(state, request, actor, command).await?;
     let limits = data_limits(state, &image).await?;
     let written = match area {
         Area::Images => {

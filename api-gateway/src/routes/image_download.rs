@@ -18,6 +18,7 @@ use super::common::{image_id, no_content, visible_image};
 use crate::byte_count;
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{Forbidden, ImagePath, RangeNotSatisfiable, ReadErrors};
 use crate::send_notice::{self, Download, SendNotifier};
 use crate::state::AppState;
 
@@ -25,7 +26,7 @@ use crate::state::AppState;
 #[utoipa::path(
     get, path = "/v2/images/{id}/file", operation_id = "downloadImage", tag = "image data",
     params(
-        ("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"),
+        ImagePath,
         ("Range" = Option<String>, Header, description = "One `bytes=a-b`, `a-` or `-n` range"),
     ),
     responses(
@@ -34,12 +35,7 @@ use crate::state::AppState;
         (status = 204, description = "The image has no data yet"),
         (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = ref("#/components/schemas/Binary"),
             headers(("Content-Range" = String), ("Content-MD5" = String))),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 416, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors, Forbidden, RangeNotSatisfiable,
     )
 )]
 pub async fn download(

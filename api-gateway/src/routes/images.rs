@@ -16,11 +16,17 @@ use super::common::read_connection;
 use domain::command::{ImageRef, UpdateImage};
 use domain::{Command, Image};
 
-use super::common::{image_id, json_object, no_content, visible_image};
+use super::common::{
+    execute_for_no_content, image_id, json_object, list_link, query_pairs, visible_image,
+};
 use super::{image_create, image_patch, location_patch};
-use crate::command::{RequestContext, execute};
+use crate::command::{RequestContext, execute_for_image};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{
+    CommandErrors, CreateErrors, ImagePath, ListErrors, PreconditionFailed, ReadErrors, TooLarge,
+    UnsupportedMediaType,
+};
 use crate::state::AppState;
 
 /// The import methods a single-store service offers (copy-image needs several stores).
@@ -56,10 +62,7 @@ const IMPORT_METHODS: &str = "glance-direct,web-download";
     ),
     responses(
         (status = 200, description = "One page of images", body = ref("#/components/schemas/ImageList")),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ListErrors,
     )
 )]
 pub async fn list(
@@ -67,10 +70,7 @@ pub async fn list(
     Caller(actor): Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let pairs: Vec<(String, String)> = raw
-        .as_deref()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
+    let pairs = query_pairs(raw.as_deref());
     let query = ImageListQuery::from_pairs(&pairs)?;
     let mut conn = read_connection(&state).await?;
     let page = list_images(&mut conn, &actor, &query).await?;
@@ -81,26 +81,20 @@ pub async fn list(
         .map(|image| crate::view::image(image, show_locations))
         .collect();
     // As in Glance, `first` and `next` repeat every parameter but the marker: `first`
-    // without one, `next` after the last image of this page.
-    let kept: Vec<&(String, String)> = pairs.iter().filter(|(key, _)| key != "marker").collect();
-    let encode = |marker: Option<String>| {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        if let Some(marker) = &marker {
-            query.append_pair("marker", marker);
-        }
-        query.extend_pairs(kept.iter().copied());
-        match query.finish() {
-            query if query.is_empty() => "/v2/images".to_owned(),
-            query => format!("/v2/images?{query}"),
-        }
-    };
+    // without one, `next` with the last image of this page first.
+    let kept: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(key, _)| key != "marker")
+        .collect();
     let mut body = json!({
         "images": images,
-        "first": encode(None),
+        "first": list_link("/v2/images", &kept),
         "schema": "/v2/schemas/images",
     });
     if let Some(marker) = page.next_marker() {
-        body["next"] = Value::String(encode(Some(marker.to_string())));
+        let mut next = vec![("marker".to_owned(), marker.to_string())];
+        next.extend(kept);
+        body["next"] = Value::String(list_link("/v2/images", &next));
     }
     Ok(Json(body))
 }
@@ -113,13 +107,7 @@ pub async fn list(
     responses(
         (status = 201, description = "The queued image", body = ref("#/components/schemas/Image"),
             headers(("Location" = String), ("OpenStack-image-import-methods" = String), ("ETag" = String))),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CreateErrors,
     )
 )]
 pub async fn create(
@@ -131,8 +119,7 @@ pub async fn create(
     // Glance reads the body as JSON whatever its Content-Type (text/plain included).
     let body = body.map_err(body_rejection)?;
     let command = image_create::parse(json_object(&body)?, &actor)?;
-    let result = execute(&state, &request, actor, Command::CreateImage(command)).await?;
-    let image = answered_image(result.image)?;
+    let image = execute_for_image(&state, &request, actor, Command::CreateImage(command)).await?;
     let mut response = image_response(&state, StatusCode::CREATED, &image);
     let headers = response.headers_mut();
     // The answered image, not the command's id: a replayed `Idempotency-Key` answers
@@ -150,14 +137,11 @@ pub async fn create(
 /// `GET /v2/images/{id}`: 200, or 404 when not a UUID, hidden or deleted.
 #[utoipa::path(
     get, path = "/v2/images/{id}", operation_id = "showImage", tag = "images",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     responses(
         (status = 200, description = "The image", body = ref("#/components/schemas/Image"),
             headers(("ETag" = String, description = "The image's version, for If-Match"))),
-        (status = 401, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn show(
@@ -174,7 +158,7 @@ pub async fn show(
 #[utoipa::path(
     patch, path = "/v2/images/{id}", operation_id = "updateImage", tag = "images",
     params(
-        ("id" = uuid::Uuid, Path, description = "The image"),
+        ImagePath,
         ("If-Match" = Option<String>, Header, pattern = "^([*]|[0-9]{1,18}|\"[0-9]{1,18}\")$", description = "`\"<version>\"` or `*`: 412 when the image has moved on"),
     ),
     request_body(content(
@@ -184,16 +168,7 @@ pub async fn show(
     responses(
         (status = 200, description = "The image after the patch", body = ref("#/components/schemas/Image"),
             headers(("ETag" = String))),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 412, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 415, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, PreconditionFailed, TooLarge, UnsupportedMediaType,
     )
 )]
 pub async fn update(
@@ -225,8 +200,7 @@ pub async fn update(
         operations,
         expected_version,
     });
-    let result = execute(&state, &request, actor, command).await?;
-    let image = answered_image(result.image)?;
+    let image = execute_for_image(&state, &request, actor, command).await?;
     Ok(image_response(&state, StatusCode::OK, &image))
 }
 
@@ -235,19 +209,12 @@ pub async fn update(
 #[utoipa::path(
     delete, path = "/v2/images/{id}", operation_id = "deleteImage", tag = "images",
     params(
-        ("id" = uuid::Uuid, Path, description = "The image"),
+        ImagePath,
         ("If-Match" = Option<String>, Header, pattern = "^([*]|[0-9]{1,18}|\"[0-9]{1,18}\")$", description = "As on PATCH"),
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 412, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, PreconditionFailed,
     )
 )]
 pub async fn delete(
@@ -263,8 +230,7 @@ pub async fn delete(
         image_id,
         expected_version,
     });
-    execute(&state, &request, actor, command).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, command).await
 }
 
 /// An image as JSON with its `ETag`.
@@ -275,11 +241,6 @@ fn image_response(state: &AppState, status: StatusCode, image: &Image) -> Respon
         response.headers_mut().insert(header::ETAG, etag);
     }
     response
-}
-
-/// The image a command about an image must answer with.
-fn answered_image(image: Option<Image>) -> Result<Image, ApiError> {
-    image.ok_or_else(|| ApiError::internal("an image command was answered without the image"))
 }
 
 /// A body that could not be read (too large, broken stream), in Glance's error shape.

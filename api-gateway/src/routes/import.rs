@@ -16,23 +16,17 @@ use super::common::{image_id, json_object, kind_of, visible_image};
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{CommandErrors, ImagePath, TooLarge};
 use crate::state::AppState;
 
 /// `POST /v2/images/{id}/import`.
 #[utoipa::path(
     post, path = "/v2/images/{id}/import", operation_id = "importImage", tag = "image data",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     request_body(content = ref("#/components/schemas/ImportRequest"), content_type = "application/json"),
     responses(
         (status = 202, description = "The import task started"),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, TooLarge,
     )
 )]
 pub async fn import(
@@ -66,7 +60,7 @@ pub async fn import(
         method,
         stores,
         lease_expires_at: Utc::now() + state.settings.data_lease,
-        request_id: Some(request.request_id.clone()).filter(|id| !id.is_empty()),
+        request_id: request.recorded_request_id(),
     });
     execute(&state, &request, actor, command).await?;
     Ok(StatusCode::ACCEPTED.into_response())

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::common::read_connection;
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{NotFound, ServerErrors, Unauthorized};
 use crate::state::AppState;
 
 /// Glance's "no limit": no per-project quota is configured in this service yet, so every
@@ -22,7 +23,7 @@ const UNLIMITED: i64 = -1;
     get, path = "/v2/info/import", operation_id = "importInfo", tag = "discovery",
     responses(
         (status = 200, description = "The import methods on offer", body = ref("#/components/schemas/ImportInfo")),
-        (status = 401, response = crate::openapi::Error),
+        Unauthorized,
     )
 )]
 pub async fn import(_caller: Caller) -> Json<Value> {
@@ -37,11 +38,11 @@ pub async fn import(_caller: Caller) -> Json<Value> {
 
 /// `GET /v2/info/stores`: 404, as Glance answers when one store is configured.
 #[utoipa::path(
-    get, path = "/v2/info/stores", operation_id = "storesInfo", tag = "discovery",
-    responses(
-        (status = 404, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-    )
+    get,
+    path = "/v2/info/stores",
+    operation_id = "storesInfo",
+    tag = "discovery",
+    responses(Unauthorized, NotFound,)
 )]
 pub async fn stores(_caller: Caller) -> ApiError {
     ApiError::not_found("Multi backend is not supported at this site.")
@@ -52,9 +53,7 @@ pub async fn stores(_caller: Caller) -> ApiError {
     get, path = "/v2/info/usage", operation_id = "usageInfo", tag = "discovery",
     responses(
         (status = 200, description = "The caller's project usage and limits", body = ref("#/components/schemas/Usage")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        Unauthorized, ServerErrors,
     )
 )]
 pub async fn usage(

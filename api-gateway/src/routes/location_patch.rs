@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::image_patch::Dialect;
 use super::locations::{check_location_url, start_location_import};
-use crate::command::{RequestContext, execute};
+use crate::command::{RequestContext, execute_for_image};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -128,11 +128,7 @@ pub async fn apply(
                 image_id: image.id,
                 url: location.url.clone(),
             };
-            return answered(
-                execute(state, request, actor, Command::RemoveLocation(remove))
-                    .await?
-                    .image,
-            );
+            return execute_for_image(state, request, actor, Command::RemoveLocation(remove)).await;
         }
         LocationChange::Add { url, metadata } => {
             check_location_url(state, &actor, &url)?;
@@ -149,13 +145,5 @@ pub async fn apply(
     };
     // The caller's right to change the image was checked above; recording a location
     // is the service's step, as for locations whose data was hashed.
-    answered(
-        execute(state, request, Actor::service(), command)
-            .await?
-            .image,
-    )
-}
-
-fn answered(image: Option<Image>) -> Result<Image, ApiError> {
-    image.ok_or_else(|| ApiError::internal("a location command was answered without the image"))
+    execute_for_image(state, request, Actor::service(), command).await
 }

@@ -20,6 +20,7 @@ use super::common::{image_id, json_object, kind_of, visible_image};
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{CommandErrors, Forbidden, ImagePath, ReadErrors, TooLarge};
 use crate::state::AppState;
 
 /// Keys `validation_data` may hold; only sha512 is computed, so only it can be compared.
@@ -28,14 +29,10 @@ const VALIDATION_KEYS: [&str; 3] = ["checksum", "os_hash_algo", "os_hash_value"]
 /// `GET /v2/images/{id}/locations`.
 #[utoipa::path(
     get, path = "/v2/images/{id}/locations", operation_id = "listLocations", tag = "image data",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     responses(
         (status = 200, description = "The image's locations (admins only)", body = ref("#/components/schemas/Locations")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors, Forbidden,
     )
 )]
 pub async fn list(
@@ -51,18 +48,11 @@ pub async fn list(
 /// `POST /v2/images/{id}/locations`.
 #[utoipa::path(
     post, path = "/v2/images/{id}/locations", operation_id = "addLocation", tag = "image data",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     request_body(content = ref("#/components/schemas/LocationAdd"), content_type = "application/json"),
     responses(
         (status = 202, description = "A location_import task hashes the data, then the image is active"),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, TooLarge,
     )
 )]
 pub async fn add(
@@ -140,7 +130,7 @@ pub async fn start_location_import(
         task_id: TaskId::generate(),
         task_type: TaskType::LocationImport,
         input,
-        request_id: Some(request.request_id.clone()).filter(|id| !id.is_empty()),
+        request_id: request.recorded_request_id(),
     });
     execute(state, request, Actor::service(), command)
         .await

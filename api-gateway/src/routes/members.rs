@@ -15,10 +15,11 @@ use domain::status::{MemberStatus, Visibility};
 use domain::{Actor, Command, Image};
 use serde_json::{Value, json};
 
-use super::common::{image_id, json_object, kind_of, no_content, visible_image};
-use crate::command::{RequestContext, execute};
+use super::common::{execute_for_no_content, image_id, json_object, kind_of, visible_image};
+use crate::command::{RequestContext, execute_for_image};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{CommandErrors, Forbidden, ImagePath, ReadErrors, TooLarge};
 use crate::state::AppState;
 use crate::view;
 
@@ -45,8 +46,7 @@ fn member_not_found(image: &Image, member: &str) -> ApiError {
 }
 
 /// The member entry in the image a command returned, as the view shows it.
-fn member_after(image: Option<Image>, member: &str) -> Result<Json<Value>, ApiError> {
-    let image = image.ok_or_else(|| ApiError::internal("a member command returned no image"))?;
+fn member_after(image: Image, member: &str) -> Result<Json<Value>, ApiError> {
     let entry = image
         .member(member)
         .ok_or_else(|| ApiError::internal("a member command returned no member entry"))?;
@@ -73,14 +73,10 @@ fn required_text(body: &Bytes, field: &str) -> Result<String, ApiError> {
 /// shared.
 #[utoipa::path(
     get, path = "/v2/images/{id}/members", operation_id = "listMembers", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     responses(
         (status = 200, description = "The members the caller may see", body = ref("#/components/schemas/MemberList")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors, Forbidden,
     )
 )]
 pub async fn list(
@@ -107,13 +103,10 @@ pub async fn list(
 /// is not a member, or one the caller may not see.
 #[utoipa::path(
     get, path = "/v2/images/{id}/members/{member}", operation_id = "showMember", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("member" = String, Path, description = "The member project")),
+    params(ImagePath, ("member" = String, Path, description = "The member project")),
     responses(
         (status = 200, description = "The member", body = ref("#/components/schemas/Member")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn show(
@@ -132,18 +125,11 @@ pub async fn show(
 /// pending.
 #[utoipa::path(
     post, path = "/v2/images/{id}/members", operation_id = "createMember", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     request_body(content = ref("#/components/schemas/MemberCreate"), content_type = "application/json"),
     responses(
         (status = 200, description = "The new member, pending", body = ref("#/components/schemas/Member")),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, TooLarge,
     )
 )]
 pub async fn create(
@@ -159,25 +145,18 @@ pub async fn create(
         image_id,
         member_id: member_id.clone(),
     });
-    let result = execute(&state, &request, actor, command).await?;
-    member_after(result.image, &member_id)
+    let image = execute_for_image(&state, &request, actor, command).await?;
+    member_after(image, &member_id)
 }
 
 /// `PUT /v2/images/{id}/members/{member}` `{"status": "accepted"}`: 200 with the member.
 #[utoipa::path(
     put, path = "/v2/images/{id}/members/{member}", operation_id = "updateMember", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("member" = String, Path, description = "The member project")),
+    params(ImagePath, ("member" = String, Path, description = "The member project")),
     request_body(content = ref("#/components/schemas/MemberUpdate"), content_type = "application/json"),
     responses(
         (status = 200, description = "The member with its new status", body = ref("#/components/schemas/Member")),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, TooLarge,
     )
 )]
 pub async fn update(
@@ -196,23 +175,17 @@ pub async fn update(
         member_id: member.clone(),
         status,
     });
-    let result = execute(&state, &request, actor, command).await?;
-    member_after(result.image, &member)
+    let image = execute_for_image(&state, &request, actor, command).await?;
+    member_after(image, &member)
 }
 
 /// `DELETE /v2/images/{id}/members/{member}`: 204.
 #[utoipa::path(
     delete, path = "/v2/images/{id}/members/{member}", operation_id = "removeMember", tag = "members",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("member" = String, Path, description = "The member project")),
+    params(ImagePath, ("member" = String, Path, description = "The member project")),
     responses(
         (status = 204, description = "The member is gone"),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors,
     )
 )]
 pub async fn remove(
@@ -225,6 +198,5 @@ pub async fn remove(
         image_id: image_id(&id)?,
         member_id: member,
     });
-    execute(&state, &request, actor, command).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, command).await
 }

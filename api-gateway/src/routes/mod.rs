@@ -1,4 +1,11 @@
-//! The HTTP routes, one file per endpoint group, registered in [`router`].
+//! The Glance v2 routes, registered in [`routes()`], one file per endpoint group:
+//! `versions`, `images`, `tags`, `members`, `actions`, `history`, `image_data` (upload
+//! and staging), `image_download`, `import`, `locations`, `tasks`, `schemas` and `info`;
+//! `ops` holds the operations endpoints, which `crate::app` serves without identity.
+//! Beside them, what the handlers share (`common`: path ids, query pairs, the image the
+//! caller may see, JSON bodies, commands answered with 204) and the request bodies
+//! parsed in files of their own: `image_create` (`POST /v2/images`), `image_patch` and
+//! `location_patch` (`PATCH /v2/images/{id}`).
 
 pub mod actions;
 pub mod common;

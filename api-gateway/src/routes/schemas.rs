@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{Internal, NotFound, Unauthorized};
 
 /// The item schemas, parsed once. A file that does not parse would be a build defect:
 /// it answers 500 (and the unit test below fails first).
@@ -89,9 +90,7 @@ pub fn schema(name: &str) -> Result<Option<Value>, ApiError> {
     params(("name" = String, Path, pattern = "^(image|images|member|members|task|tasks)$", description = "Any other name is 404")),
     responses(
         (status = 200, description = "Glance's JSON schema", body = Object),
-        (status = 401, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
+        Unauthorized, NotFound, Internal,
     )
 )]
 pub async fn show(_caller: Caller, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {

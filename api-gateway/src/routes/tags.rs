@@ -8,10 +8,11 @@ use axum::response::Response;
 use domain::Command;
 use domain::command::TagRef;
 
-use super::common::{image_id, no_content};
-use crate::command::{RequestContext, execute};
+use super::common::{execute_for_no_content, image_id};
+use crate::command::RequestContext;
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{CommandErrors, ImagePath, TooLarge};
 use crate::state::AppState;
 
 fn tag_ref(id: &str, tag: String) -> Result<TagRef, ApiError> {
@@ -24,17 +25,10 @@ fn tag_ref(id: &str, tag: String) -> Result<TagRef, ApiError> {
 /// `PUT /v2/images/{id}/tags/{tag}`: 204, also when the tag was already there.
 #[utoipa::path(
     put, path = "/v2/images/{id}/tags/{tag}", operation_id = "addTag", tag = "images",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("tag" = String, Path, description = "1 to 255 characters")),
+    params(ImagePath, ("tag" = String, Path, description = "1 to 255 characters")),
     responses(
         (status = 204, description = "The image carries the tag"),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors, TooLarge,
     )
 )]
 pub async fn add(
@@ -44,23 +38,16 @@ pub async fn add(
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let command = Command::AddTag(tag_ref(&id, tag)?);
-    execute(&state, &request, actor, command).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, command).await
 }
 
 /// `DELETE /v2/images/{id}/tags/{tag}`: 204; 404 when the image has no such tag.
 #[utoipa::path(
     delete, path = "/v2/images/{id}/tags/{tag}", operation_id = "removeTag", tag = "images",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)"), ("tag" = String, Path)),
+    params(ImagePath, ("tag" = String, Path)),
     responses(
         (status = 204, description = "The tag is gone"),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CommandErrors,
     )
 )]
 pub async fn remove(
@@ -70,6 +57,5 @@ pub async fn remove(
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let command = Command::RemoveTag(tag_ref(&id, tag)?);
-    execute(&state, &request, actor, command).await?;
-    Ok(no_content())
+    execute_for_no_content(&state, &request, actor, command).await
 }

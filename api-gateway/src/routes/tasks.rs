@@ -19,10 +19,13 @@ use domain::status::TaskType;
 use domain::{Command, Task, TaskId, policy};
 use serde_json::{Value, json};
 
-use super::common::{image_id, json_object, kind_of, task_id, visible_image};
+use super::common::{
+    image_id, json_object, kind_of, list_link, query_pairs, task_id, visible_image,
+};
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::openapi::{CreateErrors, Forbidden, ImagePath, ListErrors, ReadErrors};
 use crate::state::AppState;
 use crate::view;
 
@@ -36,17 +39,6 @@ fn summary(task: &Task) -> Value {
         }
     }
     body
-}
-
-/// `/v2/tasks` with these query pairs, or bare without any.
-fn tasks_link(pairs: &[(String, String)]) -> String {
-    if pairs.is_empty() {
-        return "/v2/tasks".to_owned();
-    }
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    format!("/v2/tasks?{query}")
 }
 
 /// `GET /v2/tasks`: 200 `{tasks, first, schema, next?}`; 400 for a bad filter, sort,
@@ -64,11 +56,7 @@ fn tasks_link(pairs: &[(String, String)]) -> String {
     ),
     responses(
         (status = 200, description = "One page of tasks (admins only)", body = ref("#/components/schemas/TaskList")),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ListErrors, Forbidden,
     )
 )]
 pub async fn list(
@@ -77,9 +65,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     policy::require_admin(&actor, "use the tasks API")?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let pairs = query_pairs(raw.as_deref());
     let query = TaskListQuery::from_pairs(&pairs)?;
     let mut conn = read_connection(&state).await?;
     let page = list_tasks(&mut conn, &actor, &query).await?;
@@ -87,12 +73,12 @@ pub async fn list(
         pairs.into_iter().filter(|(k, _)| k != "marker").collect();
     let mut body = json!({
         "tasks": page.tasks.iter().map(summary).collect::<Vec<_>>(),
-        "first": tasks_link(&kept),
+        "first": list_link("/v2/tasks", &kept),
         "schema": "/v2/schemas/tasks",
     });
     if let Some(marker) = page.next_marker() {
         kept.push(("marker".to_owned(), marker.to_string()));
-        body["next"] = Value::String(tasks_link(&kept));
+        body["next"] = Value::String(list_link("/v2/tasks", &kept));
     }
     Ok(Json(body))
 }
@@ -132,7 +118,7 @@ fn create_command(body: &Bytes, request: &RequestContext) -> Result<Command, Api
         task_id: TaskId::generate(),
         task_type,
         input,
-        request_id: Some(request.request_id.clone()).filter(|id| !id.is_empty()),
+        request_id: request.recorded_request_id(),
     }))
 }
 
@@ -144,13 +130,7 @@ fn create_command(body: &Bytes, request: &RequestContext) -> Result<Command, Api
     responses(
         (status = 201, description = "The pending task", body = ref("#/components/schemas/Task"),
             headers(("Location" = String))),
-        (status = 400, response = crate::openapi::Error),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 409, response = crate::openapi::Error),
-        (status = 413, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        CreateErrors,
     )
 )]
 pub async fn create(
@@ -179,11 +159,7 @@ pub async fn create(
     params(("id" = uuid::Uuid, Path, description = "The task (anything but a UUID is 404)")),
     responses(
         (status = 200, description = "The task", body = ref("#/components/schemas/Task")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 403, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors, Forbidden,
     )
 )]
 pub async fn show(
@@ -207,13 +183,10 @@ pub async fn show(
 /// so a shared member gets an empty list rather than another project's task input.
 #[utoipa::path(
     get, path = "/v2/images/{id}/tasks", operation_id = "imageTasks", tag = "tasks",
-    params(("id" = uuid::Uuid, Path, description = "The image (anything but a UUID is 404)")),
+    params(ImagePath),
     responses(
         (status = 200, description = "The image's tasks the caller may see, newest first", body = ref("#/components/schemas/ImageTasks")),
-        (status = 401, response = crate::openapi::Error),
-        (status = 404, response = crate::openapi::Error),
-        (status = 500, response = crate::openapi::Error),
-        (status = 503, response = crate::openapi::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn of_image(
