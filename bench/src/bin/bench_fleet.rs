@@ -12,7 +12,7 @@
 //! on the last run's database with as many clients as the fleet has transactions open. Prints the table and appends it to `BENCHMARKS.md` under "Fleet" (not with
 //! `--no-append`, nor with fewer than 3 runs).
 //!
-//! Run: `cargo run --release -p imagefleet-tests --bin bench-fleet`
+//! Run: `cargo run --release -p imagefleet-bench --bin bench-fleet`
 
 // A binary's root looks up modules beside it, in src/bin/; these live in a folder of
 // their own so that other binaries do not see them.
@@ -37,7 +37,7 @@ use report::{Row, Run};
 const CONCURRENCY_PER_WORKER: usize = 4;
 /// The paced run lasts about this long (at least 500 commands, at most `--commands`).
 const PACED_SECONDS: f64 = 10.0;
-const COMMAND_LINE: &str = "cargo run --release -p imagefleet-tests --bin bench-fleet";
+const COMMAND_LINE: &str = "cargo run --release -p imagefleet-bench --bin bench-fleet";
 
 struct Args {
     commands: usize,

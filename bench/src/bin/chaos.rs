@@ -12,7 +12,7 @@
 //! orphaned data file; the report gives these per fault. Exits 0 when every check
 //! passed, 1 when one failed, 2 on an error.
 //!
-//! Full run: `cargo run --release -p imagefleet-tests --bin chaos` (10,000 commands,
+//! Full run: `cargo run --release -p imagefleet-bench --bin chaos` (10,000 commands,
 //! 200 uploads); `--short` is the one `scripts/test` runs (500 commands, 20 uploads). The
 //! binaries are built and taken from beside this one unless `--bin-dir` names them.
 
@@ -355,7 +355,7 @@ async fn exercise(
 }
 
 /// Builds `api-gateway` and `workers` in the profile this binary was built in (a
-/// no-op when they are up to date; neither `cargo run -p imagefleet-tests` nor a test
+/// no-op when they are up to date; neither `cargo run -p imagefleet-bench` nor a test
 /// build makes them) and returns their directory, this binary's. A dev build takes
 /// every target, as the test build did, so that both resolve the same features and
 /// share every artifact (only the binaries are new); a release build only the bins.

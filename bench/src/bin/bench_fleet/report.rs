@@ -11,7 +11,7 @@ use anyhow::Context as _;
 pub const HEADING: &str = "## Fleet";
 
 /// What the section says once, above its first entry.
-const INTRO: &str = "Results of `bench-fleet` (`tests/src/bin/bench_fleet.rs`), newest last. For each image\n\
+const INTRO: &str = "Results of `bench-fleet` (`bench/src/bin/bench_fleet.rs`), newest last. For each image\n\
 count, number of workers (run in-process, each with 4 transactions open at once) and group\n\
 commit setting (`--batches`: the most commands a worker commits in one transaction), on a\n\
 fresh database and topology, it creates the images (200 through the fleet; beyond that, copies\n\

@@ -12,7 +12,7 @@ use crate::load::Op;
 pub const HEADING: &str = "## Gateway";
 
 /// What the section says once, above its first entry.
-const INTRO: &str = "Results of `bench-gateway` (`tests/src/bin/bench_gateway.rs`), newest last. It starts the\n\
+const INTRO: &str = "Results of `bench-gateway` (`bench/src/bin/bench_gateway.rs`), newest last. It starts the\n\
 release `imagefleet up` (gateway and 2 workers in one process, its defaults) on a fresh\n\
 database, RabbitMQ vhost and image store, prepares 250 images (show, patch and the list\n\
 pages) and 64 active images of 1 MiB (downloads), then for each run and each number of\n\

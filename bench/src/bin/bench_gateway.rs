@@ -12,7 +12,7 @@
 //! `--service-binary PATH` measures a prebuilt `imagefleet` (say, an earlier commit's,
 //! for before/after figures) and never appends.
 //!
-//! Run: `cargo run --release -p imagefleet-tests --bin bench-gateway`
+//! Run: `cargo run --release -p imagefleet-bench --bin bench-gateway`
 //! Needs the local Postgres and RabbitMQ, and `rabbitmqctl` on PATH.
 
 // A binary's root looks up modules beside it, in src/bin/; these live in a folder of
@@ -214,7 +214,7 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let mut command = String::from("cargo run --release -p imagefleet-tests --bin bench-gateway");
+    let mut command = String::from("cargo run --release -p imagefleet-bench --bin bench-gateway");
     for arg in std::env::args().skip(1) {
         let _ = write!(command, " {arg}");
     }
