@@ -13,6 +13,9 @@ fn chaos_help_names_the_short_run_and_the_faults() {
     assert!(output.status.success(), "chaos --help failed: {output:?}");
     let help = String::from_utf8_lossy(&output.stdout);
     for flag in ["--short", "--faults", "--bin-dir", "--report"] {
-        assert!(help.contains(flag), "{flag} missing from chaos --help:\n{help}");
+        assert!(
+            help.contains(flag),
+            "{flag} missing from chaos --help:\n{help}"
+        );
     }
 }

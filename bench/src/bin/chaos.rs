@@ -16,6 +16,8 @@
 //! 200 uploads); `--short` is the one `scripts/test` runs (500 commands, 20 uploads). The
 //! binaries are built and taken from beside this one unless `--bin-dir` names them.
 
+#[path = "chaos/args.rs"]
+mod args;
 #[path = "chaos/bus.rs"]
 mod bus;
 #[path = "chaos/checks.rs"]
@@ -44,104 +46,21 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Parser;
 use shared::messaging::Topology;
 use shared::messaging::client::CommandClient;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::args::{Args, Sizes};
 use crate::checks::Findings;
 use crate::faults::{Fault, FaultLog};
-use crate::fleet::{Fleet, FleetSettings, Role, ready};
+use crate::fleet::{Fleet, FleetSettings, Role, build_binaries, ready};
 use crate::http::Gateway;
 use crate::ledger::Ledger;
-use crate::run_dir::RunDir;
+use crate::run_dir::{RunDir, print_logs};
 use crate::stage::{DATABASE, Stage};
-use imagefleet_tests::process;
 use imagefleet_tests::{FaultProxy, PrivateBroker, PrivatePostgres};
-
-/// The crash-and-restart fault suite (see the module documentation).
-#[derive(Debug, Parser)]
-#[command(name = "chaos")]
-struct Args {
-    /// The test suite's size: 500 commands, 20 uploads over 20 s, each fault once.
-    #[arg(long)]
-    short: bool,
-    /// `set_property` commands (a third of them through the gateway).
-    #[arg(long)]
-    commands: Option<usize>,
-    /// Uploads (each of a fresh image).
-    #[arg(long)]
-    uploads: Option<usize>,
-    /// Seconds the traffic is spread over.
-    #[arg(long)]
-    duration: Option<u64>,
-    /// Times each of the turn-taking faults is injected.
-    #[arg(long)]
-    rounds: Option<usize>,
-    /// The faults to inject, comma-separated (default: all of them).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    faults: Vec<Fault>,
-    /// Seconds between two worker kills.
-    #[arg(long, default_value_t = 2)]
-    worker_kill_every: u64,
-    /// Seconds of an upload's lease (`IMAGEFLEET_DATA_LEASE`).
-    #[arg(long, default_value_t = 5)]
-    lease: u64,
-    /// Seconds after which everything stops, checks or not.
-    #[arg(long)]
-    deadline: Option<u64>,
-    /// Where `api-gateway` and `workers` are. Default: beside this binary, built
-    /// first (`cargo build --workspace --bins` in this binary's profile).
-    #[arg(long)]
-    bin_dir: Option<PathBuf>,
-    /// Also write the report (Markdown) to this file.
-    #[arg(long)]
-    report: Option<PathBuf>,
-    /// Keep the run's directory (data, logs) instead of removing it.
-    #[arg(long)]
-    keep: bool,
-}
-
-/// The numbers of a run, after `--short` and the defaults.
-struct Sizes {
-    plan: drive::Plan,
-    rounds: usize,
-    deadline: Duration,
-}
-
-impl Args {
-    /// The faults picked (all when none is named).
-    fn faults(&self) -> Vec<Fault> {
-        if self.faults.is_empty() {
-            Fault::ALL.to_vec()
-        } else {
-            let mut faults = self.faults.clone();
-            faults.sort();
-            faults.dedup();
-            faults
-        }
-    }
-
-    fn sizes(&self) -> Sizes {
-        let (commands, uploads, duration, rounds, deadline) = if self.short {
-            // A cap, not a duration: a loaded machine restarts a broker slowly.
-            (500, 20, 60, 1, 300)
-        } else {
-            (10_000, 200, 150, 4, 900)
-        };
-        Sizes {
-            plan: drive::Plan {
-                commands: self.commands.unwrap_or(commands),
-                uploads: self.uploads.unwrap_or(uploads),
-                duration: Duration::from_secs(self.duration.unwrap_or(duration)),
-            },
-            rounds: self.rounds.unwrap_or(rounds),
-            deadline: Duration::from_secs(self.deadline.unwrap_or(deadline)),
-        }
-    }
-}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
@@ -265,7 +184,7 @@ async fn run(args: Args, bin_dir: PathBuf) -> anyhow::Result<bool> {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let text = report::render(
-        &header(&args, started.elapsed()),
+        &report::header(&args, started.elapsed()),
         &args.faults(),
         &injections,
         &findings,
@@ -352,85 +271,4 @@ async fn exercise(
     // The processes stop before the verdict is printed (nothing of them outlives it).
     stage.fleet.lock().await.kill(Role::Gateway);
     Ok((findings, injections, refusals))
-}
-
-/// Builds `api-gateway` and `workers` in the profile this binary was built in (a
-/// no-op when they are up to date; neither `cargo run -p imagefleet-bench` nor a test
-/// build makes them) and returns their directory, this binary's. A dev build takes
-/// every target, as the test build did, so that both resolve the same features and
-/// share every artifact (only the binaries are new); a release build only the bins.
-fn build_binaries() -> anyhow::Result<PathBuf> {
-    let dir = std::env::current_exe()?
-        .parent()
-        .context("the runner's directory")?
-        .to_owned();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut build = std::process::Command::new(cargo);
-    build
-        .args(["build", "--workspace"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if dir.file_name().is_some_and(|name| name == "release") {
-        build.args(["--release", "--bins"]);
-    } else {
-        build.arg("--all-targets");
-    }
-    process::run(&mut build, "cargo build --workspace")?;
-    Ok(dir)
-}
-
-fn header(args: &Args, took: Duration) -> String {
-    let sizes = args.sizes();
-    let commit = process::run(
-        std::process::Command::new("git").args([
-            "-C",
-            env!("CARGO_MANIFEST_DIR"),
-            "rev-parse",
-            "--short",
-            "HEAD",
-        ]),
-        "git",
-    )
-    .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")?
-                .split_once(':')
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!(
-        "chaos run: {} commands, {} uploads over {} s, {} round(s) of faults, lease {} s; \
-         commit {}, {}, {cores} cores ({cpu}), load average at the end {}; took {:.0} s",
-        sizes.plan.commands,
-        sizes.plan.uploads,
-        sizes.plan.duration.as_secs(),
-        sizes.rounds,
-        args.lease,
-        commit.trim(),
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
-        took.as_secs_f64()
-    )
-}
-
-/// The last lines of every process's log, for a failed run.
-fn print_logs(log_dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(log_dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        eprintln!("--- {} (last 15 lines)", entry.path().display());
-        for line in &lines[lines.len().saturating_sub(15)..] {
-            eprintln!("{line}");
-        }
-    }
 }

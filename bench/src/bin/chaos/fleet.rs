@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use imagefleet_tests::process::{free_port, run};
+use imagefleet_tests::process::{self, free_port, run};
 
 /// Settings every process gets: short leases and janitor rounds, so that a killed
 /// upload is given back within seconds; a large property quota for the many commands.
@@ -233,4 +233,28 @@ pub async fn relay_leader(client: &reqwest::Client, ops: &[(Role, String)]) -> O
         }
     }
     None
+}
+
+/// Builds `api-gateway` and `workers` in the profile this binary was built in (a
+/// no-op when they are up to date; neither `cargo run -p imagefleet-bench` nor a test
+/// build makes them) and returns their directory, this binary's. A dev build takes
+/// every target, as the test build did, so that both resolve the same features and
+/// share every artifact (only the binaries are new); a release build only the bins.
+pub fn build_binaries() -> anyhow::Result<PathBuf> {
+    let dir = std::env::current_exe()?
+        .parent()
+        .context("the runner's directory")?
+        .to_owned();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut build = std::process::Command::new(cargo);
+    build
+        .args(["build", "--workspace"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if dir.file_name().is_some_and(|name| name == "release") {
+        build.args(["--release", "--bins"]);
+    } else {
+        build.arg("--all-targets");
+    }
+    process::run(&mut build, "cargo build --workspace")?;
+    Ok(dir)
 }

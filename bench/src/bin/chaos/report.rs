@@ -8,6 +8,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use imagefleet_tests::process;
+
+use crate::args::Args;
 use crate::checks::{Findings, Tally};
 use crate::faults::{Fault, Injection};
 
@@ -150,4 +153,47 @@ pub fn render(
         }
     );
     out
+}
+
+/// The report's first line: the run's sizes, the commit, the machine and its load.
+pub fn header(args: &Args, took: Duration) -> String {
+    let sizes = args.sizes();
+    let commit = process::run(
+        std::process::Command::new("git").args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ]),
+        "git",
+    )
+    .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "chaos run: {} commands, {} uploads over {} s, {} round(s) of faults, lease {} s; \
+         commit {}, {}, {cores} cores ({cpu}), load average at the end {}; took {:.0} s",
+        sizes.plan.commands,
+        sizes.plan.uploads,
+        sizes.plan.duration.as_secs(),
+        sizes.rounds,
+        args.lease,
+        commit.trim(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        took.as_secs_f64()
+    )
 }

@@ -43,3 +43,18 @@ impl Drop for RunDir {
         }
     }
 }
+
+/// The last lines of every process's log, for a failed run.
+pub fn print_logs(log_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(log_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        eprintln!("--- {} (last 15 lines)", entry.path().display());
+        for line in &lines[lines.len().saturating_sub(15)..] {
+            eprintln!("{line}");
+        }
+    }
+}
