@@ -37,9 +37,9 @@ RUN set -eux; \
         mkdir -p "$crate/src"; : > "$crate/src/lib.rs"; \
     done; \
     for crate in api-gateway workers cli; do echo 'fn main() {}' > "$crate/src/main.rs"; done; \
-    mkdir -p bench/src/bin tests/tests/it; \
+    mkdir -p bench/src/bin tests/tests/it tests/tests/offline; \
     for bin in bench_fleet bench_gateway chaos; do echo 'fn main() {}' > "bench/src/bin/$bin.rs"; done; \
-    : > tests/tests/it/main.rs; \
+    : > tests/tests/it/main.rs; : > tests/tests/offline/main.rs; \
     cargo build --release --locked \
         -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli \
         --features imagefleet-api-gateway/s3,imagefleet-workers/s3,imagefleet-cli/s3; \

@@ -21,8 +21,8 @@ use shared::db::{Applied, ApplyError, Repository};
 use shared::domain::{CommandId, ImageId, RejectionKind};
 use shared::messaging::CommandEnvelope;
 
-use crate::deadline::patient_repository;
-use crate::repository::count;
+use crate::db::deadline::patient_repository;
+use crate::db::repository::count;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 

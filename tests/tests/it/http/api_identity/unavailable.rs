@@ -124,6 +124,6 @@ async fn a_create_answered_503_is_never_applied_by_workers_started_later() {
         .await;
     assert_eq!(none.status, StatusCode::OK, "{}", none.text);
     assert_eq!(listed(&none), 0, "never created: {}", none.text);
-    assert_eq!(crate::repository::count(stack.db(), "images").await, 0);
+    assert_eq!(crate::db::repository::count(stack.db(), "images").await, 0);
     worker.stop().await;
 }

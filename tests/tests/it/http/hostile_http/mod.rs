@@ -16,7 +16,7 @@ use imagefleet_tests::fixtures::owner;
 use imagefleet_tests::{TestApp, TestResponse};
 use serde_json::json;
 
-use crate::api_images::{create_image, id_of};
+use crate::http::api_images::{create_image, id_of};
 
 /// One hostile request.
 pub struct Case {

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use super::actors::{ACCEPTED_PROJECT, PENDING_PROJECT, REJECTED_PROJECT, Who};
 use super::cells::{DATA, State};
-use crate::api_sharing::{activate, apply};
+use crate::http::api_sharing::{activate, apply};
 
 /// Long enough for a worker to apply a command and copy a small staged image.
 const DEADLINE: Duration = Duration::from_secs(30);

@@ -19,7 +19,7 @@ use shared::messaging::CommandEnvelope;
 use workers::group_commit::{CommitterConfig, GroupCommitter};
 use workers::progress::Progress;
 
-use crate::repository::count;
+use crate::db::repository::count;
 
 /// Long enough that nothing in these tests meets it unless it parks.
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use shared::domain::{Actor, DomainConfig, ImageId};
 
 use super::assert_json_error;
-use crate::api_sharing::{activate, repo};
+use crate::http::api_sharing::{activate, repo};
 
 /// The four callers, in the order of the expected statuses.
 fn actors() -> [(&'static str, Actor); 4] {

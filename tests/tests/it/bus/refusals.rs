@@ -20,7 +20,7 @@ use shared::domain::{Actor, Command, CommandId, ImageId, RejectionKind};
 use shared::messaging::connection::{connect, login_of};
 use shared::messaging::{CommandReply, WorkQueue};
 
-use crate::repository::count;
+use crate::db::repository::count;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 

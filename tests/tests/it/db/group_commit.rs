@@ -16,8 +16,8 @@ use shared::db::{ApplyError, Repository, document};
 use shared::domain::{DomainConfig, ImageId, RejectionKind, Target};
 use shared::messaging::CommandEnvelope;
 
-use crate::pg_timeouts::{created, patient_repository, someone_waits_on_a_lock};
-use crate::repository::count;
+use crate::db::pg_timeouts::{created, patient_repository, someone_waits_on_a_lock};
+use crate::db::repository::count;
 
 fn repository(db: &TestDb) -> Repository {
     Repository::new(db.pool().clone(), DomainConfig::default())

@@ -140,8 +140,11 @@ async fn poison_messages_are_dead_lettered_with_their_reason_and_the_queue_flows
         );
     }
     // Nothing changed beyond the one valid command; the refusal is recorded.
-    assert_eq!(super::repository::count(&db, "events").await, 1);
-    assert_eq!(super::repository::count(&db, "processed_commands").await, 2);
+    assert_eq!(crate::db::repository::count(&db, "events").await, 1);
+    assert_eq!(
+        crate::db::repository::count(&db, "processed_commands").await,
+        2
+    );
     connection.close(0, "done".into()).await.expect("close");
     probe.close().await;
     worker.stop().await;

@@ -15,7 +15,7 @@ use shared::db::{ApplyError, Repository};
 use shared::domain::{DomainConfig, ImageId, RejectionKind};
 use workers::janitor::retention::PRUNE_BATCH;
 
-use crate::repository::count;
+use crate::db::repository::count;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 

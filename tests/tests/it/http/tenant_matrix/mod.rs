@@ -69,7 +69,7 @@ async fn image_cell(
     visibility: Visibility,
     who: Who,
 ) -> (Verdict, Option<ImageId>) {
-    let repo = crate::api_sharing::repo(app, DomainConfig::default());
+    let repo = crate::http::api_sharing::repo(app, DomainConfig::default());
     let id = match endpoint.state() {
         cells::State::ReadActive => reads[&row(visibility)].active,
         cells::State::ReadDeactivated => reads[&row(visibility)].deactivated,
@@ -156,7 +156,7 @@ async fn other_cells(app: &TestApp, task: &str, who: Who) -> Vec<Verdict> {
 async fn tenant_matrix_matches_spec() {
     let started = std::time::Instant::now();
     let app = TestApp::start().await;
-    let repo = crate::api_sharing::repo(&app, DomainConfig::default());
+    let repo = crate::http::api_sharing::repo(&app, DomainConfig::default());
     let mut reads = BTreeMap::new();
     for visibility in VISIBILITIES {
         reads.insert(row(visibility), read_images(&app, &repo, visibility).await);

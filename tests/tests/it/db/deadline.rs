@@ -16,7 +16,7 @@ use shared::db::document::{self, Answer};
 use shared::db::{ApplyError, Repository};
 use shared::domain::{DomainConfig, ImageId, RejectionKind};
 
-use crate::repository::count;
+use crate::db::repository::count;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 

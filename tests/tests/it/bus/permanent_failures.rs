@@ -8,7 +8,9 @@ use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
 use shared::domain::RejectionKind;
 use shared::messaging::{FailureClass, WorkQueue};
 
-use crate::hostile_bus::{created_image, rejected, snapshot, still_flowing, take_dead_letters};
+use crate::bus::hostile_bus::{
+    created_image, rejected, snapshot, still_flowing, take_dead_letters,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_on_a_corrupt_row_is_dead_lettered_at_once_as_unprocessable() {

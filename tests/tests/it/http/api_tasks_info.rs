@@ -1,8 +1,8 @@
 //! The tasks API and an image's tasks over HTTP (SPEC 3, 4): who may create and see
 //! tasks, the body errors of `POST /v2/tasks`, the list's links and 400s. The schemas
-//! and `/v2/info/*` are in the `schemas_info` module.
+//! and `/v2/info/*` are in the `glance_schemas_info` module.
 
-mod schemas_info;
+mod glance_schemas_info;
 
 use axum::http::Method as M;
 use chrono::{Duration, Utc};

@@ -104,8 +104,8 @@ pub async fn snapshot(db: &TestDb, image: ImageId) -> Snapshot {
         .await
         .expect("read the image");
     Snapshot {
-        events: super::repository::count(db, "events").await,
-        processed: super::repository::count(db, "processed_commands").await,
+        events: crate::db::repository::count(db, "events").await,
+        processed: crate::db::repository::count(db, "processed_commands").await,
         version: image.map(|i| i.version),
     }
 }
