@@ -2,29 +2,19 @@
 //! (migrations after a healthy Postgres, gateway and workers after the migrations), whose
 //! gateway and workers report readiness (`/readyz`) as their health, scales its workers,
 //! shares one image store between gateway and workers, and only sets `IMAGEFLEET_*`
-//! variables the binaries read; the `Dockerfile` must build the three
-//! binaries in a builder stage and run them as an unprivileged user.
+//! variables the binaries read (nor may the `Dockerfile`; its stages are checked in
+//! [`crate::dockerfile`]).
 //!
 //! No Docker engine is needed: the files are parsed. Where the `docker compose` plugin is
 //! installed, `docker compose config -q` validates the file against the compose schema
 //! too. These tests need neither Postgres nor RabbitMQ.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-/// The repository root.
-pub(crate) fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A file of the repository, as text.
-pub(crate) fn read(name: &str) -> String {
-    let path = root().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
+use crate::repo_files::{known_variables, read, root, variables_in};
 
 fn compose() -> Yaml {
     let mut docs = YamlLoader::load_from_str(&read("docker-compose.yml")).expect("valid YAML");
@@ -266,46 +256,6 @@ fn connection_urls_name_the_compose_services() {
     }
 }
 
-/// Every `env = "IMAGEFLEET_..."` of the binaries' clap definitions.
-pub(crate) fn known_variables() -> BTreeSet<String> {
-    fn walk(dir: &Path, out: &mut BTreeSet<String>) {
-        for entry in std::fs::read_dir(dir)
-            .expect("readable source dir")
-            .flatten()
-        {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                for (i, _) in text.match_indices("env = \"IMAGEFLEET_") {
-                    let name = &text[i + "env = \"".len()..];
-                    out.insert(name[..name.find('"').unwrap_or(0)].to_owned());
-                }
-            }
-        }
-    }
-    let mut known = BTreeSet::new();
-    for krate in ["shared", "api-gateway", "workers", "cli"] {
-        walk(&root().join(krate).join("src"), &mut known);
-    }
-    known
-}
-
-/// Every `IMAGEFLEET_*` word of a text, comments included (a commented alternative must
-/// work when uncommented).
-pub(crate) fn variables_in(text: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    for (i, _) in text.match_indices("IMAGEFLEET_") {
-        let tail = &text[i..];
-        let end = tail
-            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-            .unwrap_or(tail.len());
-        found.insert(tail[..end].to_owned());
-    }
-    found
-}
-
 #[test]
 fn every_variable_set_is_one_the_binaries_read() {
     let known = known_variables();
@@ -323,45 +273,6 @@ fn every_variable_set_is_one_the_binaries_read() {
             "{file} names variables no binary reads: {unknown:?}"
         );
     }
-}
-
-#[test]
-fn dockerfile_builds_in_stages_and_runs_unprivileged() {
-    let text = read("Dockerfile");
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with('#'))
-        .collect();
-    let stages = lines
-        .iter()
-        .filter(|l| l.starts_with("FROM ") && l.to_ascii_uppercase().contains(" AS "))
-        .count();
-    assert!(
-        stages >= 2,
-        "a builder and a runtime stage (FROM ... AS ...)"
-    );
-
-    let user = lines
-        .iter()
-        .rev()
-        .find_map(|l| l.strip_prefix("USER "))
-        .expect("a USER instruction");
-    let name = user.trim().split(':').next().unwrap_or_default();
-    assert!(
-        !["", "root", "0"].contains(&name),
-        "the image must not run as root: USER {user}"
-    );
-
-    for binary in ["api-gateway", "workers", "imagefleet"] {
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("COPY --from=") && l.contains(&format!("/{binary} "))),
-            "the runtime stage must copy {binary} from the builder"
-        );
-    }
-    assert!(lines.contains(&"EXPOSE 9292"));
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! Schemas, and the import fetcher against a local HTTP server on 127.0.0.1.
 
 mod compose;
+mod dockerfile;
 mod fetch;
 mod fetch_ssrf;
 mod message_schemas;
 mod readme;
+mod repo_files;

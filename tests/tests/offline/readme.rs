@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::compose::{known_variables, read, root, variables_in};
+use crate::repo_files::{known_variables, read, root, variables_in};
 
 /// The first cell of each row of the table under `## Configuration`.
 fn table_variables(readme: &str) -> Vec<String> {

@@ -1,9 +1,13 @@
 //! The outbox relay against the real Postgres and RabbitMQ: every event the repository
 //! writes reaches the events exchange with its routing key, envelope and AMQP
 //! properties, in version order per image, and is stamped published; a follower takes
-//! over when the leader dies; notifications wake the relay without the poll. Rows that
-//! cannot be published, and their quarantine, are in [`quarantine`].
+//! over when the leader dies; notifications wake the relay without the poll (here).
+//! This file holds the sink and relay harness; [`ordering`] the publishing order,
+//! [`leadership`] the leader's changes, and [`quarantine`] the rows that cannot be
+//! published.
 
+mod leadership;
+mod ordering;
 mod quarantine;
 
 use std::collections::{HashMap, HashSet};
@@ -253,182 +257,6 @@ fn first_arrivals(received: &[Received]) -> HashMap<Uuid, Vec<i64>> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_event_is_published_in_version_order_per_image() {
-    let db = TestDb::new().await.expect("test database");
-    let bus = TestBus::new().await.expect("test bus");
-    let sink = Sink::bind(&bus).await.expect("sink");
-    let repo = Repository::new(db.pool().clone(), DomainConfig::default());
-    let images: Vec<ImageId> = (0..3).map(|_| ImageId::generate()).collect();
-
-    // Written before the relay starts: its first read must find them.
-    let mut expected = apply(&repo, create(images[0], "early")).await;
-    expected.extend(apply(&repo, set_property(images[0], "os_distro", "cirros")).await);
-
-    // Small batches: several reads, full ones among them.
-    let mut config = config(&db, &bus);
-    config.batch_size = 4;
-    let relay = Running::start(config);
-    for (i, id) in images.iter().enumerate().skip(1) {
-        expected.extend(apply(&repo, create(*id, &format!("image-{i}"))).await);
-    }
-    for round in 0..3 {
-        for id in &images {
-            let key = format!("k{round}");
-            expected.extend(apply(&repo, set_property(*id, &key, "v")).await);
-            expected.extend(apply(&repo, add_tag(*id, &key)).await);
-        }
-    }
-    wait_for_all(&db, &sink).await;
-    relay.stop().await;
-
-    let received = sink.received();
-    let rows = stored(&db).await;
-    assert_eq!(rows.len(), expected.len(), "one row per recorded event");
-    assert!(
-        rows.iter().all(|(_, published)| *published),
-        "every row stamped"
-    );
-    let ids: HashSet<Uuid> = received.iter().map(|r| r.envelope.event_id).collect();
-    assert_eq!(
-        ids,
-        expected.keys().copied().collect(),
-        "exactly the recorded events"
-    );
-    assert_eq!(
-        received.len(),
-        ids.len(),
-        "one healthy relay publishes once"
-    );
-
-    for r in &received {
-        let e = &r.envelope;
-        let want = &expected[&e.event_id];
-        assert_eq!(r.routing_key, want.routing_key);
-        let key = if e.version == 1 {
-            "image.queued"
-        } else {
-            "image.updated"
-        };
-        assert_eq!(r.routing_key, key, "version {} of {}", e.version, e.id);
-        assert_eq!(r.message_id, Some(e.event_id.to_string()));
-        assert_eq!(r.content_type.as_deref(), Some("application/json"));
-        assert_eq!(r.delivery_mode, Some(2), "persistent");
-        assert_eq!(
-            r.correlation_id.as_deref(),
-            Some(want.correlation_id.as_str())
-        );
-        assert_eq!(e.schema, EVENT_SCHEMA_V1);
-        assert_eq!(e.aggregate, "image");
-        assert_eq!((e.id, e.version), (want.image, want.version));
-        assert_eq!(e.command_id, want.command_id);
-        assert_eq!(
-            e.correlation_id.as_deref(),
-            Some(want.correlation_id.as_str())
-        );
-        assert_eq!(e.actor, owner());
-        assert_eq!(e.to_status, "queued");
-        let from = if e.version == 1 { None } else { Some("queued") };
-        assert_eq!(e.from_status.as_deref(), from);
-        assert_eq!(e.snapshot["version"], serde_json::json!(e.version));
-        assert_eq!(e.snapshot["id"], serde_json::json!(e.id));
-    }
-    let arrivals = first_arrivals(&received);
-    for id in &images {
-        let versions = &arrivals[&id.as_uuid()];
-        let in_order: Vec<i64> = (1..=versions.len() as i64).collect();
-        assert_eq!(versions, &in_order, "versions of {id:?} in order");
-    }
-    sink.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_follower_takes_over_when_the_leader_dies() {
-    let db = TestDb::new().await.expect("test database");
-    let bus = TestBus::new().await.expect("test bus");
-    let sink = Sink::bind(&bus).await.expect("sink");
-    let repo = Repository::new(db.pool().clone(), DomainConfig::default());
-    let images: Vec<ImageId> = (0..4).map(|_| ImageId::generate()).collect();
-
-    let mut config = config(&db, &bus);
-    config.batch_size = 8;
-    let first = Running::start(config.clone());
-    let second = Running::start(config);
-    wait_until(DEADLINE, "a relay leads", async || {
-        first.is_leader() || second.is_leader()
-    })
-    .await
-    .expect("a leader");
-    for (i, id) in images.iter().enumerate() {
-        apply(&repo, create(*id, &format!("image-{i}"))).await;
-    }
-    wait_until(DEADLINE, "events flow", async || {
-        !sink.event_ids().is_empty()
-    })
-    .await
-    .expect("the leader publishes");
-    assert!(
-        first.is_leader() != second.is_leader(),
-        "exactly one relay leads"
-    );
-    let (leader, follower) = if first.is_leader() {
-        (first, second)
-    } else {
-        (second, first)
-    };
-
-    // A stream of commands, during which the leader dies without any goodbye: its task
-    // is dropped, which closes its Postgres session and so releases the lock.
-    let writer = {
-        let (repo, images) = (repo.clone(), images.clone());
-        tokio::spawn(async move {
-            for round in 0..6 {
-                for id in &images {
-                    apply(&repo, set_property(*id, &format!("k{round}"), "v")).await;
-                }
-            }
-        })
-    };
-    wait_until(DEADLINE, "the stream is under way", async || {
-        sink.event_ids().len() > images.len()
-    })
-    .await
-    .expect("more events flow");
-    leader.handle.abort();
-    assert!(leader.handle.await.is_err_and(|e| e.is_cancelled()));
-    wait_until(DEADLINE, "the follower leads", async || {
-        follower.is_leader()
-    })
-    .await
-    .expect("the follower takes over");
-    writer.await.expect("writer");
-    for id in &images {
-        apply(&repo, add_tag(*id, "after")).await;
-    }
-    wait_for_all(&db, &sink).await;
-    follower.stop().await;
-
-    let received = sink.received();
-    let stored_ids: HashSet<Uuid> = stored(&db).await.into_iter().map(|(id, _)| id).collect();
-    let received_ids: HashSet<Uuid> = received.iter().map(|r| r.envelope.event_id).collect();
-    assert_eq!(
-        received_ids, stored_ids,
-        "every event published, none invented"
-    );
-    let duplicates = received.len() - received_ids.len();
-    eprintln!(
-        "failover: {} events, {} messages, {duplicates} duplicates",
-        stored_ids.len(),
-        received.len()
-    );
-    // First arrivals stay in version order even across the handover.
-    for (id, versions) in first_arrivals(&received) {
-        let in_order: Vec<i64> = (1..=versions.len() as i64).collect();
-        assert_eq!(versions, in_order, "versions of {id} in order");
-    }
-    sink.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn notifications_wake_the_relay_without_the_poll() {
     let db = TestDb::new().await.expect("test database");
     let bus = TestBus::new().await.expect("test bus");
@@ -451,65 +279,6 @@ async fn notifications_wake_the_relay_without_the_poll() {
     apply(&repo, add_tag(id, "woken")).await;
     wait_for_all(&db, &sink).await;
     assert_eq!(sink.event_ids().len(), 3);
-    relay.stop().await;
-    sink.close().await;
-}
-
-/// Backend pids holding an advisory lock in the test's database: only relays take one.
-async fn lock_holders(db: &TestDb) -> Vec<i32> {
-    #[derive(diesel::QueryableByName)]
-    struct Holder {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        pid: i32,
-    }
-    let mut conn = db.conn().await.expect("connection");
-    let holders: Vec<Holder> = diesel::sql_query(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
-         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .load(&mut conn)
-    .await
-    .expect("pg_locks");
-    holders.into_iter().map(|h| h.pid).collect()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_relay_recovers_from_losing_its_postgres_session() {
-    let db = TestDb::new().await.expect("test database");
-    let bus = TestBus::new().await.expect("test bus");
-    let sink = Sink::bind(&bus).await.expect("sink");
-    let repo = Repository::new(db.pool().clone(), DomainConfig::default());
-    // No poll: after the reconnect, only a re-armed LISTEN can deliver round two.
-    let mut config = config(&db, &bus);
-    config.poll_interval = Duration::from_secs(3600);
-    let relay = Running::start(config);
-    wait_until(DEADLINE, "the relay leads", async || relay.is_leader())
-        .await
-        .expect("leader");
-    let before = lock_holders(&db).await;
-    assert_eq!(before.len(), 1, "one session holds the lock");
-
-    // The server ends the relay's session, as a failover or restart of Postgres would.
-    let mut conn = db.conn().await.expect("connection");
-    diesel::sql_query("SELECT pg_terminate_backend($1)")
-        .bind::<diesel::sql_types::Integer, _>(before[0])
-        .execute(&mut conn)
-        .await
-        .expect("terminate the relay's session");
-    drop(conn);
-    wait_until(DEADLINE, "a new session holds the lock", async || {
-        let now = lock_holders(&db).await;
-        now.len() == 1 && now != before
-    })
-    .await
-    .expect("the relay reconnects and leads again");
-
-    let id = ImageId::generate();
-    apply(&repo, create(id, "after-reconnect")).await;
-    wait_for_all(&db, &sink).await;
-    apply(&repo, set_property(id, "os_distro", "cirros")).await;
-    wait_for_all(&db, &sink).await;
-    assert_eq!(sink.event_ids().len(), 2);
     relay.stop().await;
     sink.close().await;
 }

@@ -32,7 +32,10 @@ use uuid::Uuid;
 
 use super::{DEADLINE, Running};
 
+mod nacked;
+mod poisoned_head;
 mod release;
+mod undecodable;
 
 /// A subscriber's queue refuses a message larger than this (with a nack to the relay).
 const QUEUE_BYTES: i64 = 16 * 1024;
@@ -247,158 +250,6 @@ async fn another_pass(db: &TestDb, subscriber: &Subscriber, other: Uuid, version
     })
     .await
     .expect("other images keep flowing");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_undecodable_row_holds_back_its_image_and_is_quarantined() {
-    let db = TestDb::new().await.expect("test database");
-    let bus = TestBus::new().await.expect("test bus");
-    let subscriber = Subscriber::new(&bus).await;
-    subscriber.queue("plain", FieldTable::default()).await;
-    let (image, other) = (Uuid::new_v4(), Uuid::new_v4());
-    good(&db, image, 1).await;
-    let snapshot = json!({"id": image, "version": 2});
-    let poisoned = insert(&db, image, 2, json!(42), snapshot).await;
-    let behind = good(&db, image, 3).await;
-    good(&db, other, 1).await;
-
-    shared::metrics::install();
-    let relay = Running::start(relay_config(&db, &bus));
-    wait_until(
-        DEADLINE,
-        "version 1 and the other image arrive",
-        async || subscriber.versions(image).contains(&1) && subscriber.versions(other).contains(&1),
-    )
-    .await
-    .expect("the healthy rows are published");
-    another_pass(&db, &subscriber, other, 2).await;
-    another_pass(&db, &subscriber, other, 3).await;
-
-    assert_eq!(
-        subscriber.versions(image),
-        [1],
-        "version 3 must not go out while version 2 is unpublished, nor again on every pass"
-    );
-    let row = bookkeeping(&db, poisoned).await;
-    assert!(row.quarantined && !row.published, "{row:?}");
-    assert_eq!(
-        row.publish_attempts, 1,
-        "a row that does not decode never will"
-    );
-    let error = row.last_error.unwrap_or_default();
-    assert!(error.contains("does not decode"), "{error}");
-    let held = bookkeeping(&db, behind).await;
-    assert!(!held.published && !held.quarantined && held.publish_attempts == 0);
-
-    let gauge = "imagefleet_outbox_quarantined_rows 1";
-    wait_until(
-        DEADLINE,
-        "the gauge shows the quarantined row",
-        async || {
-            shared::metrics::install()
-                .render()
-                .lines()
-                .any(|l| l == gauge)
-        },
-    )
-    .await
-    .expect("imagefleet_outbox_quarantined_rows");
-    let page = shared::metrics::install().render();
-    assert!(
-        page.lines()
-            .any(|l| l.starts_with("imagefleet_outbox_oldest_unpublished_seconds ")),
-        "the oldest unpublished row's age is a gauge"
-    );
-    relay.stop().await;
-    subscriber.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn three_hundred_poisoned_rows_at_the_head_do_not_stop_other_images() {
-    let db = TestDb::new().await.expect("test database");
-    let bus = TestBus::new().await.expect("test bus");
-    let subscriber = Subscriber::new(&bus).await;
-    subscriber.queue("plain", FieldTable::default()).await;
-    let mut conn = db.conn().await.expect("connection");
-    // More than a batch (256), each of its own image, ahead of the healthy one.
-    diesel::sql_query(
-        "INSERT INTO events (event_id, aggregate_type, aggregate_id, version, event_type, \
-         to_status, routing_key, command_id, actor, snapshot, occurred_at) \
-         SELECT gen_random_uuid(), 'image', gen_random_uuid(), 1, 'image.created', \
-         'queued', 'image.queued', gen_random_uuid(), '42', '{}', now() \
-         FROM generate_series(1, 300)",
-    )
-    .execute(&mut conn)
-    .await
-    .expect("poisoned rows");
-    let healthy = Uuid::new_v4();
-    for version in 1..=3 {
-        good(&db, healthy, version).await;
-    }
-
-    let relay = Running::start(relay_config(&db, &bus));
-    wait_until(DEADLINE, "the healthy image's events arrive", async || {
-        subscriber.versions(healthy).len() >= 3
-    })
-    .await
-    .expect("poisoned rows at the head must not stop other images");
-    assert_eq!(first_arrivals(&subscriber.versions(healthy)), [1, 2, 3]);
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    wait_until(DEADLINE, "every poisoned row is quarantined", async || {
-        let count: Count =
-            diesel::sql_query("SELECT count(*) AS n FROM events WHERE quarantined_at IS NOT NULL")
-                .get_result(&mut conn)
-                .await
-                .expect("count");
-        count.n == 300
-    })
-    .await
-    .expect("quarantined");
-    relay.stop().await;
-    subscriber.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_nacked_publish_holds_back_its_image_in_order() {
-    let db = TestDb::new().await.expect("test database");
-    let bus = TestBus::new().await.expect("test bus");
-    let subscriber = Subscriber::new(&bus).await;
-    subscriber.limited("limited").await;
-    let (image, other) = (Uuid::new_v4(), Uuid::new_v4());
-    let nacked = nacked_rows(&db, image).await;
-    good(&db, other, 1).await;
-
-    let relay = Running::start(relay_config(&db, &bus));
-    wait_until(
-        DEADLINE,
-        "version 1 and the other image arrive",
-        async || subscriber.versions(image).contains(&1) && subscriber.versions(other).contains(&1),
-    )
-    .await
-    .expect("the rows that fit are published");
-    another_pass(&db, &subscriber, other, 2).await;
-    assert_eq!(
-        subscriber.versions(image),
-        [1],
-        "version 3 must not go out before the nacked version 2"
-    );
-    wait_until(DEADLINE, "the nacked row is quarantined", async || {
-        bookkeeping(&db, nacked).await.quarantined
-    })
-    .await
-    .expect("a row the broker keeps nacking is quarantined");
-    another_pass(&db, &subscriber, other, 3).await;
-    assert_eq!(subscriber.versions(image), [1], "nor after the quarantine");
-    let row = bookkeeping(&db, nacked).await;
-    assert_eq!(row.publish_attempts, 3);
-    let error = row.last_error.unwrap_or_default();
-    assert!(error.contains("nacked"), "{error}");
-    relay.stop().await;
-    subscriber.close().await;
 }
 
 /// Versions 1 to 3 of `image`, version 2 too large for a limited queue; its `seq`.
