@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
-use imagefleet_tests::{TestBus, TestDb};
+use imagefleet_tests::{TestBus, TestDb, TestWorker};
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use shared::domain::{DomainConfig, ImageId};
+use shared::domain::ImageId;
 use shared::messaging::connection::connect;
 use shared::messaging::{WorkQueue, headers};
 use tokio_util::sync::CancellationToken;
@@ -25,28 +25,11 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
     let config = FleetConfig {
         database_url: unreachable.url().replace(":5432/", ":1/"),
         pool_size: 2,
-        amqp_url: bus.url().to_owned(),
-        topology: bus.topology().clone(),
-        domain: DomainConfig::default(),
         concurrency: 1,
         commit_batch: 1,
-        confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
-        flow: Default::default(),
-        name: "retry-worker".into(),
-        queues: WorkQueue::ALL.to_vec(),
         // The janitor would only retry its lock session against the dead database.
         janitor_interval: None,
-        processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
-        store: unreachable.store(),
-        fetcher: shared::fetch::SafeFetcher::new(
-            shared::fetch::ImportFilter::default(),
-            1 << 30,
-            std::time::Duration::from_secs(60),
-            5,
-        ),
-        notifications: Some(bus.notifications()),
-        intake: Default::default(),
-        progress: Default::default(),
+        ..TestWorker::default_config(&unreachable, &bus, "retry-worker")
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run_fleet(config, shutdown.clone()));

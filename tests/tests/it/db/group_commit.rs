@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool};
-use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{HeldLock, TestDb};
@@ -16,7 +16,9 @@ use shared::db::{ApplyError, Repository, document};
 use shared::domain::{DomainConfig, ImageId, RejectionKind, Target};
 use shared::messaging::CommandEnvelope;
 
-use crate::db::pg_timeouts::{created, patient_repository, someone_waits_on_a_lock};
+use crate::db::pg_timeouts::{
+    contended_pair, created, patient_repository, someone_waits_on_a_lock,
+};
 use crate::db::repository::count;
 
 fn repository(db: &TestDb) -> Repository {
@@ -121,23 +123,9 @@ async fn a_command_that_loses_a_race_in_a_group_is_applied_alone_after_it() {
     // The group waits on the blocker's row until the test releases it, however long
     // that takes on a loaded machine.
     let repo = patient_repository(&db);
-    let (contended, calm) = (ImageId::generate(), ImageId::generate());
-    for id in [contended, calm] {
-        repo.apply(&envelope(owner(), create(id, "race")))
-            .await
-            .expect("created");
-    }
     // Another writer holds the contended image's row: the group's versioned UPDATE
     // waits for it, then finds the version it read gone (a lost race).
-    let mut blocker = diesel_async::AsyncPgConnection::establish(db.url())
-        .await
-        .expect("blocker connection");
-    blocker
-        .batch_execute(&format!(
-            "BEGIN; UPDATE images SET version = version + 1 WHERE id = '{contended}'"
-        ))
-        .await
-        .expect("row locked");
+    let (contended, calm, mut blocker) = contended_pair(&db, &repo).await;
 
     let first = envelope(owner(), set_property(contended, "winner", "group"));
     let second = envelope(owner(), set_property(calm, "untouched", "yes"));

@@ -35,6 +35,31 @@ pub(crate) fn patient_repository(db: &TestDb) -> Repository {
     Repository::new(pool, DomainConfig::default())
 }
 
+/// Two images made through `repo`, the first of which another session has changed in a
+/// transaction it keeps open (returned, to commit or roll back): a versioned UPDATE of
+/// it waits for that session, then finds the version it read gone (a lost race).
+pub(crate) async fn contended_pair(
+    db: &TestDb,
+    repo: &Repository,
+) -> (ImageId, ImageId, diesel_async::AsyncPgConnection) {
+    let (contended, calm) = (ImageId::generate(), ImageId::generate());
+    for id in [contended, calm] {
+        repo.apply(&envelope(owner(), create(id, "race")))
+            .await
+            .expect("created");
+    }
+    let mut blocker = diesel_async::AsyncPgConnection::establish(db.url())
+        .await
+        .expect("blocker connection");
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; UPDATE images SET version = version + 1 WHERE id = '{contended}'"
+        ))
+        .await
+        .expect("row locked");
+    (contended, calm, blocker)
+}
+
 /// The class of a failed result; panics on a result that is not a database failure.
 pub(crate) fn failure(result: &Result<Applied, ApplyError>) -> FailureClass {
     match result {
@@ -197,23 +222,9 @@ async fn a_group_whose_connection_fails_answers_every_member_retryable_at_once()
 async fn a_command_that_loses_a_race_in_a_group_keeps_its_targets_order() {
     let db = TestDb::new().await.expect("test database");
     let repo = patient_repository(&db);
-    let (contended, calm) = (ImageId::generate(), ImageId::generate());
-    for id in [contended, calm] {
-        repo.apply(&envelope(owner(), create(id, "race")))
-            .await
-            .expect("created");
-    }
     // Another writer changes the contended image under the group: the group's
     // versioned UPDATE waits for it, then finds the version it read gone.
-    let mut blocker = diesel_async::AsyncPgConnection::establish(db.url())
-        .await
-        .expect("blocker connection");
-    blocker
-        .batch_execute(&format!(
-            "BEGIN; UPDATE images SET version = version + 1 WHERE id = '{contended}'"
-        ))
-        .await
-        .expect("row locked");
+    let (contended, calm, mut blocker) = contended_pair(&db, &repo).await;
     let commands = [
         envelope(owner(), set_property(contended, "k", "first")),
         envelope(owner(), set_property(contended, "k", "second")),

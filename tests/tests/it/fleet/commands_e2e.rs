@@ -101,90 +101,67 @@ async fn every_command_type_is_applied_and_announced() {
     };
     let lease = || chrono::Utc::now() + chrono::Duration::hours(1);
 
-    // Image A: metadata, sharing, upload, actions, delayed delete, restore, purge.
-    b.step(owner(), create(a, "a"), &[("image.queued", ua, 1)])
-        .await;
-    b.step(
-        owner(),
-        set_property(a, "os_distro", "debian"),
-        &[("image.updated", ua, 2)],
-    )
-    .await;
-    b.step(owner(), add_tag(a, "gold"), &[("image.updated", ua, 3)])
-        .await;
-    b.step(owner(), remove_tag(a, "gold"), &[("image.updated", ua, 4)])
-        .await;
-    b.step(
-        owner(),
-        Command::AddMember(member(a, "p2")),
-        &[("image.updated", ua, 5)],
-    )
-    .await;
+    // Image A: metadata, sharing, upload, actions, delayed delete, restore, purge; one
+    // event each, versions 1 to 17 in order.
     let accept = UpdateMember {
         image_id: a,
         member_id: "p2".into(),
         status: MemberStatus::Accepted,
     };
-    b.step(
-        other(),
-        Command::UpdateMember(accept),
-        &[("image.updated", ua, 6)],
-    )
-    .await;
-    b.step(
-        owner(),
-        Command::RemoveMember(member(a, "p2")),
-        &[("image.updated", ua, 7)],
-    )
-    .await;
-    b.step(owner(), begin_upload(a), &[("image.saving", ua, 8)])
-        .await;
-    b.step(service(), abort_upload(a), &[("image.queued", ua, 9)])
-        .await;
-    b.step(owner(), begin_upload(a), &[("image.saving", ua, 10)])
-        .await;
-    b.step(
-        service(),
-        complete_upload(a, 4096),
-        &[("image.active", ua, 11)],
-    )
-    .await;
-    b.step(
-        owner(),
-        Command::DeactivateImage(image_ref(a)),
-        &[("image.deactivated", ua, 12)],
-    )
-    .await;
-    b.step(
-        owner(),
-        Command::ReactivateImage(image_ref(a)),
-        &[("image.active", ua, 13)],
-    )
-    .await;
-    b.step(
-        owner(),
-        Command::DeleteImage(image_ref(a)),
-        &[("image.pending_delete", ua, 14)],
-    )
-    .await;
-    b.step(
-        admin(),
-        Command::RestoreImage(image_ref(a)),
-        &[("image.active", ua, 15)],
-    )
-    .await;
-    b.step(
-        owner(),
-        Command::DeleteImage(image_ref(a)),
-        &[("image.pending_delete", ua, 16)],
-    )
-    .await;
-    b.step(
-        service(),
-        Command::PurgeImage(image_ref(a)),
-        &[("image.deleted", ua, 17)],
-    )
-    .await;
+    let image_a = [
+        (owner(), create(a, "a"), "image.queued"),
+        (
+            owner(),
+            set_property(a, "os_distro", "debian"),
+            "image.updated",
+        ),
+        (owner(), add_tag(a, "gold"), "image.updated"),
+        (owner(), remove_tag(a, "gold"), "image.updated"),
+        (
+            owner(),
+            Command::AddMember(member(a, "p2")),
+            "image.updated",
+        ),
+        (other(), Command::UpdateMember(accept), "image.updated"),
+        (
+            owner(),
+            Command::RemoveMember(member(a, "p2")),
+            "image.updated",
+        ),
+        (owner(), begin_upload(a), "image.saving"),
+        (service(), abort_upload(a), "image.queued"),
+        (owner(), begin_upload(a), "image.saving"),
+        (service(), complete_upload(a, 4096), "image.active"),
+        (
+            owner(),
+            Command::DeactivateImage(image_ref(a)),
+            "image.deactivated",
+        ),
+        (
+            owner(),
+            Command::ReactivateImage(image_ref(a)),
+            "image.active",
+        ),
+        (
+            owner(),
+            Command::DeleteImage(image_ref(a)),
+            "image.pending_delete",
+        ),
+        (admin(), Command::RestoreImage(image_ref(a)), "image.active"),
+        (
+            owner(),
+            Command::DeleteImage(image_ref(a)),
+            "image.pending_delete",
+        ),
+        (
+            service(),
+            Command::PurgeImage(image_ref(a)),
+            "image.deleted",
+        ),
+    ];
+    for (version, (actor, command, key)) in (1..).zip(image_a) {
+        b.step(actor, command, &[(key, ua, version)]).await;
+    }
 
     // Image B: staging and a glance-direct import that succeeds.
     let t1 = TaskId::generate();

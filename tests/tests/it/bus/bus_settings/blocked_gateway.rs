@@ -10,16 +10,13 @@ use api_gateway::identity::{AuthMode, Identity};
 use api_gateway::{AppState, Settings};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use imagefleet_tests::fixtures::{create, envelope, owner};
-use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestDb, TestResponse};
-use shared::domain::ImageId;
 use shared::messaging::Topology;
-use shared::messaging::client::{ClientError, CommandClient};
+use shared::messaging::client::CommandClient;
 use shared::messaging::connection::connect;
 use tower::ServiceExt;
 
-use super::DEADLINE;
+use super::{DEADLINE, send_until_blocked};
 use imagefleet_tests::PrivateBroker;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -40,23 +37,7 @@ async fn a_gateway_whose_broker_blocks_publishing_answers_503_at_once() {
         .await
         .expect("command client");
     node.memory_alarm(true).expect("alarm raised");
-    // The broker tells a connection it is blocked once it publishes: one command goes
-    // out (and is never answered: no worker) before the client knows.
-    let first = envelope(owner(), create(ImageId::generate(), "blocked-first"));
-    let sent = commands.send(&first, Duration::from_secs(3)).await;
-    assert!(sent.is_err(), "{sent:?}");
-    wait_until(
-        DEADLINE,
-        "the gateway's client reports blocked",
-        async || {
-            matches!(
-                commands.check_connection(Duration::from_secs(2)).await,
-                Err(ClientError::Blocked)
-            )
-        },
-    )
-    .await
-    .expect("blocked");
+    send_until_blocked(&commands, "blocked-first", DEADLINE).await;
 
     let state = AppState {
         reads: db.pool().clone(),

@@ -12,7 +12,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use imagefleet_tests::wait::wait_until;
-use imagefleet_tests::{PrivateBroker, TestDb};
+use imagefleet_tests::{PrivateBroker, TestDb, TestWorker};
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -22,6 +22,8 @@ use shared::messaging::connection::{connect, login_of};
 use shared::messaging::flow::PublishFlow;
 use shared::messaging::{Topology, WorkQueue};
 use tokio_util::sync::CancellationToken;
+
+use super::send_until_blocked;
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -44,29 +46,13 @@ async fn images_named(db: &TestDb, name: &str) -> i64 {
 
 fn worker(db: &TestDb, url: &str, topology: &Topology, flow: &PublishFlow) -> workers::FleetConfig {
     workers::FleetConfig {
-        database_url: db.url().to_owned(),
         pool_size: 4,
-        amqp_url: url.to_owned(),
-        topology: topology.clone(),
-        domain: Default::default(),
         concurrency: 2,
         commit_batch: 1,
         confirm_timeout: Duration::from_secs(2),
         flow: flow.clone(),
-        name: "alarm-worker".into(),
         queues: vec![WorkQueue::Commands],
-        janitor_interval: None,
-        processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
-        store: db.store(),
-        fetcher: shared::fetch::SafeFetcher::new(
-            shared::fetch::ImportFilter::default(),
-            1 << 20,
-            DEADLINE,
-            5,
-        ),
-        notifications: None,
-        intake: Default::default(),
-        progress: Default::default(),
+        ..TestWorker::default_config_on(db, url, topology, "alarm-worker")
     }
 }
 
@@ -167,21 +153,7 @@ async fn under_a_memory_alarm_workers_and_gateway_are_not_ready_and_nothing_is_l
 
     // The gateway's first command goes out and its connection is blocked: it answers
     // no faster than its timeout, and the client is then not ready and sends nothing.
-    let late = envelope(owner(), create(ImageId::generate(), "alarm-gateway"));
-    let sent = gateway.send(&late, Duration::from_secs(3)).await;
-    assert!(sent.is_err(), "{sent:?}");
-    wait_until(
-        DEADLINE,
-        "the gateway's client reports blocked",
-        async || {
-            matches!(
-                gateway.check_connection(Duration::from_secs(2)).await,
-                Err(ClientError::Blocked)
-            )
-        },
-    )
-    .await
-    .expect("the gateway is not ready");
+    send_until_blocked(&gateway, "alarm-gateway", DEADLINE).await;
     let refused = envelope(owner(), create(ImageId::generate(), "alarm-refused"));
     assert!(matches!(
         gateway.send(&refused, Duration::from_secs(3)).await,

@@ -12,16 +12,41 @@ mod publisher;
 use std::time::Duration;
 
 use imagefleet_tests::TestBus;
+use imagefleet_tests::fixtures::{create, envelope, owner};
 use lapin::options::{
     BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
+use shared::domain::ImageId;
 use shared::messaging::WorkQueue;
+use shared::messaging::client::{ClientError, CommandClient};
 use shared::messaging::connection::connect;
 
 /// Deadline of every wait here.
 const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Sends the command `name` through `client`, whose broker is under a memory alarm: the
+/// broker tells a connection it is blocked once it publishes, so this one goes out (and
+/// is never answered: it fails) before the client knows. Then waits, up to `deadline`,
+/// until the client reports itself blocked.
+async fn send_until_blocked(client: &CommandClient, name: &str, deadline: Duration) {
+    let first = envelope(owner(), create(ImageId::generate(), name));
+    let sent = client.send(&first, Duration::from_secs(3)).await;
+    assert!(sent.is_err(), "{sent:?}");
+    imagefleet_tests::wait::wait_until(
+        deadline,
+        "the gateway's client reports blocked",
+        async || {
+            matches!(
+                client.check_connection(Duration::from_secs(2)).await,
+                Err(ClientError::Blocked)
+            )
+        },
+    )
+    .await
+    .expect("the client reports blocked");
+}
 
 /// Messages ready in `queue` now.
 async fn depth(channel: &Channel, queue: &str) -> u32 {

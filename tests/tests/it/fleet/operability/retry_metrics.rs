@@ -1,6 +1,7 @@
 //! The retry and dead-letter counters of a worker whose Postgres is unreachable.
 
 use super::*;
+use imagefleet_tests::TestWorker;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retries_and_dead_letters_are_counted() {
@@ -11,22 +12,11 @@ async fn retries_and_dead_letters_are_counted() {
     let config = workers::FleetConfig {
         database_url: unreachable.url().replace(":5432/", ":1/"),
         pool_size: 2,
-        amqp_url: bus.url().to_owned(),
-        topology: bus.topology().clone(),
-        domain: shared::domain::DomainConfig::default(),
         concurrency: 1,
         commit_batch: 1,
-        confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
-        flow: Default::default(),
-        name: "operability-retry-worker".into(),
         queues: vec![shared::messaging::WorkQueue::Commands],
-        janitor_interval: None,
-        processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
-        store: unreachable.store(),
-        fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
         notifications: None,
-        intake: Default::default(),
-        progress: Default::default(),
+        ..TestWorker::default_config(&unreachable, &bus, "operability-retry-worker")
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let worker = tokio::spawn(workers::run_fleet(config, shutdown.clone()));
