@@ -2,6 +2,8 @@
 //! Postgres, and announced on the events exchange with the right routing key and
 //! envelope.
 
+mod images;
+
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{BusProbe, Received, TestBus, TestDb, TestWorker};
 use shared::db::document;
@@ -24,6 +26,11 @@ fn digest(size: i64) -> DataDigest {
         os_hash_value: "0".repeat(128),
         virtual_size: None,
     }
+}
+
+/// A lease an hour ahead.
+fn lease() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() + chrono::Duration::hours(1)
 }
 
 impl Bus {
@@ -89,17 +96,12 @@ async fn every_command_type_is_applied_and_announced() {
         db,
     };
     let service = Actor::service;
-    let (a, ib, ic) = (
-        ImageId::generate(),
-        ImageId::generate(),
-        ImageId::generate(),
-    );
-    let (ua, ub, uc) = (a.as_uuid(), ib.as_uuid(), ic.as_uuid());
+    let a = ImageId::generate();
+    let ua = a.as_uuid();
     let member = |id, member_id: &str| MemberRef {
         image_id: id,
         member_id: member_id.into(),
     };
-    let lease = || chrono::Utc::now() + chrono::Duration::hours(1);
 
     // Image A: metadata, sharing, upload, actions, delayed delete, restore, purge; one
     // event each, versions 1 to 17 in order.
@@ -163,157 +165,8 @@ async fn every_command_type_is_applied_and_announced() {
         b.step(actor, command, &[(key, ua, version)]).await;
     }
 
-    // Image B: staging and a glance-direct import that succeeds.
-    let t1 = TaskId::generate();
-    b.step(owner(), create(ib, "b"), &[("image.queued", ub, 1)])
-        .await;
-    b.step(
-        owner(),
-        Command::BeginStage(Leased {
-            image_id: ib,
-            lease_expires_at: lease(),
-        }),
-        &[("image.uploading", ub, 2)],
-    )
-    .await;
-    let abort = Abort {
-        image_id: ib,
-        reason: "client went away".into(),
-        data_removed: true,
-    };
-    b.step(
-        service(),
-        Command::AbortStage(abort),
-        &[("image.queued", ub, 3)],
-    )
-    .await;
-    b.step(
-        owner(),
-        Command::BeginStage(Leased {
-            image_id: ib,
-            lease_expires_at: lease(),
-        }),
-        &[("image.uploading", ub, 4)],
-    )
-    .await;
-    b.step(
-        service(),
-        Command::CompleteStage(image_ref(ib)),
-        &[("image.updated", ub, 5)],
-    )
-    .await;
-    let import = BeginImport {
-        image_id: ib,
-        task_id: t1,
-        method: ImportMethod::GlanceDirect,
-        stores: vec![],
-        lease_expires_at: lease(),
-        request_id: None,
-    };
-    b.step(
-        owner(),
-        Command::BeginImport(import),
-        &[
-            ("image.importing", ub, 6),
-            ("task.pending", t1.as_uuid(), 1),
-        ],
-    )
-    .await;
-    b.step(
-        service(),
-        Command::StartTask(TaskRef { task_id: t1 }),
-        &[("task.processing", t1.as_uuid(), 2)],
-    )
-    .await;
-    let done = CompleteImport {
-        image_id: ib,
-        task_id: t1,
-        digest: digest(10),
-    };
-    b.step(
-        service(),
-        Command::CompleteImport(done),
-        &[("image.active", ub, 7), ("task.success", t1.as_uuid(), 3)],
-    )
-    .await;
-
-    // Image C: a web-download import that fails, then locations.
-    let t2 = TaskId::generate();
-    b.step(owner(), create(ic, "c"), &[("image.queued", uc, 1)])
-        .await;
-    let method = ImportMethod::WebDownload {
-        uri: "https://example.org/c.img".into(),
-    };
-    let import = BeginImport {
-        image_id: ic,
-        task_id: t2,
-        method,
-        stores: vec![],
-        lease_expires_at: lease(),
-        request_id: None,
-    };
-    b.step(
-        owner(),
-        Command::BeginImport(import),
-        &[
-            ("image.importing", uc, 2),
-            ("task.pending", t2.as_uuid(), 1),
-        ],
-    )
-    .await;
-    b.step(
-        service(),
-        Command::StartTask(TaskRef { task_id: t2 }),
-        &[("task.processing", t2.as_uuid(), 2)],
-    )
-    .await;
-    let failed = FailImport {
-        image_id: ic,
-        task_id: t2,
-        message: "source answered 404".into(),
-    };
-    b.step(
-        service(),
-        Command::FailImport(failed),
-        &[("image.queued", uc, 3), ("task.failure", t2.as_uuid(), 3)],
-    )
-    .await;
-    let location = |url: &str| Location {
-        url: url.into(),
-        metadata: serde_json::json!({}),
-    };
-    let first = AddLocation {
-        image_id: ic,
-        location: location("https://example.org/1"),
-        digest: Some(digest(7)),
-    };
-    b.step(
-        service(),
-        Command::AddLocation(first),
-        &[("image.active", uc, 4)],
-    )
-    .await;
-    let second = AddLocation {
-        image_id: ic,
-        location: location("https://example.org/2"),
-        digest: None,
-    };
-    b.step(
-        service(),
-        Command::AddLocation(second),
-        &[("image.updated", uc, 5)],
-    )
-    .await;
-    let remove = RemoveLocation {
-        image_id: ic,
-        url: "https://example.org/2".into(),
-    };
-    b.step(
-        owner(),
-        Command::RemoveLocation(remove),
-        &[("image.updated", uc, 6)],
-    )
-    .await;
+    images::staged_and_imported(&mut b).await;
+    images::web_download_fails_then_locations(&mut b).await;
 
     // The tasks API: success then expiry, and a failure.
     let (t3, t4) = (TaskId::generate(), TaskId::generate());
