@@ -19,7 +19,8 @@ WORKDIR /build
 # Dependency cache: with only the manifests, the lock file and empty targets, this layer
 # compiles every dependency, and is reused as long as no manifest and Cargo.lock change.
 # Every workspace member's manifest must be present for cargo to load the workspace, and
-# the explicitly declared targets of the tests crate need a file (it is never built here).
+# the explicitly declared targets of the tests and bench crates need a file (neither is
+# built here).
 # Afterwards the stubs' own artifacts are dropped: COPY keeps the sources' modification
 # times, which may be older than the stubs', and cargo would then keep the empty binaries.
 COPY Cargo.toml Cargo.lock ./
@@ -38,14 +39,15 @@ COPY api-gateway/Cargo.toml api-gateway/
 COPY workers/Cargo.toml workers/
 COPY cli/Cargo.toml cli/
 COPY tests/Cargo.toml tests/
+COPY bench/Cargo.toml bench/
 RUN set -eux; \
     for crate in crates/domain crates/wire crates/db crates/apply crates/bus crates/outbox crates/store crates/fetch crates/notifications crates/inspector shared api-gateway workers cli tests; do \
         mkdir -p "$crate/src"; : > "$crate/src/lib.rs"; \
     done; \
     for crate in api-gateway workers cli; do echo 'fn main() {}' > "$crate/src/main.rs"; done; \
-    mkdir -p tests/src/bin tests/tests/it; \
-    echo 'fn main() {}' > tests/src/bin/bench_fleet.rs; \
-    : > tests/tests/it/main.rs; \
+    mkdir -p bench/src/bin tests/tests/it tests/tests/offline; \
+    for bin in bench_fleet bench_gateway chaos; do echo 'fn main() {}' > "bench/src/bin/$bin.rs"; done; \
+    : > tests/tests/it/main.rs; : > tests/tests/offline/main.rs; \
     cargo build --release --locked \
         -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli \
         --features imagefleet-api-gateway/s3,imagefleet-workers/s3,imagefleet-cli/s3; \
@@ -55,7 +57,7 @@ RUN set -eux; \
         -p imagefleet-store -p imagefleet-fetch -p imagefleet-notifications -p imagefleet-inspector \
         -p imagefleet-api-gateway -p imagefleet-workers -p imagefleet-cli
 
-# The real sources (the tests crate keeps its stubs: it is not part of the image).
+# The real sources (the tests and bench crates keep their stubs: not part of the image).
 # migrations/ is embedded into the binaries by the db crate at compile time.
 COPY migrations migrations
 COPY crates crates

@@ -134,6 +134,27 @@ impl TestWorker {
         Self::config(db, bus, name, DomainConfig::default(), filter, None)
     }
 
+    /// [`TestWorker::default_config`] on a broker of the test's own (named by
+    /// `amqp_url`) and its `topology`, without Glance notifications, as
+    /// [`TestWorker::start_on`] runs.
+    pub fn default_config_on(
+        db: &TestDb,
+        amqp_url: &str,
+        topology: &Topology,
+        name: &str,
+    ) -> FleetConfig {
+        let filter = ImportFilter::default();
+        Self::config_on(
+            db,
+            amqp_url,
+            topology,
+            name,
+            DomainConfig::default(),
+            filter,
+            None,
+        )
+    }
+
     fn config(
         db: &TestDb,
         bus: &TestBus,

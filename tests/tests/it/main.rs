@@ -1,59 +1,17 @@
-//! imagefleet's integration tests: one binary (it links once), a module per feature.
-//! They need the Postgres named by `IMAGEFLEET_TEST_DATABASE_URL` (default: local).
+//! imagefleet's integration tests that need the services: one binary (it links once),
+//! grouped by the layer they exercise. They need the Postgres named by
+//! `IMAGEFLEET_TEST_DATABASE_URL` (default: local) and, for most, the RabbitMQ named by
+//! `IMAGEFLEET_TEST_AMQP_URL`. Tests that need neither are in the `offline` binary.
+//!
+//! - [`http`]: Glance behaviour and the domain's rules through the gateway's router;
+//! - [`db`]: the database layer: repository, group commit, deadlines, migrations,
+//!   queries and the outbox relay;
+//! - [`bus`]: RabbitMQ and a worker's handling of deliveries: topology, clients,
+//!   broker settings and faults, hostile and refused messages;
+//! - [`fleet`]: whole fleets of workers and the gateway, the janitor, leaders, the
+//!   operator command and what operators and existing clients see.
 
-mod amqp_halfopen;
-mod api_identity;
-mod api_images;
-mod api_locations;
-mod api_sharing;
-mod api_tasks_info;
-mod broker_cluster;
-mod bus_settings;
-mod cli;
-mod client;
-mod cluster_fleet;
-mod commands_e2e;
-mod compose;
-mod concurrency;
-mod deadline;
-mod fault_harness;
-mod fence;
-mod fetch;
-mod fetch_ssrf;
+mod bus;
+mod db;
 mod fleet;
-mod group_commit;
-mod hostile_bus;
-mod hostile_http;
-mod image_data;
-mod image_list;
-mod janitor;
-mod leader_failover;
-mod leader_liveness;
-mod migrate;
-mod notifications;
-mod openapi;
-mod openstack_clients;
-mod operability;
-#[cfg(feature = "otlp")]
-mod otlp;
-mod outbox;
-mod permanent_failures;
-mod pg_blackhole;
-mod pg_timeouts;
-mod poison;
-mod prepared;
-mod private_broker;
-mod readme;
-mod reconnect;
-mod refusals;
-mod repository;
-mod restart;
-mod retention;
-mod retry;
-mod schema;
-mod schema_catalog;
-mod schemas;
-mod task_list;
-mod tenant_matrix;
-mod topology;
-mod tracing;
+mod http;
