@@ -9,10 +9,10 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use bus::client::ClientError;
 use db::document::Answer;
 use db::fence;
 use domain::{Actor, Command, CommandId, Image, Rejection, RejectionKind};
-use bus::client::ClientError;
 use tokio::time::Instant;
 use tower_http::request_id::RequestId;
 use uuid::Uuid;

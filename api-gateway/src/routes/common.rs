@@ -5,10 +5,10 @@
 use axum::body::Bytes;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 use db::document;
 use db::pool::PgPooled;
 use domain::{Actor, Command, Image, ImageId, TaskId, policy};
+use serde_json::Value;
 
 use crate::command::{RequestContext, execute};
 use crate::error::ApiError;

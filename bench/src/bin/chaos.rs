@@ -46,9 +46,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use ::bus::Topology;
 use ::bus::client::CommandClient;
+use clap::Parser;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -139,7 +139,7 @@ async fn run(args: Args, bin_dir: PathBuf) -> anyhow::Result<bool> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    let topology = Topology::new(bus::topology::DEFAULT_PREFIX);
+    let topology = Topology::new(::bus::topology::DEFAULT_PREFIX);
     let client = CommandClient::connect_named(&rabbit.url(), topology.clone(), "chaos").await?;
     let ledger = Ledger::default();
     let stop_tap = CancellationToken::new();

@@ -13,17 +13,23 @@ mod command_examples;
 mod replies_and_events;
 
 use chrono::{DateTime, TimeZone, Utc};
-use imagefleet_tests::fixtures;
-use serde_json::{Value, json};
-use domain::command::{AddLocation, BeginImport, CompleteImport, CreateImage, CreateTask, FailImport, FailTask, ImageRef, ImportMethod, Leased, MemberRef, PatchOperation, RemoveLocation, SucceedTask, TaskRef, UpdateImage, UpdateMember};
+use domain::command::{
+    AddLocation, BeginImport, CompleteImport, CreateImage, CreateTask, FailImport, FailTask,
+    ImageRef, ImportMethod, Leased, MemberRef, PatchOperation, RemoveLocation, SucceedTask,
+    TaskRef, UpdateImage, UpdateMember,
+};
 use domain::image::{DataDigest, Location, Member};
 use domain::status::{ContainerFormat, DiskFormat, MemberStatus, TaskStatus, TaskType, Visibility};
 use domain::{Actor, Command, CommandId, Image, ImageId, ImageStatus, RejectionKind, Task, TaskId};
-use wire::schemas;
-use wire::schemas::{COMMAND_ENVELOPE_V1, COMMAND_REPLY_V1, EVENT_ENVELOPE_V1};
-use wire::{CommandEnvelope, CommandReply, CommandResult, EVENT_SCHEMA_V1, EventEnvelope, RecordedEvent};
+use imagefleet_tests::fixtures;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use wire::schemas;
+use wire::schemas::{COMMAND_ENVELOPE_V1, COMMAND_REPLY_V1, EVENT_ENVELOPE_V1};
+use wire::{
+    CommandEnvelope, CommandReply, CommandResult, EVENT_SCHEMA_V1, EventEnvelope, RecordedEvent,
+};
 
 /// Set (to anything but empty or `0`) to rewrite the checked-in schemas instead of
 /// comparing them.

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use bus::connection::connect;
+use bus::{WorkQueue, headers};
+use domain::ImageId;
 use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{TestBus, TestDb, TestWorker};
@@ -11,9 +14,6 @@ use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use domain::ImageId;
-use bus::connection::connect;
-use bus::{WorkQueue, headers};
 use tokio_util::sync::CancellationToken;
 use workers::{FleetConfig, run_fleet};
 
@@ -79,10 +79,7 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
             BasicPublishOptions::default(),
             &serde_json::to_vec(&command).expect("json"),
             // As every producer does: JSON, signed with the connection's user.
-            bus::client::properties(
-                &command,
-                &bus::connection::login_of(bus.url()),
-            ),
+            bus::client::properties(&command, &bus::connection::login_of(bus.url())),
         )
         .await
         .expect("publish");

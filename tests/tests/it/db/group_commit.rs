@@ -6,15 +6,15 @@
 
 use std::time::Duration;
 
+use apply::{ApplyError, Repository};
+use db::document;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool};
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use domain::{DomainConfig, ImageId, RejectionKind, Target};
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{HeldLock, TestDb};
-use apply::{ApplyError, Repository};
-use db::document;
-use domain::{DomainConfig, ImageId, RejectionKind, Target};
 use wire::CommandEnvelope;
 
 use crate::db::pg_timeouts::{

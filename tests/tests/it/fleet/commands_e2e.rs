@@ -4,13 +4,13 @@
 
 mod images;
 
-use imagefleet_tests::fixtures::*;
-use imagefleet_tests::{BusProbe, Received, TestBus, TestDb, TestWorker};
 use db::document;
 use domain::command::*;
 use domain::image::{DataDigest, Location};
 use domain::status::{MemberStatus, TaskType};
 use domain::{Actor, Command, DomainConfig, ImageId, TaskId};
+use imagefleet_tests::fixtures::*;
+use imagefleet_tests::{BusProbe, Received, TestBus, TestDb, TestWorker};
 use wire::{CommandReply, EVENT_SCHEMA_V1};
 
 struct Bus {

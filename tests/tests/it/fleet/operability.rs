@@ -20,13 +20,13 @@ use api_gateway::{AppState, Settings};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use bus::client::CommandClient;
+use db::{PoolOptions, build_pool};
+use fetch::{ImportFilter, SafeFetcher};
 use imagefleet_tests::fixtures::owner;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestApp, TestBus, TestDb, TestResponse};
 use serde_json::json;
-use db::{PoolOptions, build_pool};
-use fetch::{ImportFilter, SafeFetcher};
-use bus::client::CommandClient;
 use tower::ServiceExt;
 
 const DEADLINE: Duration = Duration::from_secs(30);

@@ -10,10 +10,10 @@ use api_gateway::identity::{AuthMode, Identity};
 use api_gateway::{AppState, Settings};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use imagefleet_tests::{TestDb, TestResponse};
 use bus::Topology;
 use bus::client::CommandClient;
 use bus::connection::connect;
+use imagefleet_tests::{TestDb, TestResponse};
 use tower::ServiceExt;
 
 use super::{DEADLINE, send_until_blocked};

@@ -7,20 +7,20 @@
 
 use std::time::Duration;
 
+use bus::client::{ClientError, CommandClient, properties};
+use bus::connection::{connect, login_of};
+use bus::flow::PublishFlow;
+use bus::{Topology, WorkQueue};
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
+use domain::ImageId;
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{PrivateBroker, TestDb, TestWorker};
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use domain::ImageId;
-use bus::client::{ClientError, CommandClient, properties};
-use bus::connection::{connect, login_of};
-use bus::flow::PublishFlow;
-use bus::{Topology, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 use super::send_until_blocked;

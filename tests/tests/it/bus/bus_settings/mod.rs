@@ -11,6 +11,10 @@ mod publisher;
 
 use std::time::Duration;
 
+use bus::WorkQueue;
+use bus::client::{ClientError, CommandClient};
+use bus::connection::connect;
+use domain::ImageId;
 use imagefleet_tests::TestBus;
 use imagefleet_tests::fixtures::{create, envelope, owner};
 use lapin::options::{
@@ -18,10 +22,6 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
-use domain::ImageId;
-use bus::WorkQueue;
-use bus::client::{ClientError, CommandClient};
-use bus::connection::connect;
 
 /// Deadline of every wait here.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -120,10 +120,9 @@ async fn a_command_returned_more_than_five_times_is_still_delivered_not_dead_let
 #[tokio::test(flavor = "multi_thread")]
 async fn publishes_whose_callers_gave_up_leave_no_confirm_behind() {
     let bus = TestBus::new().await.expect("test bus");
-    let client =
-        bus::client::CommandClient::connect(bus.url(), bus.topology().clone())
-            .await
-            .expect("client");
+    let client = bus::client::CommandClient::connect(bus.url(), bus.topology().clone())
+        .await
+        .expect("client");
     // Callers that go away at once, before or after their publish went out.
     let mut callers = Vec::new();
     for n in 0..50 {
