@@ -1,4 +1,4 @@
-//! The body of the `inspect` fuzz target (inspector/fuzz), kept here as a plain
+//! The body of the `inspect` fuzz target (crates/inspector/fuzz), kept here as a plain
 //! function so that stable-toolchain tests can drive it too.
 
 use crate::{Inspection, Inspector, Refusal};

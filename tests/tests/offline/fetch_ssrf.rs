@@ -2,7 +2,7 @@
 //! on its port) redirects to every address class an import must not reach, in the
 //! spellings a `Location` header can use, and the fetcher refuses each hop before
 //! connecting to it. The same addresses as URLs and as DNS answers are tested in
-//! `shared/src/fetch/tests/ssrf_set.rs`. Needs neither Postgres nor RabbitMQ.
+//! `crates/fetch/src/tests/ssrf_set.rs`. Needs neither Postgres nor RabbitMQ.
 
 use axum::Router;
 use axum::body::Body;

@@ -184,6 +184,21 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
     );
     assert_eq!(snapshot(&db, image).await, before, "nothing changed");
 
+    // The listing handed the letters back with nack(requeue): a quorum queue takes them
+    // back through its log, so they are ready again only a moment later.
+    wait_until(
+        PROBE_DEADLINE,
+        "the listed letters are back in the dead-letter queue",
+        async || {
+            dlq::waiting(&operator_channel, &dlq_name)
+                .await
+                .unwrap_or(0)
+                == letters
+        },
+    )
+    .await
+    .expect("back after the listing");
+
     // An operator replays them (as guest, a trusted operator): each is judged as the
     // producer it first came from, refused again, and changes nothing.
     let mut progress = Progress::new("replaying", Vec::new());
