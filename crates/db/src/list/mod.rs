@@ -1,5 +1,5 @@
 //! What the image and task lists share: sort directions, page sizes, the error of a list
-//! read ([`ListReadError`]), the one row a page query returns, the [`spelled`] macro of
+//! read ([`ListReadError`]), the one row a page query returns, the `spelled!` macro of
 //! the lists' closed vocabularies, and [`SqlBuilder`]. Parsing the query string (and the
 //! 400s of a malformed one) is the gateway's; this module only holds typed values.
 
