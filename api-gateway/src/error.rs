@@ -3,10 +3,11 @@
 //! turns it into plain text for clients that prefer it). 5xx are logged here, once, at
 //! the boundary.
 
+use crate::list_query::ListError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use db::image_list::{ListError, ListReadError};
+use db::list::ListReadError;
 use domain::Rejection;
 
 /// Seconds a client is told to wait when the command path is unavailable.
@@ -112,7 +113,9 @@ impl From<ListError> for ApiError {
 impl From<ListReadError> for ApiError {
     fn from(error: ListReadError) -> Self {
         match error {
-            ListReadError::Invalid(e) => e.into(),
+            ListReadError::MarkerNotFound { what, marker } => {
+                ListError::MarkerNotFound { what, marker }.into()
+            }
             ListReadError::Db(e) => Self::internal(e),
         }
     }

@@ -7,6 +7,7 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod list_query;
 pub mod metrics_layer;
 pub mod negotiate;
 pub mod openapi;

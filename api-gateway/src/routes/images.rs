@@ -3,13 +3,14 @@
 //! workers, and the answer shows the image the command left behind. Image answers carry
 //! `ETag: "<version>"` (extension) for `If-Match` on later writes.
 
+use crate::list_query::parse_image_list;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use db::image_list::{ImageListQuery, list_images};
+use db::image_list::list_images;
 use serde_json::{Value, json};
 
 use super::common::read_connection;
@@ -71,7 +72,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let pairs = query_pairs(raw.as_deref());
-    let query = ImageListQuery::from_pairs(&pairs)?;
+    let query = parse_image_list(&pairs)?;
     let mut conn = read_connection(&state).await?;
     let page = list_images(&mut conn, &actor, &query).await?;
     let show_locations = state.settings.show_multiple_locations;

@@ -7,13 +7,14 @@
 //! only GET is routed there (tasks expire on their own, as in Glance).
 
 use super::common::read_connection;
+use crate::list_query::parse_task_list;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::document;
-use db::task_list::{TaskListQuery, image_tasks, list_tasks};
+use db::task_list::{image_tasks, list_tasks};
 use domain::command::CreateTask;
 use domain::status::TaskType;
 use domain::{Command, Task, TaskId, policy};
@@ -66,7 +67,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     policy::require_admin(&actor, "use the tasks API")?;
     let pairs = query_pairs(raw.as_deref());
-    let query = TaskListQuery::from_pairs(&pairs)?;
+    let query = parse_task_list(&pairs)?;
     let mut conn = read_connection(&state).await?;
     let page = list_tasks(&mut conn, &actor, &query).await?;
     let mut kept: Vec<(String, String)> =

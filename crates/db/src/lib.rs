@@ -13,6 +13,7 @@ pub mod fence;
 pub mod history;
 pub mod image_list;
 pub mod leader;
+pub mod list;
 pub mod migrate;
 pub mod pool;
 pub mod schema;

@@ -2,12 +2,12 @@
 //! visibility as a GET would be), a CTE for the page (visibility of SPEC 7, the filters,
 //! the keyset condition after the marker, `LIMIT limit + 1`), and a final row holding
 //! whether the marker was found and the page as a JSON array of image documents.
-//! Sort keys come from the allow-list in `params`; every user value is a bind.
+//! Sort keys come from the allow-list in `vocab`; every user value is a bind.
 
-use super::common::{BindValue, SortDir, SqlBuilder};
-use super::params::{ImageFilters, ImageListQuery};
+use super::query::{ImageFilters, ImageListQuery};
 use super::vocab::{ImageSortKey, Known, VisibilityFilter};
 use crate::document::IMAGE_DOCUMENT;
+use crate::list::{BindValue, SortDir, SqlBuilder};
 use domain::Actor;
 
 /// Images in these statuses are never listed, nor accepted as markers.

@@ -1,43 +1,11 @@
 //! The closed vocabularies of the image list's parameters: visibility and member-status
 //! filters, sort keys (an allow-list that doubles as the column names the SQL may name),
 //! time filters, and [`Known`] for vocabulary filters whose unknown values match nothing.
+//! Each parses from its spelling (`FromStr`); the gateway turns a refusal into its 400.
 
 use chrono::{DateTime, Utc};
-use std::str::FromStr;
 
-use super::common::ListError;
-
-/// Declares an allow-listed, string-spelled enum with `ALL`, `as_str` and a parser whose
-/// error names the accepted spellings.
-macro_rules! spelled {
-    ($(#[$meta:meta])* $name:ident, $param:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The spelling in the API (for sort keys also the column name).
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            /// Parses one of the spellings, or names them in a 400.
-            pub fn parse(value: &str) -> Result<Self, ListError> {
-                match value {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(ListError::invalid(
-                        $param,
-                        value,
-                        format!("expected one of {}", [$($text),+].join(", ")),
-                    )),
-                }
-            }
-        }
-    };
-}
+use crate::list::spelled;
 
 spelled!(
     /// The `visibility` filter.
@@ -70,7 +38,7 @@ spelled!(
 );
 
 spelled!(
-    /// A column images may be sorted by.
+    /// A column images may be sorted by; its spelling is the column's name.
     ImageSortKey, "sort_key" {
         /// `name` (nullable).
         Name => "name",
@@ -165,15 +133,6 @@ pub enum Known<T> {
     Is(T),
     /// A spelling outside it: no image matches.
     Unknown(String),
-}
-
-impl<T: FromStr> Known<T> {
-    /// Parses a spelling, keeping an unknown one.
-    pub(super) fn parse(value: &str) -> Self {
-        value
-            .parse()
-            .map_or_else(|_| Self::Unknown(value.to_owned()), Self::Is)
-    }
 }
 
 /// `created_at` or `updated_at` compared with a time.

@@ -1,5 +1,5 @@
 //! `GET /v2/tasks` and `GET /v2/images/{id}/tasks`: [`TaskListQuery`] (filters `type` and
-//! `status`, one sort key, `limit`, `marker`, parsed with Glance's 400s), [`list_tasks`]
+//! `status`, one sort key, `limit`, `marker`; the gateway parses it), [`list_tasks`]
 //! (admins and the service see every task that is not purged, others their project's)
 //! and [`image_tasks`], each one SQL statement.
 
@@ -10,48 +10,30 @@ use serde_json::Value;
 
 use super::DbError;
 use super::document::decode;
-use super::image_list::{
-    BindValue, ListError, ListReadError, PageLimits, SortDir, SqlBuilder, once, parse_limit,
-    parse_marker,
-};
+use crate::list::{BindValue, ListReadError, PageLimits, PageRow, SortDir, SqlBuilder, spelled};
 use domain::status::{TaskStatus, TaskType};
 use domain::{Actor, ImageId, Task, TaskId};
 
 #[cfg(test)]
 mod tests;
 
-/// A column tasks may be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TaskSortKey {
-    /// `id`.
-    Id,
-    /// `type` (column `task_type`).
-    Type,
-    /// `status`.
-    Status,
-    /// `created_at` (the default).
-    CreatedAt,
-    /// `updated_at`.
-    UpdatedAt,
-}
+spelled!(
+    /// A column tasks may be sorted by, by its API spelling.
+    TaskSortKey, "sort_key" {
+        /// `id`.
+        Id => "id",
+        /// `type` (column `task_type`).
+        Type => "type",
+        /// `status`.
+        Status => "status",
+        /// `created_at` (the default).
+        CreatedAt => "created_at",
+        /// `updated_at`.
+        UpdatedAt => "updated_at",
+    }
+);
 
 impl TaskSortKey {
-    /// Parses an API spelling, or names the accepted ones in a 400.
-    pub fn parse(value: &str) -> Result<Self, ListError> {
-        match value {
-            "id" => Ok(Self::Id),
-            "type" => Ok(Self::Type),
-            "status" => Ok(Self::Status),
-            "created_at" => Ok(Self::CreatedAt),
-            "updated_at" => Ok(Self::UpdatedAt),
-            _ => Err(ListError::invalid(
-                "sort_key",
-                value,
-                "expected one of id, type, status, created_at, updated_at",
-            )),
-        }
-    }
-
     /// The column (none is nullable).
     pub const fn column(self) -> &'static str {
         match self {
@@ -96,53 +78,6 @@ impl Default for TaskListQuery {
 }
 
 impl TaskListQuery {
-    /// Parses query-string pairs with the default page limits.
-    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, ListError> {
-        Self::from_pairs_with(pairs, PageLimits::default())
-    }
-
-    /// Parses query-string pairs. Unlike Glance, which ignores unknown parameters, an
-    /// unknown one is a 400: silently ignoring a misspelt filter would list too much.
-    pub fn from_pairs_with(
-        pairs: &[(String, String)],
-        limits: PageLimits,
-    ) -> Result<Self, ListError> {
-        let mut q = Self::default();
-        let (mut task_type, mut status, mut sort_key, mut sort_dir) = (None, None, None, None);
-        let (mut limit, mut marker) = (None, None);
-        for (key, value) in pairs {
-            let key = key.as_str();
-            let refuse = |e: domain::status::UnknownValue| {
-                ListError::invalid(
-                    key,
-                    value,
-                    format!("expected one of {}", e.allowed.join(", ")),
-                )
-            };
-            match key {
-                "type" => once(&mut task_type, key, value.parse().map_err(refuse)?)?,
-                "status" => once(&mut status, key, value.parse().map_err(refuse)?)?,
-                "sort_key" => once(&mut sort_key, key, TaskSortKey::parse(value.trim())?)?,
-                "sort_dir" => once(&mut sort_dir, key, SortDir::parse(key, value.trim())?)?,
-                "limit" => once(&mut limit, key, parse_limit(value, limits)?)?,
-                "marker" => once(&mut marker, key, TaskId::from_uuid(parse_marker(value)?))?,
-                _ => {
-                    return Err(ListError::Conflict(format!(
-                        "Unknown parameter '{key}': tasks are listed with type, status, \
-                         sort_key, sort_dir, limit and marker."
-                    )));
-                }
-            }
-        }
-        q.task_type = task_type;
-        q.status = status;
-        q.sort_key = sort_key.unwrap_or(q.sort_key);
-        q.sort_dir = sort_dir.unwrap_or(q.sort_dir);
-        q.limit = limit.unwrap_or(limits.default_limit.min(limits.max_limit));
-        q.marker = marker;
-        Ok(q)
-    }
-
     /// The sort key followed by the tie-breakers `created_at` and `id`.
     fn order(&self) -> Vec<&'static str> {
         let mut order = vec![self.sort_key.column()];
@@ -235,22 +170,21 @@ fn task_list_sql(actor: &Actor, query: &TaskListQuery) -> SqlBuilder {
 }
 
 /// The page of tasks `actor` may see, in one query. A marker that is not the id of a
-/// task the caller may see is [`ListError::MarkerNotFound`].
+/// task the caller may see is [`ListReadError::MarkerNotFound`].
 pub async fn list_tasks(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     query: &TaskListQuery,
 ) -> Result<TaskPage, ListReadError> {
-    let row: super::image_list::PageRow = task_list_sql(actor, query)
+    let row: PageRow = task_list_sql(actor, query)
         .into_query()
         .get_result(conn)
         .await?;
     if let (false, Some(marker)) = (row.marker_found, query.marker) {
-        return Err(ListError::MarkerNotFound {
+        return Err(ListReadError::MarkerNotFound {
             what: "task",
             marker: marker.as_uuid(),
-        }
-        .into());
+        });
     }
     let mut tasks: Vec<Task> = decode("task", Some(row.documents))?.unwrap_or_default();
     let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);

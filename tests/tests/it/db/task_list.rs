@@ -4,9 +4,10 @@
 
 use std::cmp::Ordering;
 
+use api_gateway::list_query::parse_task_list;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use db::image_list::{ListError, ListReadError};
-use db::task_list::{TaskListQuery, TaskPage, image_tasks, list_tasks};
+use db::list::ListReadError;
+use db::task_list::{TaskPage, image_tasks, list_tasks};
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use domain::{Actor, ImageId, TaskId};
@@ -103,7 +104,7 @@ async fn list(
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let query = TaskListQuery::from_pairs(&pairs).expect("the query parses");
+    let query = parse_task_list(&pairs).expect("the query parses");
     let mut conn = db.conn().await.expect("connection");
     list_tasks(&mut conn, actor, &query).await
 }
@@ -217,10 +218,7 @@ async fn every_sort_key_pages_through_ties() {
 fn invalid_marker(outcome: Result<TaskPage, ListReadError>) -> bool {
     matches!(
         outcome,
-        Err(ListReadError::Invalid(ListError::MarkerNotFound {
-            what: "task",
-            ..
-        }))
+        Err(ListReadError::MarkerNotFound { what: "task", .. })
     )
 }
 
@@ -260,7 +258,7 @@ async fn markers_must_be_visible_live_tasks() {
         ("marker", "x"),
     ] {
         let pairs = [(key.to_owned(), value.to_owned())];
-        assert!(TaskListQuery::from_pairs(&pairs).is_err(), "{key}={value}");
+        assert!(parse_task_list(&pairs).is_err(), "{key}={value}");
     }
 }
 

@@ -4,7 +4,8 @@
 
 use std::cmp::Ordering;
 
-use db::image_list::{ImageListQuery, ListError, ListReadError};
+use api_gateway::list_query::{ListError, parse_image_list};
+use db::list::ListReadError;
 use domain::{Actor, ImageId};
 use imagefleet_tests::TestDb;
 use imagefleet_tests::fixtures::{admin, other, owner};
@@ -200,10 +201,7 @@ async fn a_visible_image_outside_the_list_is_still_a_marker() {
 fn invalid_marker(outcome: Result<db::image_list::ImagePage, ListReadError>) -> bool {
     matches!(
         outcome,
-        Err(ListReadError::Invalid(ListError::MarkerNotFound {
-            what: "image",
-            ..
-        }))
+        Err(ListReadError::MarkerNotFound { what: "image", .. })
     )
 }
 
@@ -271,7 +269,7 @@ fn malformed_requests_are_refused_before_any_query() {
     ];
     for (key, value) in cases {
         let pairs = [((*key).to_owned(), (*value).to_owned())];
-        let error = ImageListQuery::from_pairs(&pairs).expect_err("a 400");
+        let error = parse_image_list(&pairs).expect_err("a 400");
         assert!(
             matches!(error, ListError::InvalidValue { .. }),
             "{key}={value}: {error}"
@@ -282,7 +280,7 @@ fn malformed_requests_are_refused_before_any_query() {
         ("sort_key".to_owned(), "id".to_owned()),
     ];
     assert!(matches!(
-        ImageListQuery::from_pairs(&both),
+        parse_image_list(&both),
         Err(ListError::Conflict(_))
     ));
 }

@@ -2,8 +2,10 @@
 //! members) by plain SQL, so a test controls timestamps, statuses and NULLs exactly; the
 //! list helpers parse query pairs as the gateway will and run `list_images`.
 
+use api_gateway::list_query::parse_image_list;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use db::image_list::{ImageListQuery, ImagePage, ListReadError, list_images};
+use db::image_list::{ImagePage, list_images};
+use db::list::ListReadError;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use domain::{Actor, ImageId};
@@ -206,7 +208,7 @@ pub async fn list(
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let query = ImageListQuery::from_pairs(&pairs).expect("the query parses");
+    let query = parse_image_list(&pairs).expect("the query parses");
     let mut conn = db.conn().await.expect("connection");
     list_images(&mut conn, actor, &query).await
 }
