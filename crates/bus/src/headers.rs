@@ -21,7 +21,7 @@ pub const ORIGIN_QUEUE: &str = "x-imagefleet-origin-queue";
 /// retries and dead letters, `imagefleet dlq replay`): see [`super::intake`].
 pub const PRODUCER: &str = "x-imagefleet-producer";
 
-/// The W3C trace context of the span that sent the message (see [`super::trace_context`]).
+/// The W3C trace context of the span that sent the message (see [`wire::trace_context`]).
 pub use wire::trace_context::TRACEPARENT;
 
 /// The message's `traceparent` header, if it has a valid one. An invalid value is

@@ -1,7 +1,7 @@
 //! Logging and tracing set-up for the binaries: `tracing` with an `EnvFilter` from
 //! `RUST_LOG` (default `info`), as text or JSON lines on standard error; with the `otlp`
 //! feature and `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP
-//! (see [`otlp`]). Also [`continue_trace`], which puts a span into the W3C trace an
+//! (see the `otlp` module, built with the `otlp` feature). Also [`continue_trace`], which puts a span into the W3C trace an
 //! incoming `traceparent` names and says what to send onward.
 
 #[cfg(feature = "otlp")]

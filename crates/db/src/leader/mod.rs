@@ -17,7 +17,7 @@
 //! was left in): once the server hears nothing from it for that long it ends the
 //! session, which releases the lock, and a follower's next attempt takes it. The
 //! holder keeps the session busy more often than that (every
-//! [`SessionSettings::heartbeat`]: the relay's poll, the janitor's lock check, and a
+//! [`SessionSettings::heartbeat`](crate::SessionSettings::heartbeat): the relay's poll, the janitor's lock check, and a
 //! lock check while either works, see [`LeaderSession::while_working`]), and every
 //! statement it runs is bounded, so a leader cut off notices within its I/O timeout
 //! and stops.

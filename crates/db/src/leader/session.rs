@@ -272,7 +272,7 @@ impl LeaderSession {
         }
     }
 
-    /// The connection, for the relay's reads and writes (see [`super::batch`]).
+    /// The connection, for the relay's reads and writes (the outbox crate's `batch` module).
     pub fn conn(&mut self) -> &mut AsyncPgConnection {
         &mut self.conn
     }
