@@ -8,10 +8,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use api_gateway::config::GatewayArgs;
+use bus::flow::PublishFlow;
 use clap::Args;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use workers::{FleetConfig, run_fleet};
+use workers::progress::Progress;
+use workers::{FleetArgs, FleetConfig, ServiceArgs, run_fleet};
 
 /// The project anonymous requests act as under `up`.
 pub const DEVELOPMENT_PROJECT: &str = "default";
@@ -22,30 +24,10 @@ pub struct UpArgs {
     #[command(flatten)]
     gateway: GatewayArgs,
     #[command(flatten)]
-    intake: bus::intake::IntakeArgs,
+    fleet: FleetArgs,
     /// Workers to run in this process.
     #[arg(long, env = "IMAGEFLEET_WORKERS", default_value_t = 2)]
     workers: usize,
-    /// Commands each worker applies at once, per queue (on the command queue:
-    /// transactions open at once, each grouping up to `commit_batch` commands).
-    #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
-    concurrency: usize,
-    /// The most commands one transaction commits (group commit; at most 32); 1 commits
-    /// each alone.
-    #[arg(long, env = "IMAGEFLEET_COMMIT_BATCH", default_value_t = shared::config::DEFAULT_COMMIT_BATCH,
-          value_parser = clap::value_parser!(u16).range(1..=i64::from(shared::config::MAX_COMMIT_BATCH)))]
-    commit_batch: u16,
-    /// Seconds between janitor rounds (stale leases, task expiry, scrubber); one
-    /// worker's janitor leads.
-    #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    janitor_interval: u64,
-    /// Seconds a command's record (`processed_commands`) is kept to answer its
-    /// redeliveries; the janitor deletes older ones, and a command delivered again
-    /// after that is treated as new.
-    #[arg(long, env = "IMAGEFLEET_PROCESSED_RETENTION", default_value_t = 604_800,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    processed_retention: u64,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
@@ -58,12 +40,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     let UpArgs {
         mut gateway,
-        intake,
+        fleet: fleet_args,
         workers,
-        concurrency,
-        commit_batch,
-        janitor_interval,
-        processed_retention,
     } = args;
     let applied = db::migrate::run_migrations(&gateway.database.database_url)
         .await
@@ -73,35 +51,23 @@ pub async fn run_until(args: UpArgs, shutdown: CancellationToken) -> anyhow::Res
         .default_project
         .get_or_insert_with(|| DEVELOPMENT_PROJECT.to_owned());
     let mut fleet = JoinSet::new();
-    let store = gateway.store.open().context("opening the image store")?;
-    let domain = gateway.domain.to_domain();
-    let fetcher = gateway
-        .import
-        .fetcher(u64::try_from(domain.image_size_cap).unwrap_or(0));
-    let database_url = gateway
-        .database
-        .session_url()
-        .context("IMAGEFLEET_DATABASE_URL")?;
+    let service = ServiceArgs {
+        database: &gateway.database,
+        amqp: &gateway.amqp,
+        domain: &gateway.domain,
+        store: &gateway.store,
+        import: &gateway.import,
+        notifications: &gateway.notifications,
+    };
+    // Opened once: the workers share the store and the fetcher, each counts its own
+    // progress and publish flow.
+    let template = fleet_args.config(service, String::new())?;
     for n in 0..workers {
         let config = FleetConfig {
-            store: store.clone(),
-            fetcher: fetcher.clone(),
-            database_url: database_url.clone(),
-            pool_size: gateway.database.database_pool_size,
-            amqp_url: gateway.amqp.amqp_url.clone(),
-            topology: gateway.amqp.topology(),
-            domain: domain.clone(),
-            concurrency,
-            commit_batch: usize::from(commit_batch),
-            confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
-            flow: Default::default(),
             name: format!("imagefleet-up-worker-{n}"),
-            queues: bus::WorkQueue::ALL.to_vec(),
-            janitor_interval: Some(std::time::Duration::from_secs(janitor_interval)),
-            processed_retention: std::time::Duration::from_secs(processed_retention),
-            notifications: gateway.notifications.to_config(),
-            intake: intake.to_policy(),
-            progress: Default::default(),
+            progress: Progress::default(),
+            flow: PublishFlow::default(),
+            ..template.clone()
         };
         fleet.spawn(run_fleet(config, shutdown.clone()));
     }

@@ -22,8 +22,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::delivery;
-use crate::handlers::HandlerContext;
+use crate::delivery::{self, DeliveryContext};
 use crate::publisher::{Publisher, PublisherSettings};
 
 /// What one consumer needs to know.
@@ -59,7 +58,7 @@ impl ConsumerConfig {
 /// Consumes until `shutdown` is cancelled, reconnecting whenever the connection drops.
 pub async fn run_consumer(
     config: ConsumerConfig,
-    handlers: HandlerContext,
+    context: DeliveryContext,
     shutdown: CancellationToken,
 ) {
     // The worker's own user is trusted as an operator: its retries come back signed so.
@@ -85,7 +84,7 @@ pub async fn run_consumer(
                 &connection,
                 &publisher,
                 &config,
-                &handlers,
+                &context,
                 &intake,
                 &shutdown,
             )
@@ -119,7 +118,7 @@ async fn consume(
     connection: &Connection,
     publisher: &Publisher,
     config: &ConsumerConfig,
-    handlers: &HandlerContext,
+    context: &DeliveryContext,
     intake: &Arc<Intake>,
     shutdown: &CancellationToken,
 ) -> Result<(), lapin::Error> {
@@ -173,15 +172,15 @@ async fn consume(
         };
         match next {
             Some(Ok(delivery)) => {
-                let (handlers, publisher, queue, broken, intake) = (
-                    handlers.clone(),
+                let (context, publisher, queue, broken, intake) = (
+                    context.clone(),
                     publisher.clone(),
                     config.queue,
                     broken.clone(),
                     Arc::clone(intake),
                 );
                 in_flight.spawn(async move {
-                    settle(delivery, queue, &handlers, &publisher, &intake, &broken).await;
+                    settle(delivery, queue, &context, &publisher, &intake, &broken).await;
                     drop(permit);
                 });
             }
@@ -230,7 +229,7 @@ fn session_broken() -> lapin::Error {
 async fn settle(
     delivery: Delivery,
     queue: WorkQueue,
-    handlers: &HandlerContext,
+    context: &DeliveryContext,
     publisher: &Publisher,
     intake: &Intake,
     broken: &CancellationToken,
@@ -241,7 +240,7 @@ async fn settle(
         ..Default::default()
     };
     match AssertUnwindSafe(delivery::process(
-        delivery, queue, handlers, publisher, intake,
+        delivery, queue, context, publisher, intake,
     ))
     .catch_unwind()
     .await

@@ -1,13 +1,13 @@
 //! One delivery from a work queue: admit it (size, content type, then for a command
-//! its producer: see `bus::intake`), read it as a command envelope
-//! (refusing malformed JSON, unknown types and schema versions as permanent failures),
-//! check its producer may send its type, dispatch it, and
-//! settle it: retry or dead-letter if need be, then reply if asked, then ack. A refusal
-//! the domain decided is only replied and acked (its record is the answer to any
-//! redelivery). The ack comes last, after the transaction committed and the re-publish
-//! and reply were confirmed, so a crash at any point redelivers instead of losing the
-//! command. Each command is counted
-//! by type and outcome and timed (decide and commit, not the settling); each job by kind.
+//! its producer: see `bus::intake`), read it as a command envelope (refusing malformed
+//! JSON, unknown types and schema versions as permanent failures), check its producer
+//! may send its type, apply it ([`apply_command`]) or run the job an event asks for
+//! ([`crate::jobs::run`]), and settle it: retry or dead-letter if need be, then reply
+//! if asked, then ack. A refusal the domain decided is only replied and acked (its
+//! record is the answer to any redelivery). The ack comes last, after the transaction
+//! committed and the re-publish and reply were confirmed, so a crash at any point
+//! redelivers instead of losing the command. Each command is counted by type and
+//! outcome and timed (decide and commit, not the settling); each job by kind.
 //! Commands and jobs run in a span that continues the W3C trace of the message's
 //! `traceparent` header (or starts one) and records `trace.id` beside `correlation.id`.
 
@@ -23,9 +23,21 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use wire::{COMMAND_SCHEMA_V1, CommandEnvelope, EVENT_SCHEMA_V1, EventEnvelope, TraceContext};
 
-use crate::handlers::{self, HandlerContext};
+use crate::apply_command::apply_command;
+use crate::group_commit::GroupCommitter;
+use crate::jobs::JobContext;
 use crate::outcome::Outcome;
 use crate::publisher::{Publisher, attempts_of};
+
+/// What a delivery is processed with.
+#[derive(Clone)]
+pub struct DeliveryContext {
+    /// Applies the commands of the work queues exactly once, several per transaction
+    /// under load.
+    pub committer: GroupCommitter,
+    /// What the jobs started by events need.
+    pub jobs: JobContext,
+}
 
 /// Reads a message body as a command envelope, or says why it is not one.
 pub fn parse(body: &[u8]) -> Result<CommandEnvelope, Outcome> {
@@ -59,7 +71,7 @@ pub fn parse(body: &[u8]) -> Result<CommandEnvelope, Outcome> {
 pub async fn process(
     delivery: Delivery,
     queue: WorkQueue,
-    handlers: &HandlerContext,
+    context: &DeliveryContext,
     publisher: &Publisher,
     intake: &Intake,
 ) -> Result<(), lapin::Error> {
@@ -69,16 +81,9 @@ pub async fn process(
         if let Err(rejection) = intake.check_message(&delivery.properties, delivery.data.len()) {
             count_unreadable(Outcome::refused_unread(None, rejection))
         } else if queue == WorkQueue::Jobs && is_event(&delivery.data) {
-            run_job(&delivery.data, trace, handlers).await
+            run_job(&delivery.data, trace, context).await
         } else {
-            run_command(
-                &delivery.data,
-                &delivery.properties,
-                trace,
-                handlers,
-                intake,
-            )
-            .await
+            run_command(&delivery.data, &delivery.properties, trace, context, intake).await
         };
     tracing::debug!(outcome = outcome.label(), "delivery processed");
     // The dead letter or retry copy is confirmed before the reply goes out: a producer
@@ -129,7 +134,7 @@ const UNREADABLE: &str = "unreadable";
 
 /// Runs the job an event asks for, in a span of the event's trace (`trace`, from its
 /// `traceparent` header): the commands the job applies carry that span's context on.
-async fn run_job(body: &[u8], trace: Option<TraceContext>, handlers: &HandlerContext) -> Outcome {
+async fn run_job(body: &[u8], trace: Option<TraceContext>, context: &DeliveryContext) -> Outcome {
     let (kind, outcome) = match serde_json::from_slice::<EventEnvelope>(body) {
         Ok(event) if event.schema == EVENT_SCHEMA_V1 => {
             let span = tracing::info_span!(
@@ -140,7 +145,7 @@ async fn run_job(body: &[u8], trace: Option<TraceContext>, handlers: &HandlerCon
                 trace.id = tracing::field::Empty,
             );
             let trace = telemetry::continue_trace(&span, trace);
-            let outcome = crate::jobs::run(&event, trace, &handlers.jobs)
+            let outcome = crate::jobs::run(&event, trace, &context.jobs)
                 .instrument(span)
                 .await;
             (event.event_type, outcome)
@@ -172,7 +177,7 @@ async fn run_command(
     body: &[u8],
     properties: &BasicProperties,
     trace: Option<TraceContext>,
-    handlers: &HandlerContext,
+    context: &DeliveryContext,
     intake: &Intake,
 ) -> Outcome {
     let producer = match intake.producer(properties) {
@@ -184,7 +189,7 @@ async fn run_command(
         Ok(envelope) => {
             let command_type = envelope.command.type_name();
             let outcome = match intake.permit(&producer, &envelope.command) {
-                Ok(()) => apply(envelope, trace, handlers).await,
+                Ok(()) => apply(envelope, trace, context).await,
                 Err(rejection) => Outcome::refused_unread(Some(envelope.command_id), rejection),
             };
             (command_type, outcome)
@@ -197,11 +202,11 @@ async fn run_command(
     outcome
 }
 
-/// Dispatches an admitted command in its span.
+/// Applies an admitted command in its span.
 async fn apply(
     mut envelope: CommandEnvelope,
     trace: Option<TraceContext>,
-    handlers: &HandlerContext,
+    context: &DeliveryContext,
 ) -> Outcome {
     let span = tracing::info_span!(
         "command",
@@ -211,7 +216,7 @@ async fn apply(
         trace.id = tracing::field::Empty,
     );
     envelope.trace = Some(telemetry::continue_trace(&span, trace));
-    handlers::dispatch(&envelope, handlers)
+    apply_command(&envelope, &context.committer)
         .instrument(span)
         .await
 }

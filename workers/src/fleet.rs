@@ -19,8 +19,8 @@ use notifications::NotificationConfig;
 use outbox::{RelayConfig, run_relay};
 
 use crate::consumer::{ConsumerConfig, run_consumer};
+use crate::delivery::DeliveryContext;
 use crate::group_commit::{CommitterConfig, GroupCommitter};
-use crate::handlers::HandlerContext;
 use crate::janitor::{Janitor, JanitorConfig, run_janitor};
 use crate::jobs::JobContext;
 use crate::progress::Progress;
@@ -108,7 +108,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
         bound,
         progress: config.progress.clone(),
     };
-    let handlers = HandlerContext {
+    let context = DeliveryContext {
         committer: GroupCommitter::start(repository.clone(), committer),
         jobs: JobContext {
             // A job runs its steps again under the same ids after a transient failure:
@@ -121,7 +121,6 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             trace: None,
             bound,
         },
-        repository,
     };
     let mut tasks = JoinSet::new();
     for &queue in &config.queues {
@@ -141,7 +140,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             confirm_timeout: config.confirm_timeout,
             flow: config.flow.clone(),
         };
-        tasks.spawn(run_consumer(consumer, handlers.clone(), shutdown.clone()));
+        tasks.spawn(run_consumer(consumer, context.clone(), shutdown.clone()));
     }
     let mut relay = RelayConfig::new(
         &config.database_url,
@@ -158,7 +157,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
     });
     if let Some(interval) = config.janitor_interval {
         let janitor = Janitor {
-            repository: handlers.repository.clone(),
+            repository,
             store: config.store.clone(),
             bound,
         };

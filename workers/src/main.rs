@@ -6,8 +6,6 @@
 use anyhow::Context as _;
 use bus::AmqpArgs;
 use bus::WorkQueue;
-use bus::flow::PublishFlow;
-use bus::intake::IntakeArgs;
 use clap::{Args, Parser, Subcommand};
 use db::DatabaseArgs;
 use fetch::ImportFilterArgs;
@@ -16,7 +14,7 @@ use shared::config::{DomainArgs, TelemetryArgs};
 use std::net::SocketAddr;
 use store::StoreArgs;
 use workers::ops::{DEFAULT_METRICS_BIND, OpsConfig, serve_ops};
-use workers::{FleetConfig, run_fleet};
+use workers::{FleetArgs, FleetConfig, ServiceArgs, run_fleet};
 
 /// imagefleet's worker fleet.
 #[derive(Debug, Parser)]
@@ -54,37 +52,16 @@ struct RunArgs {
     #[command(flatten)]
     notifications: NotificationsArgs,
     #[command(flatten)]
-    intake: IntakeArgs,
+    fleet: FleetArgs,
     /// The work queues to consume: `commands` (state commands) and `jobs` (imports,
     /// location hashing, data removal); both by default.
     #[arg(long, env = "IMAGEFLEET_QUEUES", value_enum, value_delimiter = ',', default_values_t = WorkQueue::ALL)]
     queues: Vec<WorkQueue>,
-    /// Commands applied at once, per queue (on the command queue: transactions open at
-    /// once, each grouping up to `commit_batch` commands).
-    #[arg(long, env = "IMAGEFLEET_CONCURRENCY", default_value_t = 8)]
-    concurrency: usize,
-    /// The most commands one transaction commits (group commit; at most 32, a larger
-    /// value is refused); 1 commits each alone.
-    #[arg(long, env = "IMAGEFLEET_COMMIT_BATCH", default_value_t = shared::config::DEFAULT_COMMIT_BATCH,
-          value_parser = clap::value_parser!(u16).range(1..=i64::from(shared::config::MAX_COMMIT_BATCH)))]
-    commit_batch: u16,
     /// Seconds to wait for the broker's confirm of a reply, retry or dead letter; past
     /// it the delivery is requeued, unacked.
     #[arg(long, env = "IMAGEFLEET_CONFIRM_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..))]
     confirm_timeout: u64,
-    /// Seconds between janitor rounds: stale uploads and imports given back, expired
-    /// tasks purged, pending_delete images scrubbed. Every worker runs a candidate; the
-    /// one holding the janitor's advisory lock acts.
-    #[arg(long, env = "IMAGEFLEET_JANITOR_INTERVAL", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    janitor_interval: u64,
-    /// Seconds a command's record (`processed_commands`) is kept to answer its
-    /// redeliveries; the janitor deletes older ones, and a command delivered again
-    /// after that is treated as new.
-    #[arg(long, env = "IMAGEFLEET_PROCESSED_RETENTION", default_value_t = 604_800,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    processed_retention: u64,
     /// Address of the operations port: `/metrics` (Prometheus), `/healthz`, `/readyz`.
     #[arg(long, env = "IMAGEFLEET_METRICS_BIND", default_value = DEFAULT_METRICS_BIND)]
     metrics_bind: SocketAddr,
@@ -104,31 +81,19 @@ async fn main() -> anyhow::Result<()> {
             if args.migrate {
                 migrate(&args.database).await?;
             }
-            let domain = args.domain.to_domain();
+            let service = ServiceArgs {
+                database: &args.database,
+                amqp: &args.amqp,
+                domain: &args.domain,
+                store: &args.store,
+                import: &args.import,
+                notifications: &args.notifications,
+            };
+            let name = format!("imagefleet-worker-{}", std::process::id());
             let config = FleetConfig {
-                store: args.store.open().context("opening the image store")?,
-                fetcher: args
-                    .import
-                    .fetcher(u64::try_from(domain.image_size_cap).unwrap_or(0)),
-                database_url: args
-                    .database
-                    .session_url()
-                    .context("IMAGEFLEET_DATABASE_URL")?,
-                pool_size: args.database.database_pool_size,
-                amqp_url: args.amqp.amqp_url.clone(),
-                topology: args.amqp.topology(),
-                domain,
-                concurrency: args.concurrency,
-                commit_batch: usize::from(args.commit_batch),
-                confirm_timeout: std::time::Duration::from_secs(args.confirm_timeout),
-                flow: PublishFlow::default(),
-                name: format!("imagefleet-worker-{}", std::process::id()),
                 queues: args.queues.clone(),
-                janitor_interval: Some(std::time::Duration::from_secs(args.janitor_interval)),
-                processed_retention: std::time::Duration::from_secs(args.processed_retention),
-                notifications: args.notifications.to_config(),
-                intake: args.intake.to_policy(),
-                progress: workers::progress::Progress::default(),
+                confirm_timeout: std::time::Duration::from_secs(args.confirm_timeout),
+                ..args.fleet.config(service, name)?
             };
             let ops = OpsConfig {
                 bind: args.metrics_bind,

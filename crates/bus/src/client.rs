@@ -22,13 +22,13 @@ use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, Consumer};
-use rand::Rng;
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout_at};
 
+use crate::backoff::Backoff;
 use crate::confirm::Confirms;
-use crate::connection::{MAX_BACKOFF, connect};
+use crate::connection::connect;
 use crate::{Topology, WorkQueue};
 use wire::{CommandEnvelope, CommandReply};
 
@@ -290,7 +290,7 @@ impl CommandClient {
         }
         // Dropping the dead link closes what is left of it (and stops its reader).
         *slot = None;
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new();
         loop {
             let attempt = Link::open(&self.inner.url, &self.inner.name, &self.inner.topology);
             let error = match timeout_at(deadline, attempt).await {
@@ -303,14 +303,12 @@ impl CommandClient {
                 Ok(Err(error)) => error,
                 Err(_) => return Err(ClientError::Timeout(timeout)),
             };
-            let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
-            let pause = backoff + Duration::from_millis(jitter);
+            let pause = backoff.next_pause();
             if Instant::now() + pause >= deadline {
                 return Err(ClientError::Connection(error));
             }
             tracing::warn!(%error, retry_in = ?pause, "command client cannot reconnect");
             tokio::time::sleep(pause).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 }

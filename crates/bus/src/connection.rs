@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
-use rand::Rng;
+
+use crate::backoff::Backoff;
 use tokio_util::sync::CancellationToken;
 
 /// Longest pause between two rounds of connection attempts.
@@ -105,32 +106,28 @@ fn with_heartbeat(mut uri: AMQPUri) -> AMQPUri {
     uri
 }
 
-/// Connects, retrying every node in turn with exponential backoff and jitter between
-/// rounds, until it succeeds or `shutdown` is cancelled (then `None`).
+/// Connects, retrying every node in turn with a [`Backoff`] between rounds, until it succeeds or `shutdown` is cancelled (then `None`).
 pub async fn connect_with_backoff(
     urls: &str,
     name: &str,
     shutdown: &CancellationToken,
 ) -> Option<Connection> {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new();
     loop {
         let attempt = tokio::select! {
             () = shutdown.cancelled() => return None,
             attempt = connect(urls, name) => attempt,
         };
-        match attempt {
+        let error = match attempt {
             Ok(connection) => return Some(connection),
-            Err(error) => {
-                tracing::warn!(%error, retry_in = ?backoff, "cannot connect to RabbitMQ");
-            }
-        }
-        let jitter =
-            Duration::from_millis(rand::rng().random_range(0..=backoff.as_millis() as u64 / 2));
+            Err(error) => error,
+        };
+        let pause = backoff.next_pause();
+        tracing::warn!(%error, retry_in = ?pause, "cannot connect to RabbitMQ");
         tokio::select! {
             () = shutdown.cancelled() => return None,
-            () = tokio::time::sleep(backoff + jitter) => {}
+            () = tokio::time::sleep(pause) => {}
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

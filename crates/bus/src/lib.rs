@@ -3,6 +3,7 @@
 //! request/reply client. The messages themselves are the `wire` crate's.
 
 mod args;
+pub mod backoff;
 pub mod client;
 pub mod confirm;
 pub mod connection;
@@ -13,5 +14,6 @@ pub mod intake;
 pub mod topology;
 
 pub use args::{AmqpArgs, DEFAULT_AMQP_URL};
+pub use backoff::Backoff;
 pub use failure_class::FailureClass;
 pub use topology::{Topology, WorkQueue};

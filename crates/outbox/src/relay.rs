@@ -15,7 +15,6 @@ use std::time::Duration;
 use chrono::Utc;
 use lapin::Channel;
 use lapin::options::ConfirmSelectOptions;
-use rand::Rng;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -24,13 +23,11 @@ use super::gauges::Gauges;
 use super::publish::publish_batch;
 use super::quarantine::{Failure, record_failures};
 use super::{RelayConfig, RelayError, bounded};
-use bus::connection::{MAX_BACKOFF, connect};
+use bus::Backoff;
+use bus::connection::connect;
 use db::leader::{LeaderSession, Wake};
 use notifications;
 use notifications::{EventFacts, Notification};
-
-/// First pause after a failed session; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// One relay process. Any number may run against one database; one leads.
 pub struct Relay {
@@ -72,23 +69,21 @@ impl Relay {
     /// (published, confirmed and stamped) before returning. Connection failures are
     /// logged and retried with backoff, never returned.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), RelayError> {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new();
         loop {
             let outcome = self.session(&shutdown, &mut backoff).await;
             self.set_leader(false);
-            match outcome {
+            let error = match outcome {
                 Ok(()) => return Ok(()),
                 Err(error) if !error.is_retryable() => return Err(error),
-                Err(error) => {
-                    tracing::warn!(%error, retry_in = ?backoff, "outbox relay session ended")
-                }
-            }
-            let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
+                Err(error) => error,
+            };
+            let pause = backoff.next_pause();
+            tracing::warn!(%error, retry_in = ?pause, "outbox relay session ended");
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep(backoff + Duration::from_millis(jitter)) => {}
+                () = tokio::time::sleep(pause) => {}
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -106,7 +101,7 @@ impl Relay {
     async fn session(
         &self,
         shutdown: &CancellationToken,
-        backoff: &mut Duration,
+        backoff: &mut Backoff,
     ) -> Result<(), RelayError> {
         let config = &self.config;
         let connect =
@@ -136,7 +131,7 @@ impl Relay {
         &self,
         db: &mut LeaderSession,
         shutdown: &CancellationToken,
-        backoff: &mut Duration,
+        backoff: &mut Backoff,
     ) -> Result<(), RelayError> {
         // Re-armed on every session, and before the first read: see `LeaderSession::listen`.
         db.listen().await?;
@@ -146,7 +141,7 @@ impl Relay {
             return Ok(());
         };
         self.set_leader(true);
-        *backoff = FIRST_BACKOFF;
+        backoff.reset();
         let outcome = self.pump(db, &channel, shutdown).await;
         // Best effort: on a broken connection there is nothing left to close.
         let close = broker.close(200, "outbox relay stopping".into());

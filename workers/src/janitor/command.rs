@@ -2,20 +2,21 @@
 //! refused by the domain (the row moved on: skip it), or a failure that ends the round.
 //! Every wait on the database, the pool's included, is bounded by [`Janitor::bound`],
 //! so a database that stopped answering ends the round instead of parking it.
-//! Command ids are derived from the row's id, its version when read and what the
-//! janitor does to it, so two janitors that briefly overlap (a leader whose session is
-//! being replaced) send the same command and it applies once.
+//! Command ids are derived (see [`crate::derived_command`]) from the row's id, its
+//! version when read and what the janitor does to it, so two janitors that briefly
+//! overlap (a leader whose session is being replaced) send the same command and it
+//! applies once.
 
 use apply::ApplyError;
 use db::DbError;
 use db::leader::LeaderError;
 use db::pool::PgPooled;
-use domain::{Actor, Command, CommandId};
+use domain::{Actor, Command};
 use store::StoreError;
 use uuid::Uuid;
-use wire::CommandEnvelope;
 
 use super::Janitor;
+use crate::derived_command::derived_command;
 
 /// Names the janitor's command ids.
 const JANITOR_NAMESPACE: Uuid = Uuid::from_u128(0x7d1c_9a4e_2b6f_4c83_9e05_a8f3_16d2_c470);
@@ -57,9 +58,13 @@ pub(super) async fn send(
     command: Command,
 ) -> Result<Sent, JanitorError> {
     let command_type = command.type_name();
-    let mut envelope = CommandEnvelope::new(Actor::service(), command);
-    envelope.command_id = CommandId::from_uuid(Uuid::new_v5(&JANITOR_NAMESPACE, name.as_bytes()));
-    envelope.correlation_id = Some(CORRELATION_ID.to_owned());
+    let envelope = derived_command(
+        &JANITOR_NAMESPACE,
+        name,
+        Actor::service(),
+        command,
+        CORRELATION_ID,
+    );
     match janitor
         .repository
         .apply_within(&envelope, janitor.bound)

@@ -2,33 +2,39 @@
 //! passed) is expired, which marks it deleted; it then no longer shows in the tasks API
 //! (SPEC 3: "expired tasks are purged"). Its row stays, as Glance's does.
 
-use apply::sweep;
-use domain::Command;
+use apply::sweep::{Due, expired_tasks, now};
+use db::DbError;
+use db::pool::PgPooled;
 use domain::command::TaskRef;
-use tokio_util::sync::CancellationToken;
+use domain::{Command, TaskId};
 
-use super::command::{JanitorError, read, send};
+use super::command::{JanitorError, Sent, send};
+use super::sweep::Sweep;
 use super::{Janitor, Tally};
 
-/// Expires one batch of tasks past `expires_at`.
-pub(super) async fn sweep(
-    janitor: &Janitor,
-    limit: i64,
-    shutdown: &CancellationToken,
-    tally: &mut Tally,
-) -> Result<(), JanitorError> {
-    let due = read(janitor, "reading expired tasks", async |conn| {
-        sweep::expired_tasks(conn, sweep::now(), limit).await
-    })
-    .await?;
-    for task in due {
-        if shutdown.is_cancelled() {
-            break;
-        }
+/// Expires tasks past `expires_at`.
+pub(super) struct Expiry;
+
+impl Sweep for Expiry {
+    type Row = Due<TaskId>;
+
+    const READING: &'static str = "reading expired tasks";
+
+    fn done(tally: &mut Tally) -> &mut usize {
+        &mut tally.tasks_expired
+    }
+
+    async fn due(
+        _: &Janitor,
+        conn: &mut PgPooled,
+        limit: i64,
+    ) -> Result<Vec<Due<TaskId>>, DbError> {
+        expired_tasks(conn, now(), limit).await
+    }
+
+    async fn act(janitor: &Janitor, task: &Due<TaskId>) -> Result<Option<Sent>, JanitorError> {
         let name = format!("expire/{}/{}", task.id, task.version);
         let command = Command::ExpireTask(TaskRef { task_id: task.id });
-        let sent = send(janitor, &name, command).await?;
-        tally.count(sent, |t| &mut t.tasks_expired);
+        send(janitor, &name, command).await.map(Some)
     }
-    Ok(())
 }

@@ -1,5 +1,5 @@
-//! The janitor's side of the leader election: a dedicated Postgres session (the outbox
-//! relay's [`LeaderSession`]) that takes the janitor's advisory lock and checks, before
+//! The janitor's side of the leader election: a dedicated Postgres session (a
+//! [`LeaderSession`], as the outbox relay leads with) that takes the janitor's advisory lock and checks, before
 //! every round, that it still holds it. The lock is session-level, so a worker that dies
 //! or loses its connection releases it with the session, and a follower takes it at its
 //! next attempt.

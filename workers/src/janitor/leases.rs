@@ -13,15 +13,15 @@
 //! that fails then leaves a blob under a queued image's key, which the next write
 //! replaces and a delete removes (logged as an error).
 
-use apply::sweep;
-
-use apply::sweep::StaleLease;
+use apply::sweep::{StaleLease, now, stale_leases};
+use db::DbError;
+use db::pool::PgPooled;
 use domain::command::{Abort, FailImport};
 use domain::{Command, ImageStatus};
 use store::Area;
-use tokio_util::sync::CancellationToken;
 
-use super::command::{JanitorError, Sent, read, send};
+use super::command::{JanitorError, Sent, send};
+use super::sweep::Sweep;
 use super::{Janitor, Tally};
 
 /// Why an upload or stage was given back (the image event and the log say it).
@@ -30,26 +30,25 @@ pub const LEASE_EXPIRED: &str = "the upload's lease expired";
 /// The import task's failure message.
 pub const IMPORT_LEASE_EXPIRED: &str = "the import did not finish before its lease expired";
 
-/// Gives back one batch of images whose lease ran out.
-pub(super) async fn sweep(
-    janitor: &Janitor,
-    limit: i64,
-    shutdown: &CancellationToken,
-    tally: &mut Tally,
-) -> Result<(), JanitorError> {
-    let stale = read(janitor, "reading stale leases", async |conn| {
-        sweep::stale_leases(conn, sweep::now(), limit).await
-    })
-    .await?;
-    for image in stale {
-        if shutdown.is_cancelled() {
-            break;
-        }
-        if let Some(sent) = give_back(janitor, &image).await? {
-            tally.count(sent, |t| &mut t.leases_reclaimed);
-        }
+/// Gives back images whose lease ran out.
+pub(super) struct Leases;
+
+impl Sweep for Leases {
+    type Row = StaleLease;
+
+    const READING: &'static str = "reading stale leases";
+
+    fn done(tally: &mut Tally) -> &mut usize {
+        &mut tally.leases_reclaimed
     }
-    Ok(())
+
+    async fn due(_: &Janitor, conn: &mut PgPooled, limit: i64) -> Result<Vec<StaleLease>, DbError> {
+        stale_leases(conn, now(), limit).await
+    }
+
+    async fn act(janitor: &Janitor, image: &StaleLease) -> Result<Option<Sent>, JanitorError> {
+        give_back(janitor, image).await
+    }
 }
 
 /// The command for one stale image and the areas its partial data may be in; None for

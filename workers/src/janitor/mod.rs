@@ -1,6 +1,7 @@
 //! The janitor: the fleet's periodic housekeeping, run by exactly one worker at a time.
-//! Every worker runs a candidate; the one holding a Postgres advisory lock (the outbox
-//! relay's mechanism, with a key of its own) runs a round every `interval`:
+//! Every worker runs a candidate; the one holding a Postgres advisory lock (a
+//! [`LeaderSession`](db::leader::LeaderSession) as the outbox relay's, with a key of its
+//! own, see [`leadership`]) runs a round every `interval` ([`round`]):
 //!
 //! - [`leases`]: images whose upload, stage or import lease ran out (the gateway or
 //!   worker holding them died) go back to queued, their partial data removed.
@@ -10,8 +11,8 @@
 //! - [`retention`]: `processed_commands` rows older than the retention are deleted in
 //!   bounded batches.
 //!
-//! Each kind is one query of at most a batch of rows and one command per row, sent as
-//! the service through the repository (see [`command`]). A command the domain refuses
+//! Each of the first three is one query of at most a batch of rows and one command per
+//! row ([`sweep`]), sent as the service through the repository (see [`command`]). A command the domain refuses
 //! (the row moved on since it was read) is skipped; a transient failure ends the round
 //! and the next round tries again. Nothing here panics on data.
 
@@ -22,6 +23,7 @@ mod leases;
 pub mod retention;
 mod round;
 mod scrubber;
+mod sweep;
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! One janitor round: the three sweeps in a fixed order, each reading one batch and
-//! sending one command per row, then the pruning of old command records. Leases come
+//! sending one command per row ([`sweep`](super::sweep)), then the pruning of old command records. Leases come
 //! first: they block users (an image stuck in saving cannot be uploaded again), while
 //! expiry, scrubbing and pruning only reclaim space.
 //!
@@ -15,7 +15,11 @@ use db::leader::LeaderSession;
 use tokio_util::sync::CancellationToken;
 
 use super::command::{JanitorError, Sent};
-use super::{Janitor, expiry, leases, retention, scrubber};
+use super::expiry::Expiry;
+use super::leases::Leases;
+use super::scrubber::Scrubber;
+use super::sweep::sweep;
+use super::{Janitor, retention};
 
 /// What a round did, for the log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,14 +62,14 @@ pub(super) async fn run(
     shutdown: &CancellationToken,
 ) -> Result<Tally, JanitorError> {
     let mut tally = Tally::default();
-    let sweep = leases::sweep(janitor, batch_size, shutdown, &mut tally);
-    leader.while_working(sweep).await?;
+    let batch = sweep::<Leases>(janitor, batch_size, shutdown, &mut tally);
+    leader.while_working(batch).await?;
     leader.prove().await?;
-    let sweep = expiry::sweep(janitor, batch_size, shutdown, &mut tally);
-    leader.while_working(sweep).await?;
+    let batch = sweep::<Expiry>(janitor, batch_size, shutdown, &mut tally);
+    leader.while_working(batch).await?;
     leader.prove().await?;
-    let sweep = scrubber::sweep(janitor, batch_size, shutdown, &mut tally);
-    leader.while_working(sweep).await?;
+    let batch = sweep::<Scrubber>(janitor, batch_size, shutdown, &mut tally);
+    leader.while_working(batch).await?;
     leader.prove().await?;
     retention::sweep(janitor, leader, retention, shutdown, &mut tally).await?;
     Ok(tally)

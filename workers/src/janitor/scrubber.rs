@@ -4,38 +4,44 @@
 //! `image.deleted` event starts the cleanup job, the one place data of deleted images
 //! goes away, so a purge and an immediate delete end the same way.
 
-use apply::sweep;
-use domain::Command;
+use apply::sweep::{Due, now, scrubbable_images};
+use db::DbError;
+use db::pool::PgPooled;
 use domain::command::ImageRef;
-use tokio_util::sync::CancellationToken;
+use domain::{Command, ImageId};
 
-use super::command::{JanitorError, read, send};
+use super::command::{JanitorError, Sent, send};
+use super::sweep::Sweep;
 use super::{Janitor, Tally};
 
-/// Purges one batch of pending_delete images past `scrub_time`.
-pub(super) async fn sweep(
-    janitor: &Janitor,
-    limit: i64,
-    shutdown: &CancellationToken,
-    tally: &mut Tally,
-) -> Result<(), JanitorError> {
-    // The scrub time the repository decides with, so what is read as due is accepted.
-    let scrub_time = janitor.repository.config().scrub_time;
-    let due = read(janitor, "reading images to purge", async |conn| {
-        sweep::scrubbable_images(conn, sweep::now(), scrub_time, limit).await
-    })
-    .await?;
-    for image in due {
-        if shutdown.is_cancelled() {
-            break;
-        }
+/// Purges pending_delete images past `scrub_time`.
+pub(super) struct Scrubber;
+
+impl Sweep for Scrubber {
+    type Row = Due<ImageId>;
+
+    const READING: &'static str = "reading images to purge";
+
+    fn done(tally: &mut Tally) -> &mut usize {
+        &mut tally.images_purged
+    }
+
+    async fn due(
+        janitor: &Janitor,
+        conn: &mut PgPooled,
+        limit: i64,
+    ) -> Result<Vec<Due<ImageId>>, DbError> {
+        // The scrub time the repository decides with, so what is read as due is accepted.
+        let scrub_time = janitor.repository.config().scrub_time;
+        scrubbable_images(conn, now(), scrub_time, limit).await
+    }
+
+    async fn act(janitor: &Janitor, image: &Due<ImageId>) -> Result<Option<Sent>, JanitorError> {
         let name = format!("purge/{}/{}", image.id, image.version);
         let command = Command::PurgeImage(ImageRef {
             image_id: image.id,
             expected_version: None,
         });
-        let sent = send(janitor, &name, command).await?;
-        tally.count(sent, |t| &mut t.images_purged);
+        send(janitor, &name, command).await.map(Some)
     }
-    Ok(())
 }

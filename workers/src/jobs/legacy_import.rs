@@ -5,13 +5,13 @@
 //! without data and the task fails with the reason, as Glance's import task does.
 
 use chrono::Utc;
-use domain::command::{Abort, CreateImage, FailTask, Leased, SucceedTask, WithDigest};
+use domain::command::{Abort, CreateImage, Leased, WithDigest};
 use domain::{Actor, Command, ImageId, Task};
 use serde_json::{Map, Value, json};
 use store::{Area, DataLimits, FormatCheck};
 use uuid::Uuid;
 
-use super::steps::{apply, apply_as, apply_or_log, start};
+use super::steps::{apply, apply_as, finish, start};
 use super::{JobContext, JobError, describe};
 
 /// Names the ids of images created by import tasks (one per task, so a rerun finds it).
@@ -41,17 +41,7 @@ pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
             Ok(_) => fill(ctx, task, &creator, image_id).await?,
         },
     };
-    let end = match outcome {
-        Ok(()) => Command::SucceedTask(SucceedTask {
-            task_id: task.id,
-            result: json!({ "image_id": image_id }),
-        }),
-        Err(message) => Command::FailTask(FailTask {
-            task_id: task.id,
-            message,
-        }),
-    };
-    apply_or_log(ctx, task.id, "end", end).await
+    finish(ctx, task.id, outcome.map(|()| image_id)).await
 }
 
 /// The create command from `image_properties`: core attributes as Glance reads them,

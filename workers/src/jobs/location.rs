@@ -4,13 +4,13 @@
 //! which makes the queued image active. Nothing is stored: downloads stream from the
 //! location.
 
-use domain::command::{AddLocation, FailTask, SucceedTask};
+use domain::command::AddLocation;
 use domain::image::{DataDigest, Location};
 use domain::{Command, ImageId, Task};
 use serde_json::{Value, json};
 use store::{DataLimits, FormatCheck, digest_stream};
 
-use super::steps::{apply, apply_or_log, start};
+use super::steps::{apply, finish, start};
 use super::{JobContext, JobError, describe};
 
 /// Runs a location import task to its end.
@@ -45,17 +45,7 @@ pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
         }
         Err(message) => Err(message),
     };
-    let end = match added {
-        Ok(_) => Command::SucceedTask(SucceedTask {
-            task_id: task.id,
-            result: json!({ "image_id": image_id }),
-        }),
-        Err(message) => Command::FailTask(FailTask {
-            task_id: task.id,
-            message,
-        }),
-    };
-    apply_or_log(ctx, task.id, "end", end).await
+    finish(ctx, task.id, added.map(|_| image_id)).await
 }
 
 /// Size and digests of the data at `url`, or why it cannot be used.

@@ -1,10 +1,21 @@
 //! Long work, run from the jobs queue. The queue is bound to the events exchange, so a
-//! job starts from an event the outbox published in the transaction that asked for it
-//! (a `task.pending` event runs the task; an `image.deleted` event removes the image's
-//! data): a job is never lost between a commit and a publish. Jobs may run more than
-//! once (redelivery after a crash, duplicate events), so every step is idempotent: the
-//! commands they send have ids derived from the task and the step.
+//! job starts from an event the outbox published in the transaction that asked for it:
+//! a job is never lost between a commit and a publish. Which event starts which job is
+//! one table, [`run_job`]:
+//!
+//! | event | task type | job |
+//! |---|---|---|
+//! | `task.pending` | `api_image_import` | [`import`]: glance-direct and web-download |
+//! | `task.pending` | `location_import` | [`location`]: hashing a location's data |
+//! | `task.pending` | `import` | [`legacy_import`]: the tasks API's import |
+//! | `image.deleted` | | [`cleanup`]: removing the image's data |
+//!
+//! A task's job runs under a claim ([`claim`]), one at a time per task. Jobs may run
+//! more than once (redelivery after a crash, duplicate events), so every step is
+//! idempotent: the commands they send ([`steps`]) have ids derived from the task and
+//! the step.
 
+mod claim;
 mod cleanup;
 mod import;
 mod legacy_import;
@@ -14,15 +25,15 @@ mod steps;
 use apply::Repository;
 use db::DbError;
 use db::document;
-use db::leader::{LeaderSession, claim_key};
 use db::pool::PgPooled;
 use domain::status::TaskType;
-use domain::{Image, ImageId, TaskId, TaskStatus};
+use domain::{Image, ImageId, TaskId};
 use fetch::SafeFetcher;
-use store::{Area, ImageStore, WriteError};
+use store::{ImageStore, WriteError};
 use wire::{EventEnvelope, TraceContext};
 
 use crate::outcome::Outcome;
+use claim::ClaimedTask;
 
 /// What jobs need besides the repository.
 #[derive(Clone)]
@@ -45,9 +56,6 @@ pub struct JobContext {
     /// answering fails the job retryable instead of parking its permit.
     pub bound: std::time::Duration,
 }
-
-/// How long claiming a task may wait on Postgres.
-const CLAIM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why a job stopped without finishing.
 #[derive(Debug, thiserror::Error)]
@@ -103,12 +111,7 @@ pub async fn run(event: &EventEnvelope, trace: TraceContext, ctx: &JobContext) -
         trace: Some(trace),
         ..ctx.clone()
     };
-    let done = match (event.aggregate.as_str(), event.to_status.as_str()) {
-        ("task", "pending") => run_task(TaskId::from_uuid(event.id), ctx).await,
-        ("image", "deleted") => cleanup::remove_data(ImageId::from_uuid(event.id), ctx).await,
-        _ => Ok(()),
-    };
-    match done {
+    match run_job(event, ctx).await {
         Ok(()) => Outcome::Done,
         Err(JobError::Transient(reason)) => Outcome::Retryable { reason },
         // The event names no job the database agrees with (a forged or stale event):
@@ -117,45 +120,26 @@ pub async fn run(event: &EventEnvelope, trace: TraceContext, ctx: &JobContext) -
     }
 }
 
-async fn run_task(task_id: TaskId, ctx: &JobContext) -> Result<(), JobError> {
-    let task = ctx
-        .read(async |conn| document::task_by_id(conn, task_id.as_uuid()).await)
-        .await?
-        .ok_or_else(|| JobError::Permanent(format!("no task {task_id}")))?;
-    if matches!(task.status, TaskStatus::Success | TaskStatus::Failure) {
-        // A duplicate of an event whose job already ran to the end; if that job died
-        // between its last step and removing the staged copy, the copy goes now.
-        if let (TaskType::ApiImageImport, TaskStatus::Success, Some(image_id)) =
-            (task.task_type, task.status, task.image_id)
-        {
-            ctx.store.delete(Area::Staging, image_id).await?;
+/// The table of events to jobs: which job an event starts (the module doc lists them).
+async fn run_job(event: &EventEnvelope, ctx: &JobContext) -> Result<(), JobError> {
+    match (event.aggregate.as_str(), event.to_status.as_str()) {
+        ("image", "deleted") => cleanup::remove_data(ImageId::from_uuid(event.id), ctx).await,
+        ("task", "pending") => {
+            let Some(claimed) = ClaimedTask::claim(TaskId::from_uuid(event.id), ctx).await? else {
+                return Ok(());
+            };
+            let task = &claimed.task;
+            tracing::info!(task.id = %task.id, task.r#type = %task.task_type, "running task");
+            match task.task_type {
+                TaskType::ApiImageImport => import::run(task, ctx).await,
+                TaskType::LocationImport => location::run(task, ctx).await,
+                TaskType::Import => legacy_import::run(task, ctx).await,
+            }
+            // The claim ends here, with the job.
         }
-        return Ok(());
+        // Every other event starts no job.
+        _ => Ok(()),
     }
-    // One job per task at a time: the event may be delivered twice (the outbox publishes
-    // at least once, the broker redelivers a long job whose consumer it timed out). The
-    // claim is a session-level advisory lock on a connection of its own, so it ends with
-    // the job, or with the worker if it dies, and a redelivery can then take over.
-    let mut claim =
-        LeaderSession::connect_claim(&ctx.database_url, claim_key(task_id), CLAIM_TIMEOUT)
-            .await
-            .map_err(|e| JobError::Transient(e.to_string()))?;
-    if !claim
-        .try_lock()
-        .await
-        .map_err(|e| JobError::Transient(e.to_string()))?
-    {
-        tracing::info!(task.id = %task.id, "the task's job runs elsewhere");
-        return Ok(());
-    }
-    tracing::info!(task.id = %task.id, task.r#type = %task.task_type, "running task");
-    let ran = match task.task_type {
-        TaskType::ApiImageImport => import::run(&task, ctx).await,
-        TaskType::LocationImport => location::run(&task, ctx).await,
-        TaskType::Import => legacy_import::run(&task, ctx).await,
-    };
-    drop(claim);
-    ran
 }
 
 /// A URL as a task message may show it: without user info, query or fragment, which

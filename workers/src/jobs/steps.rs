@@ -1,13 +1,14 @@
 //! The commands a job sends, applied directly through the repository as the service.
-//! Their ids are derived from the task and the step, so a job that runs again replays
-//! its earlier steps instead of applying them twice.
+//! Their ids are derived from the task and the step (see [`crate::derived_command`]), so
+//! a job that runs again replays its earlier steps instead of applying them twice.
 
-use domain::command::TaskRef;
-use domain::{Actor, Command, CommandId, Rejection, TaskId};
+use domain::command::{FailTask, SucceedTask, TaskRef};
+use domain::{Actor, Command, ImageId, Rejection, TaskId};
+use serde_json::json;
 use uuid::Uuid;
-use wire::CommandEnvelope;
 
 use super::{JobContext, JobError};
+use crate::derived_command::derived_command;
 use apply::{Applied, ApplyError};
 
 /// Names the command ids of job steps.
@@ -33,10 +34,14 @@ pub async fn apply_as(
     step: &str,
     command: Command,
 ) -> Result<Result<Applied, Rejection>, JobError> {
-    let mut envelope = CommandEnvelope::new(actor.clone(), command);
     let name = format!("{task_id}/{step}");
-    envelope.command_id = CommandId::from_uuid(Uuid::new_v5(&STEP_NAMESPACE, name.as_bytes()));
-    envelope.correlation_id = Some(format!("task-{task_id}"));
+    let mut envelope = derived_command(
+        &STEP_NAMESPACE,
+        &name,
+        actor.clone(),
+        command,
+        format!("task-{task_id}"),
+    );
     envelope.trace = ctx.trace;
     match ctx.repository.apply_within(&envelope, ctx.bound).await {
         Ok(applied) => Ok(Ok(applied)),
@@ -56,8 +61,25 @@ pub async fn start(ctx: &JobContext, task_id: TaskId) -> Result<(), JobError> {
     .await
 }
 
+/// Ends a task that has no end command of its own: it succeeds with
+/// `{"image_id": ...}`, or fails with the message.
+pub async fn finish(
+    ctx: &JobContext,
+    task_id: TaskId,
+    outcome: Result<ImageId, String>,
+) -> Result<(), JobError> {
+    let end = match outcome {
+        Ok(image_id) => Command::SucceedTask(SucceedTask {
+            task_id,
+            result: json!({ "image_id": image_id }),
+        }),
+        Err(message) => Command::FailTask(FailTask { task_id, message }),
+    };
+    apply_or_log(ctx, task_id, "end", end).await
+}
+
 /// Applies a step whose refusal only needs logging (the task or image moved on).
-pub async fn apply_or_log(
+async fn apply_or_log(
     ctx: &JobContext,
     task_id: TaskId,
     step: &str,

@@ -1,19 +1,21 @@
-//! The handler of state commands: decide and write through the repository, and sort
-//! the result into the bus's failure classes. Every refusal the repository returns is
-//! recorded under the command id, so it is an answer, not a dead letter. A database
-//! failure is retried only if it may pass ([`db::DbError::is_transient`]): one
-//! that fails whenever tried is dead-lettered at once for an operator.
+//! Applying one admitted command from the command queue: every command type is decided
+//! and written the same way, through the group committer (the repository, several
+//! commands per transaction under load), and the result is sorted into the bus's
+//! failure classes. Every refusal the repository returns is recorded under the command
+//! id, so it is an answer, not a dead letter. A database failure is retried only if it
+//! may pass ([`db::DbError::is_transient`]): one that fails whenever tried is
+//! dead-lettered at once for an operator.
 
-use super::HandlerContext;
+use crate::group_commit::GroupCommitter;
 use crate::outcome::Outcome;
 use apply::ApplyError;
 use bus::FailureClass;
 use domain::Rejection;
 use wire::CommandEnvelope;
 
-/// Applies a state command exactly once.
-pub async fn apply(envelope: &CommandEnvelope, ctx: &HandlerContext) -> Outcome {
-    match ctx.committer.apply(envelope).await {
+/// Applies a command exactly once.
+pub async fn apply_command(envelope: &CommandEnvelope, committer: &GroupCommitter) -> Outcome {
+    match committer.apply(envelope).await {
         Ok(applied) => Outcome::Accepted {
             command_id: envelope.command_id,
             replayed: applied.replayed,
