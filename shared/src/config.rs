@@ -1,17 +1,11 @@
-//! Configuration shared by the binaries, as clap argument groups that also read
-//! `IMAGEFLEET_*` environment variables. Defaults point at the local Postgres and
-//! RabbitMQ so a service starts with no configuration; `--help` documents every variable.
+//! The settings of no single layer, as clap argument groups that also read
+//! `IMAGEFLEET_*` environment variables: how commands are decided (Glance's options of
+//! the same names) and how logs are written. The database's and the broker's settings
+//! are their crates' (`db::DatabaseArgs`, `bus::AmqpArgs`); `--help` documents every
+//! variable.
 
 use clap::{Args, ValueEnum};
 use domain::DomainConfig;
-
-/// The most commands a worker commits in one transaction by default (group commit):
-/// see `BENCHMARKS.md`, "Fleet", for how the setting was chosen.
-pub const DEFAULT_COMMIT_BATCH: u16 = 8;
-
-/// The most commands one transaction may commit: each takes a savepoint, and a group
-/// holds the locks of all its rows until it commits. A larger setting is refused.
-pub const MAX_COMMIT_BATCH: u16 = 32;
 
 /// Settings that change how commands are decided (Glance's options of the same names).
 #[derive(Debug, Clone, Args)]

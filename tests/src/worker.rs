@@ -196,7 +196,7 @@ impl TestWorker {
             topology: topology.clone(),
             domain,
             concurrency: 4,
-            commit_batch: shared::config::DEFAULT_COMMIT_BATCH.into(),
+            commit_batch: workers::group_commit::DEFAULT_COMMIT_BATCH.into(),
             confirm_timeout: workers::publisher::DEFAULT_CONFIRM_TIMEOUT,
             flow: Default::default(),
             name: name.to_owned(),

@@ -100,7 +100,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
     let repository = Repository::new(pool, config.domain.clone());
     let commit_batch = config
         .commit_batch
-        .clamp(1, usize::from(shared::config::MAX_COMMIT_BATCH));
+        .clamp(1, usize::from(crate::group_commit::MAX_COMMIT_BATCH));
     let bound = SessionSettings::from_url(&config.database_url)?.transaction_bound();
     let committer = CommitterConfig {
         lanes: config.concurrency,

@@ -2,6 +2,7 @@
 //! flatten [`FleetArgs`]), and the one function that turns them, with the service's
 //! shared flags ([`ServiceArgs`]), into a [`FleetConfig`].
 
+use crate::group_commit::{DEFAULT_COMMIT_BATCH, MAX_COMMIT_BATCH};
 use bus::AmqpArgs;
 use bus::WorkQueue;
 use bus::flow::PublishFlow;
@@ -10,7 +11,7 @@ use clap::Args;
 use db::DatabaseArgs;
 use fetch::ImportFilterArgs;
 use notifications::NotificationsArgs;
-use shared::config::{DEFAULT_COMMIT_BATCH, DomainArgs, MAX_COMMIT_BATCH};
+use shared::config::DomainArgs;
 use std::time::Duration;
 use store::StoreArgs;
 

@@ -13,11 +13,18 @@
 use std::time::Duration;
 
 use apply::{Applied, ApplyError, Repository};
-use shared::config::MAX_COMMIT_BATCH;
 use tokio::sync::{mpsc, oneshot};
 use wire::CommandEnvelope;
 
 use crate::progress::Progress;
+
+/// The most commands a worker commits in one transaction by default (group commit):
+/// see `BENCHMARKS.md`, "Fleet", for how the setting was chosen.
+pub const DEFAULT_COMMIT_BATCH: u16 = 8;
+
+/// The most commands one transaction may commit: each takes a savepoint, and a group
+/// holds the locks of all its rows until it commits. A larger setting is refused.
+pub const MAX_COMMIT_BATCH: u16 = 32;
 
 /// A command waiting for a lane, and where its result goes.
 struct Pending {

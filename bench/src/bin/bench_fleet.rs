@@ -71,7 +71,7 @@ fn parse_args() -> anyhow::Result<Args> {
         commands: 3000,
         images: vec![200, 100_000],
         workers: vec![1, 2, 4],
-        batches: vec![1, usize::from(shared::config::DEFAULT_COMMIT_BATCH)],
+        batches: vec![1, usize::from(workers::group_commit::DEFAULT_COMMIT_BATCH)],
         runs: 3,
         append: true,
         throughput_only: false,

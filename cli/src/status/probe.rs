@@ -112,14 +112,14 @@ pub async fn database(database_url: &str, timeout: Duration) -> Result<DatabaseS
     let read = async {
         let mut conn = db::connect(database_url)
             .await
-            .map_err(|e| format!("connecting to Postgres: {e}"))?;
+            .map_err(|e| format!("connecting to Postgres: {}", driver_error(e)))?;
         let pending_migrations = unapplied_migrations(&mut conn).await.map_err(|e| {
             format!(
                 "{e} (a database never migrated has no bookkeeping table: run `imagefleet migrate`)"
             )
         });
-        let outbox = outbox(&mut conn).await.map_err(|e| e.to_string());
-        let leaders = leaders(&mut conn).await.map_err(|e| e.to_string());
+        let outbox = outbox(&mut conn).await.map_err(driver_error);
+        let leaders = leaders(&mut conn).await.map_err(driver_error);
         Ok(DatabaseStatus {
             pending_migrations,
             outbox,
@@ -129,6 +129,16 @@ pub async fn database(database_url: &str, timeout: Duration) -> Result<DatabaseS
     tokio::time::timeout(timeout, read)
         .await
         .unwrap_or_else(|_| Err(format!("Postgres gave no answer within {timeout:?}")))
+}
+
+/// The driver's own words, without the database layer's prefix: the report says
+/// already which side failed.
+fn driver_error(error: DbError) -> String {
+    match error {
+        DbError::Connection(inner) => inner.to_string(),
+        DbError::Query(inner) => inner.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// The outbox's unpublished tail, its age by the database's clock (a worker's skewed

@@ -18,7 +18,6 @@ use crate::write;
 use crate::write::{CommandRecord, EventRow, Recorded};
 use db::document::Answer;
 use db::{DbError, PgPool};
-use domain;
 use domain::{Context, DomainConfig, Event, Rejection, RejectionKind, State};
 use wire::{CommandEnvelope, CommandResult, RecordedEvent};
 

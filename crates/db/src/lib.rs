@@ -1,9 +1,10 @@
 //! Postgres: the connection pool and its session settings, start-up migrations, the
-//! diesel schema of the tables in `migrations/`, the error type, and every read the
-//! gateway, the CLI and the workers make (image and task documents, listings, usage,
-//! history, the recorded answer of a command, leadership locks). Writes of state live in
-//! the `apply` crate, which the gateway does not link. Everything here talks to
-//! Postgres through diesel-async (tokio-postgres underneath, no libpq).
+//! diesel schema of the tables in `migrations/`, the error type, the reads of the
+//! gateway and the CLI (image and task documents, listings, usage, history, the
+//! recorded answer of a command) and leadership locks. Writes of state, and the
+//! janitor's reads, live in the `apply` crate and the outbox's in `outbox`: the gateway
+//! links neither. Everything here talks to Postgres through diesel-async
+//! (tokio-postgres underneath, no libpq).
 
 mod args;
 pub mod cached_sql;

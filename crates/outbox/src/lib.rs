@@ -109,7 +109,8 @@ impl RelayConfig {
 
 /// Why a relay session ended. All of these are retryable from the relay's point of
 /// view: [`Relay::run`] logs them, backs off and starts a new session. Only
-/// [`RelayError::InvalidConfig`] is returned to the caller.
+/// [`RelayError::InvalidConfig`] and an unusable database URL
+/// ([`LeaderError::InvalidUrl`]) are returned to the caller.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     /// The configuration cannot work (e.g. a batch size of zero).

@@ -26,7 +26,6 @@ use super::{RelayConfig, RelayError, bounded};
 use bus::Backoff;
 use bus::connection::connect;
 use db::leader::{LeaderSession, Wake};
-use notifications;
 use notifications::{EventFacts, Notification};
 
 /// One relay process. Any number may run against one database; one leads.

@@ -56,7 +56,7 @@ pub fn claim_key(task_id: TaskId) -> i64 {
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderError {
     /// The database URL or its session settings cannot be used.
-    #[error("invalid database URL for a leader session: {0}")]
+    #[error("leader session: {0}")]
     InvalidUrl(String),
     /// The dedicated connection could not be opened.
     #[error("cannot connect to Postgres: {0}")]

@@ -136,7 +136,7 @@ impl LeaderSession {
                 return Ok(true);
             }
             if !logged {
-                tracing::info!("another relay leads; following");
+                tracing::info!(key = self.key, "another session holds the lock; following");
                 logged = true;
             }
             tokio::select! {
