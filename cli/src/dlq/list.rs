@@ -12,10 +12,10 @@ use bus::{Topology, WorkQueue, headers};
 use clap::Args;
 use lapin::Channel;
 use lapin::message::Delivery;
-use lapin::options::{BasicGetOptions, BasicNackOptions};
+use lapin::options::BasicNackOptions;
 use lapin::types::{AMQPValue, FieldTable};
 
-use super::{integer, text};
+use super::{integer, next_message, text};
 
 /// Arguments of `imagefleet dlq list`.
 #[derive(Debug, Clone, Args)]
@@ -97,14 +97,10 @@ pub async fn list(
     // Hold every message unacknowledged until the end: a message handed back at once
     // would be the next one `basic.get` returns.
     while held.len() < limit {
-        let Some(message) = channel
-            .basic_get(name.as_str().into(), BasicGetOptions { no_ack: false })
-            .await
-            .with_context(|| format!("reading {name}"))?
-        else {
+        let Some(delivery) = next_message(channel, &name, false).await? else {
             break;
         };
-        held.push(message.delivery);
+        held.push(delivery);
     }
     let letters = held.iter().map(DeadLetter::from_delivery).collect();
     // Hand them back in the order they came, so the queue keeps its order.

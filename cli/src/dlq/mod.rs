@@ -20,10 +20,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use bus::connection::{connect, login_of};
-use bus::{FailureClass, headers};
+use bus::{FailureClass, Topology, WorkQueue, headers};
 use clap::Subcommand;
 use lapin::Channel;
-use lapin::options::QueueDeclareOptions;
+use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 
 pub use list::{DeadLetter, ListArgs, list};
@@ -59,6 +59,35 @@ pub async fn waiting(channel: &Channel, queue: &str) -> anyhow::Result<usize> {
         .with_context(|| format!("the queue {queue} does not exist"))?
         .message_count();
     Ok(count as usize)
+}
+
+/// `queue`'s dead-letter queue, and how many of its messages a call asking for `limit`
+/// may take: at most as many as it holds now, so a message that fails again and comes
+/// back while the call runs is not taken twice.
+pub async fn dead_letters(
+    channel: &Channel,
+    topology: &Topology,
+    queue: WorkQueue,
+    limit: Option<usize>,
+) -> anyhow::Result<(String, usize, usize)> {
+    let name = topology.dead_letter_queue(queue);
+    let waiting = waiting(channel, &name).await?;
+    let limit = limit.map_or(waiting, |limit| limit.min(waiting));
+    Ok((name, waiting, limit))
+}
+
+/// The next message of the queue `name`, unacknowledged unless `no_ack`; None once it
+/// is empty.
+pub async fn next_message(
+    channel: &Channel,
+    name: &str,
+    no_ack: bool,
+) -> anyhow::Result<Option<lapin::message::Delivery>> {
+    let got = channel
+        .basic_get(name.into(), BasicGetOptions { no_ack })
+        .await
+        .with_context(|| format!("reading {name}"))?;
+    Ok(got.map(|message| message.delivery))
 }
 
 /// A text header's value.

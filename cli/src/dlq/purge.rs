@@ -16,7 +16,7 @@ use clap::Args;
 use lapin::Channel;
 use lapin::options::BasicGetOptions;
 
-use super::waiting;
+use super::dead_letters;
 use crate::progress::Progress;
 
 /// Arguments of `imagefleet dlq purge`.
@@ -63,9 +63,7 @@ pub async fn purge<W: Write>(
     limit: Option<usize>,
     progress: &mut Progress<W>,
 ) -> anyhow::Result<usize> {
-    let name = topology.dead_letter_queue(queue);
-    let waiting = waiting(channel, &name).await?;
-    let limit = limit.map_or(waiting, |limit| limit.min(waiting));
+    let (name, _, limit) = dead_letters(channel, topology, queue, limit).await?;
     progress.begin(limit);
     // Auto-ack: the broker forgets a message as it hands it over, which is the purge;
     // dying half-way leaves the rest in place.

@@ -18,12 +18,12 @@ use bus::{FailureClass, Topology, WorkQueue, headers};
 use clap::Args;
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
+    BasicAckOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation};
 
-use super::{class_of, waiting};
+use super::{class_of, dead_letters, next_message};
 use crate::progress::Progress;
 
 /// Arguments of `imagefleet dlq replay`.
@@ -60,9 +60,7 @@ pub async fn replay<W: Write>(
     limit: Option<usize>,
     progress: &mut Progress<W>,
 ) -> anyhow::Result<usize> {
-    let name = topology.dead_letter_queue(queue);
-    let waiting = waiting(channel, &name).await?;
-    let limit = limit.map_or(waiting, |limit| limit.min(waiting));
+    let (name, waiting, limit) = dead_letters(channel, topology, queue, limit).await?;
     // Without a filter every message looked at moves; with one, finding `limit` of
     // its class may take reading the whole queue as it is now.
     let examine = if class.is_some() { waiting } else { limit };
@@ -74,14 +72,9 @@ pub async fn replay<W: Write>(
     let mut kept = Vec::new();
     let result = async {
         while progress.done() < examine && moved < limit {
-            let Some(message) = channel
-                .basic_get(name.as_str().into(), BasicGetOptions { no_ack: false })
-                .await
-                .with_context(|| format!("reading {name}"))?
-            else {
+            let Some(delivery) = next_message(channel, &name, false).await? else {
                 break;
             };
-            let delivery = message.delivery;
             if class.is_some_and(|class| class_of(&delivery.properties) != Some(class)) {
                 kept.push(delivery);
                 progress.tick();

@@ -7,7 +7,7 @@
 use super::query::{ImageFilters, ImageListQuery};
 use super::vocab::{ImageSortKey, Known, VisibilityFilter};
 use crate::document::IMAGE_DOCUMENT;
-use crate::list::{BindValue, SortDir, SqlBuilder};
+use crate::list::{BindValue, SortDir, SqlBuilder, push_page_row};
 use domain::Actor;
 
 /// Images in these statuses are never listed, nor accepted as markers.
@@ -51,17 +51,14 @@ pub(super) fn image_list_sql(actor: &Actor, query: &ImageListQuery) -> SqlBuilde
     }
     let order_by = order_by(&order);
     sql.push(" ORDER BY ").push(&order_by).push(" LIMIT ");
-    sql.push_bind(BindValue::BigInt(i64::from(query.limit) + 1));
-    let marker_found = if query.marker.is_some() {
-        "EXISTS (SELECT 1 FROM marker)"
-    } else {
-        "TRUE"
-    };
-    sql.push(&format!(
-        ") SELECT {marker_found} AS marker_found, \
-         COALESCE((SELECT jsonb_agg({IMAGE_DOCUMENT} ORDER BY {order_by}) FROM page i), \
-         '[]'::jsonb) AS documents"
-    ));
+    push_page_row(
+        &mut sql,
+        query.limit,
+        query.marker.is_some(),
+        IMAGE_DOCUMENT,
+        "i",
+        &order_by,
+    );
     sql
 }
 

@@ -76,6 +76,31 @@ impl Default for PageLimits {
     }
 }
 
+/// Ends a page query whose rows are in the CTE `page` (aliased `alias`), after its
+/// `LIMIT` (one more than the page, so a next page shows): the one row of [`PageRow`],
+/// whether the marker (the CTE `marker`, when `has_marker`) was found, and the page as a
+/// JSON array of `document` in `order_by`.
+pub(crate) fn push_page_row(
+    sql: &mut SqlBuilder,
+    limit: u32,
+    has_marker: bool,
+    document: &str,
+    alias: &str,
+    order_by: &str,
+) {
+    sql.push_bind(BindValue::BigInt(i64::from(limit) + 1));
+    let marker_found = if has_marker {
+        "EXISTS (SELECT 1 FROM marker)"
+    } else {
+        "TRUE"
+    };
+    sql.push(&format!(
+        ") SELECT {marker_found} AS marker_found, \
+         COALESCE((SELECT jsonb_agg({document} ORDER BY {order_by}) FROM page {alias}), \
+         '[]'::jsonb) AS documents"
+    ));
+}
+
 /// The one row a page query returns, even for an empty page.
 #[derive(QueryableByName)]
 pub(crate) struct PageRow {

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::DbError;
 use super::document::decode;
-use crate::list::{BindValue, ListReadError, PageLimits, PageRow, SortDir, SqlBuilder, spelled};
+use crate::list::{
+    BindValue, ListReadError, PageLimits, PageRow, SortDir, SqlBuilder, push_page_row, spelled,
+};
 use domain::status::{TaskStatus, TaskType};
 use domain::{Actor, ImageId, Task, TaskId};
 
@@ -156,16 +158,14 @@ fn task_list_sql(actor: &Actor, query: &TaskListQuery) -> SqlBuilder {
         sql.push(&format!(" AND ({}) {op} ({})", columns("t"), columns("m")));
     }
     sql.push(&format!(" ORDER BY {order_by} LIMIT "));
-    sql.push_bind(BindValue::BigInt(i64::from(query.limit) + 1));
-    let marker_found = if query.marker.is_some() {
-        "EXISTS (SELECT 1 FROM marker)"
-    } else {
-        "TRUE"
-    };
-    sql.push(&format!(
-        ") SELECT {marker_found} AS marker_found, COALESCE((SELECT jsonb_agg(to_jsonb(t) \
-         ORDER BY {order_by}) FROM page t), '[]'::jsonb) AS documents"
-    ));
+    push_page_row(
+        &mut sql,
+        query.limit,
+        query.marker.is_some(),
+        "to_jsonb(t)",
+        "t",
+        &order_by,
+    );
     sql
 }
 
