@@ -1,6 +1,7 @@
 //! The optimistic-locking repository: `apply` runs a command in one transaction (read,
 //! decide, versioned write, `processed_commands`, events) and retries a lost race a
-//! bounded number of times. Every decision is recorded under the command id in the
+//! bounded number of times, the retries under the target's row locks so that a
+//! command on a busy image waits its turn instead of losing every race. Every decision is recorded under the command id in the
 //! transaction that makes it, refusals included (that row alone: nothing else
 //! changes), so a command id seen before is answered as it was then. A command with a
 //! deadline is never committed after it (see [`write::record`]): it is recorded as
@@ -184,6 +185,11 @@ impl Repository {
         attempt: u32,
     ) -> Result<Decision, AttemptError> {
         let target = envelope.command.target();
+        if attempt > 1 {
+            // Lost a race already: read under the target's row locks so that this
+            // attempt's write cannot lose another (it can only wait).
+            document::lock_target(conn, target).await?;
+        }
         let loaded = document::load(conn, envelope.command_id, target).await?;
         let expired = envelope
             .deadline

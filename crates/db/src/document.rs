@@ -118,7 +118,7 @@ struct LoadedRow {
 
 /// Reads the stored answer of `command_id`, the aggregates of `target` and the
 /// database's clock in one query, which first takes the command's fence key shared
-/// (see [`super::fence`]): the first statement of every transaction that applies or
+/// (see [`super::fence`]): the first read of every transaction that applies or
 /// records a command.
 pub async fn load(
     conn: &mut AsyncPgConnection,
@@ -150,6 +150,24 @@ pub async fn load(
             task: decode("task", row.task)?,
         },
     })
+}
+
+/// Takes the row locks of `target`'s image and task (those that exist) until the
+/// transaction ends, image first, in one statement. A writer that lost a race reads
+/// after this, so the versions it reads cannot change before its own write: the
+/// pessimistic fallback that bounds how often one command can lose.
+pub async fn lock_target(conn: &mut AsyncPgConnection, target: Target) -> Result<(), DbError> {
+    cached_sql(
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM images WHERE id = $1 \
+                 FOR NO KEY UPDATE) AS i) \
+              + (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE id = $2 \
+                 FOR NO KEY UPDATE) AS t) AS n",
+    )
+    .bind::<Nullable<SqlUuid>, _>(target.image().map(|id| id.as_uuid()))
+    .bind::<Nullable<SqlUuid>, _>(target.task().map(|id| id.as_uuid()))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[derive(QueryableByName)]

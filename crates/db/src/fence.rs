@@ -4,8 +4,9 @@
 //! "never applied". The fence closes that gap with one advisory lock per command id:
 //!
 //! - Every worker transaction (or group-commit savepoint) that applies or records a
-//!   command takes the command's key shared in its first statement ([`document::load`]),
-//!   and checks the deadline by the database's clock in its last statement, after.
+//!   command takes the command's key shared in the statement that reads the target
+//!   ([`document::load`]), before any write (only row locks of the target may come
+//!   first), and checks the deadline by the database's clock in its last statement.
 //! - The gateway, once the deadline and its margin have passed without a reply, takes
 //!   the key exclusively ([`settled_answer`]): it waits for every worker transaction
 //!   holding it to end, committed or not, then reads the command's record. Any worker
@@ -37,8 +38,9 @@ pub fn lock_key(command_id: CommandId) -> (i32, i32) {
 }
 
 /// The SQL of a `FROM` item that takes `command_id`'s key shared, with the key's halves
-/// bound as parameters `$first` and `$first + 1`: a worker's first statement joins it,
-/// so the lock costs no round trip and is held before the statement reads anything.
+/// bound as parameters `$first` and `$first + 1`: the worker statement that reads the
+/// target joins it, so the lock costs no round trip and is held before the statement
+/// reads anything.
 pub(crate) fn shared_lock_item(first: usize) -> String {
     format!(
         "(SELECT pg_advisory_xact_lock_shared(${first}, ${})) AS fence",
