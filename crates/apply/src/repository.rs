@@ -1,11 +1,11 @@
 //! The optimistic-locking repository: `apply` runs a command in one transaction (read,
 //! decide, versioned write, `processed_commands`, events) and retries a lost race a
 //! bounded number of times, the retries under the target's row locks so that a
-//! command on a busy image waits its turn instead of losing every race. Every decision is recorded under the command id in the
-//! transaction that makes it, refusals included (that row alone: nothing else
-//! changes), so a command id seen before is answered as it was then. A command with a
-//! deadline is never committed after it (see [`write::record`]): it is recorded as
-//! expired instead.
+//! command on a busy image waits its turn instead of losing every race. Every decision
+//! is recorded under the command id in the transaction that makes it, refusals
+//! included (that row alone: nothing else changes), so a command id seen before is
+//! answered as it was then. A command with a deadline is never committed after it (see
+//! [`write::record`]): it is recorded as expired instead.
 
 use std::time::Duration;
 

@@ -4,6 +4,7 @@
 //! hand-written diesel schema, the list queries, prepared statements, the Postgres fault
 //! harness, and the outbox relay that carries the written events to RabbitMQ.
 
+mod busy_row;
 mod concurrency;
 pub(crate) mod deadline;
 mod diesel_schema_catalog;
