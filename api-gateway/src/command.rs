@@ -12,7 +12,9 @@ use axum::http::request::Parts;
 use bus::client::ClientError;
 use db::document::Answer;
 use db::fence;
-use domain::{Actor, Command, CommandId, Image, Rejection, RejectionKind};
+use domain::command::CreateTask;
+use domain::status::TaskType;
+use domain::{Actor, Command, CommandId, Image, Rejection, RejectionKind, TaskId};
 use tokio::time::Instant;
 use tower_http::request_id::RequestId;
 use uuid::Uuid;
@@ -67,6 +69,17 @@ impl RequestContext {
     /// The request id a new task records, if the request had one.
     pub fn recorded_request_id(&self) -> Option<String> {
         Some(self.request_id.clone()).filter(|id| !id.is_empty())
+    }
+
+    /// The command that creates a new task of `task_type` with `input`, recording this
+    /// request's id: `POST /v2/tasks` and the location import both start tasks so.
+    pub fn create_task(&self, task_type: TaskType, input: serde_json::Value) -> Command {
+        Command::CreateTask(CreateTask {
+            task_id: TaskId::generate(),
+            task_type,
+            input,
+            request_id: self.recorded_request_id(),
+        })
     }
 
     /// The command id: derived from the idempotency key and the caller, or fresh.

@@ -15,6 +15,7 @@ use fetch::{ImportFilter, SafeFetcher};
 use http_body_util::BodyExt;
 use std::time::Duration;
 use tower::ServiceExt;
+use workers::jobs::ImportPlugins;
 
 use crate::{TestBus, TestDb, TestWorker};
 
@@ -68,6 +69,7 @@ impl TestApp {
             mode,
             default_actor,
             ImportFilter::default(),
+            None,
         )
         .await
     }
@@ -79,7 +81,18 @@ impl TestApp {
         settings: Settings,
         filter: ImportFilter,
     ) -> Self {
-        Self::start_full(domain, settings, AuthMode::Headers, None, filter).await
+        Self::start_full(domain, settings, AuthMode::Headers, None, filter, None).await
+    }
+
+    /// A stack like [`TestApp::start_importing`] whose imports run `plugins`.
+    pub async fn start_with_plugins(
+        domain: DomainConfig,
+        filter: ImportFilter,
+        plugins: ImportPlugins,
+    ) -> Self {
+        let mode = AuthMode::Headers;
+        let settings = Settings::default();
+        Self::start_full(domain, settings, mode, None, filter, Some(plugins)).await
     }
 
     async fn start_full(
@@ -88,15 +101,18 @@ impl TestApp {
         mode: AuthMode,
         default_actor: Option<Actor>,
         filter: ImportFilter,
+        plugins: Option<ImportPlugins>,
     ) -> Self {
         let db = TestDb::new().await.expect("test database");
         let bus = TestBus::new().await.expect("test bus");
-        let workers = vec![TestWorker::start_importing(
+        let plugins = plugins.unwrap_or_default();
+        let workers = vec![TestWorker::start_with_plugins(
             &db,
             &bus,
             "app-worker",
             domain,
             filter.clone(),
+            plugins,
         )];
         let commands = CommandClient::connect(bus.url(), bus.topology().clone())
             .await

@@ -8,6 +8,7 @@ use fetch::{ImportFilter, SafeFetcher};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use workers::jobs::ImportPlugins;
 use workers::{FleetConfig, run_fleet};
 
 use crate::{TestBus, TestDb};
@@ -42,6 +43,20 @@ impl TestWorker {
         filter: ImportFilter,
     ) -> Self {
         Self::start_full(db, bus, name, domain, filter, Some(JANITOR_INTERVAL))
+    }
+
+    /// Starts a worker whose imports read URLs through `filter` and run `plugins`.
+    pub fn start_with_plugins(
+        db: &TestDb,
+        bus: &TestBus,
+        name: &str,
+        domain: DomainConfig,
+        filter: ImportFilter,
+        plugins: ImportPlugins,
+    ) -> Self {
+        let mut config = Self::config(db, bus, name, domain, filter, Some(JANITOR_INTERVAL));
+        config.plugins = plugins;
+        Self::run(config)
     }
 
     /// Starts a worker committing up to `commit_batch` commands per transaction, with 4
@@ -205,6 +220,7 @@ impl TestWorker {
             notifications: None,
             intake: IntakePolicy::default(),
             progress: Default::default(),
+            plugins: Default::default(),
         }
     }
 

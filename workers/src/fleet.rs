@@ -22,7 +22,7 @@ use crate::consumer::{ConsumerConfig, run_consumer};
 use crate::delivery::DeliveryContext;
 use crate::group_commit::{CommitterConfig, GroupCommitter};
 use crate::janitor::{Janitor, JanitorConfig, run_janitor};
-use crate::jobs::JobContext;
+use crate::jobs::{ImportPlugins, JobContext};
 use crate::progress::Progress;
 use fetch::SafeFetcher;
 use store::ImageStore;
@@ -75,6 +75,8 @@ pub struct FleetConfig {
     /// Where the worker counts what it applies; the operations port's `/readyz` reads
     /// the same (pass a clone to [`crate::ops::OpsConfig`]).
     pub progress: Progress,
+    /// The import plugins import jobs run.
+    pub plugins: ImportPlugins,
 }
 
 /// Why a worker could not start.
@@ -120,6 +122,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             database_url: config.database_url.clone(),
             trace: None,
             bound,
+            plugins: std::sync::Arc::new(config.plugins.clone()),
         },
     };
     let mut tasks = JoinSet::new();

@@ -16,6 +16,7 @@ use std::time::Duration;
 use store::StoreArgs;
 
 use crate::FleetConfig;
+use crate::plugin_args::{PluginArgs, PluginArgsError};
 use crate::progress::Progress;
 use crate::publisher::DEFAULT_CONFIRM_TIMEOUT;
 
@@ -47,6 +48,9 @@ pub struct FleetArgs {
     #[arg(long, env = "IMAGEFLEET_PROCESSED_RETENTION", default_value_t = 604_800,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub processed_retention: u64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub plugins: PluginArgs,
 }
 
 /// The service's flags a fleet reads besides its own: `workers run` holds them itself,
@@ -76,6 +80,9 @@ pub enum FleetArgsError {
     /// The database URL or its session settings are unusable.
     #[error("IMAGEFLEET_DATABASE_URL")]
     DatabaseUrl(#[source] db::DbError),
+    /// The import plugins' settings are unusable.
+    #[error("the import plugins' settings")]
+    Plugins(#[source] PluginArgsError),
 }
 
 impl FleetArgs {
@@ -112,6 +119,7 @@ impl FleetArgs {
             notifications: service.notifications.to_config(),
             intake: self.intake.to_policy(),
             progress: Progress::default(),
+            plugins: self.plugins.to_plugins().map_err(FleetArgsError::Plugins)?,
         })
     }
 }

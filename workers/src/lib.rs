@@ -7,7 +7,7 @@
 //! its [`outcome`]. An event on the jobs queue runs a job from [`jobs`]. Beside them:
 //! [`janitor`] (housekeeping, one leader), [`derived_command`] (the ids of the commands
 //! the janitor and jobs send), [`fleet`] (a worker's tasks), [`fleet_args`] (the flags
-//! `workers run` and `imagefleet up` share), [`progress`] (whether a worker applies
+//! `workers run` and `imagefleet up` share, the import plugins' in [`plugin_args`]), [`progress`] (whether a worker applies
 //! anything) and [`ops`] (a lone worker's operations port).
 
 pub mod apply_command;
@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod ops;
 pub mod ops_port;
 pub mod outcome;
+pub mod plugin_args;
 pub mod progress;
 pub mod publisher;
 

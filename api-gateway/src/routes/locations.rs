@@ -10,9 +10,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use domain::command::CreateTask;
 use domain::status::TaskType;
-use domain::{Actor, Command, Image, ImageStatus, TaskId, policy};
+use domain::{Actor, Image, ImageStatus, policy};
 use fetch::UrlRefusal;
 use serde_json::{Map, Value, json};
 
@@ -126,12 +125,7 @@ pub async fn start_location_import(
         "url": url,
         "validation_data": validation_data,
     });
-    let command = Command::CreateTask(CreateTask {
-        task_id: TaskId::generate(),
-        task_type: TaskType::LocationImport,
-        input,
-        request_id: request.recorded_request_id(),
-    });
+    let command = request.create_task(TaskType::LocationImport, input);
     execute(state, request, Actor::service(), command)
         .await
         .map(drop)

@@ -15,9 +15,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::document;
 use db::task_list::{image_tasks, list_tasks};
-use domain::command::CreateTask;
 use domain::status::TaskType;
-use domain::{Command, Task, TaskId, policy};
+use domain::{Command, Task, policy};
 use serde_json::{Value, json};
 
 use super::common::{
@@ -116,12 +115,7 @@ fn create_command(body: &Bytes, request: &RequestContext) -> Result<Command, Api
         }
         None => return Err(ApiError::bad_request("Task 'input' is required.")),
     };
-    Ok(Command::CreateTask(CreateTask {
-        task_id: TaskId::generate(),
-        task_type,
-        input,
-        request_id: request.recorded_request_id(),
-    }))
+    Ok(request.create_task(task_type, input))
 }
 
 /// `POST /v2/tasks`: 201 with the pending task and its `Location`; 400 for a bad body,

@@ -15,6 +15,7 @@ mod decide;
 pub mod event;
 pub mod ids;
 pub mod image;
+pub mod injection;
 pub mod policy;
 pub mod rejection;
 pub mod status;

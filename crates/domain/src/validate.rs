@@ -25,6 +25,21 @@ pub const READ_ONLY: &[&str] = &[
     "stores",
 ];
 
+/// Core attributes clients may write but not remove (JSON-patch sets them as fields, not
+/// as extra properties).
+pub const CORE: &[&str] = &[
+    "name",
+    "visibility",
+    "protected",
+    "os_hidden",
+    "min_disk",
+    "min_ram",
+    "disk_format",
+    "container_format",
+    "tags",
+    "owner",
+];
+
 /// Longest name, tag, property key or value Glance accepts.
 pub const MAX_TEXT: usize = 255;
 

@@ -1,13 +1,17 @@
 //! The interoperable import's task (`api_image_import`): glance-direct copies the staged
 //! data into place, web-download reads the URL behind the import filter; either way the
-//! bytes are inspected, counted and hashed in the pass that writes them. Success makes
+//! bytes are inspected, counted and hashed in the pass that writes them, after the
+//! configured import plugins (see [`super::plugins`]) had their turn. Success makes
 //! the image active and the task `success`; failure returns the image to queued with the
 //! task's message, and leaves no data (neither partial nor staged) behind.
 
+use bytes::Bytes;
 use domain::command::{CompleteImport, FailImport, ImportMethod};
-use domain::{Command, Image, ImageId, Task};
-use store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
+use domain::{Command, Image, ImageId, Task, injection};
+use futures::Stream;
+use store::{Area, DataLimits, FormatCheck, WriteError};
 
+use super::plugins::{PluginError, Stored};
 use super::steps::{apply, start};
 use super::{JobContext, JobError, describe};
 
@@ -32,55 +36,80 @@ pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
     }
 }
 
-/// Writes the image's data from the method's source: the written data, or the message
-/// the task fails with.
+/// Writes the image's data from the method's source, through the import plugins that
+/// work on data: what was stored, or the message the task fails with.
 async fn write(
     ctx: &JobContext,
     image: &Image,
     method: &ImportMethod,
-) -> Result<Result<WrittenData, String>, JobError> {
+) -> Result<Result<Stored, String>, JobError> {
     let limits = DataLimits {
         max_bytes: ctx.image_size_cap,
     };
-    let check = FormatCheck::for_image(image);
-    let written = match method {
+    match method {
         ImportMethod::GlanceDirect => {
             let Some(staged) = ctx.store.read(Area::Staging, image.id, None).await? else {
                 return Ok(Err(
                     "no staged data: stage the image's data with PUT /stage first".to_owned(),
                 ));
             };
-            let data = staged.stream;
-            match ctx
-                .store
-                .write(Area::Images, image.id, data, limits, check)
-                .await
-            {
+            match store_data(ctx, image, staged.stream, limits).await {
                 // Reading the staging area failed: the store's fault, not the data's;
                 // the job runs again rather than throwing the staged data away.
-                Err(WriteError::Source(e)) => return Err(e.into()),
-                written => written.map_err(describe),
+                Err(PluginError::Write(WriteError::Source(e))) => Err(e.into()),
+                stored => outcome(stored),
             }
         }
         ImportMethod::WebDownload { uri } => match ctx.fetcher.open(uri).await {
-            Ok(body) => ctx
-                .store
-                .write(Area::Images, image.id, body, limits, check)
-                .await
-                .map_err(describe),
+            Ok(body) => outcome(store_data(ctx, image, body, limits).await),
             Err(e) => {
                 let source = super::shown_url(uri);
-                return Ok(Err(format!("web-download of {source} failed: {e}")));
+                Ok(Err(format!("web-download of {source} failed: {e}")))
             }
         },
-        ImportMethod::CopyImage => {
-            return Ok(Err("copy-image needs more than one store".to_owned()));
-        }
-    };
-    match written {
-        Ok(written) => Ok(Ok(written)),
-        Err(Ok(message)) => Ok(Err(message)),
-        Err(Err(transient)) => Err(transient),
+        ImportMethod::CopyImage => Ok(Err("copy-image needs more than one store".to_owned())),
+    }
+}
+
+/// Stores `data` as the image's data: through the data plugins when one is configured,
+/// else straight from the source.
+async fn store_data<S, E>(
+    ctx: &JobContext,
+    image: &Image,
+    data: S,
+    limits: DataLimits,
+) -> Result<Stored, PluginError<E>>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+{
+    if ctx.plugins.touch_data() {
+        return ctx.plugins.store(&ctx.store, image, data, limits).await;
+    }
+    let check = FormatCheck::for_image(image);
+    match ctx
+        .store
+        .write(Area::Images, image.id, data, limits, check)
+        .await
+    {
+        Ok(written) => Ok(Stored {
+            written,
+            converted_to: None,
+        }),
+        Err(error) => Err(PluginError::Write(error)),
+    }
+}
+
+/// What a data pass comes to: stored, a message for the task, or a transient failure.
+fn outcome<E: std::fmt::Display>(
+    stored: Result<Stored, PluginError<E>>,
+) -> Result<Result<Stored, String>, JobError> {
+    match stored {
+        Ok(stored) => Ok(Ok(stored)),
+        Err(PluginError::Write(error)) => describe(error).map(Err),
+        Err(PluginError::Failed(message)) => Ok(Err(message)),
+        Err(PluginError::Scratch(error)) => Err(JobError::Transient(format!(
+            "the import plugins' scratch area: {error}"
+        ))),
     }
 }
 
@@ -89,12 +118,17 @@ async fn complete(
     task: &Task,
     image_id: ImageId,
     method: &ImportMethod,
-    written: WrittenData,
+    stored: Stored,
 ) -> Result<(), JobError> {
+    // Absent on tasks begun before the roles were recorded: injected as for anyone.
+    let roles: Vec<String> =
+        serde_json::from_value(task.input[injection::REQUESTER_ROLES].clone()).unwrap_or_default();
     let command = Command::CompleteImport(CompleteImport {
         image_id,
         task_id: task.id,
-        digest: written.digest,
+        digest: stored.written.digest,
+        converted_to: stored.converted_to,
+        injected: ctx.plugins.injected(&roles),
     });
     match apply(ctx, task.id, "complete", command).await? {
         Ok(_) => {

@@ -5,7 +5,7 @@
 //!
 //! | event | task type | job |
 //! |---|---|---|
-//! | `task.pending` | `api_image_import` | [`import`]: glance-direct and web-download |
+//! | `task.pending` | `api_image_import` | [`import`]: glance-direct and web-download, through the [`plugins`] |
 //! | `task.pending` | `location_import` | [`location`]: hashing a location's data |
 //! | `task.pending` | `import` | [`legacy_import`]: the tasks API's import |
 //! | `image.deleted` | | [`cleanup`]: removing the image's data |
@@ -20,7 +20,10 @@ mod cleanup;
 mod import;
 mod legacy_import;
 mod location;
+mod plugins;
 mod steps;
+
+pub use plugins::{ConversionFormat, ImportPlugin, ImportPlugins};
 
 use apply::Repository;
 use db::DbError;
@@ -55,6 +58,8 @@ pub struct JobContext {
     /// included (`SessionSettings::transaction_bound`): a database that stopped
     /// answering fails the job retryable instead of parking its permit.
     pub bound: std::time::Duration,
+    /// The import plugins imports run.
+    pub plugins: std::sync::Arc<ImportPlugins>,
 }
 
 /// Why a job stopped without finishing.

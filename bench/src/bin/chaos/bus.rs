@@ -10,7 +10,7 @@ use ::bus::Topology;
 use ::bus::client::CommandClient;
 use ::bus::connection::connect;
 use domain::command::{PatchOperation, UpdateImage};
-use domain::{Actor, Command, ImageId, RejectionKind};
+use domain::{Actor, Command, ImageId};
 use futures::StreamExt as _;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
@@ -62,14 +62,14 @@ pub fn set_property(image: Uuid, property: String, value: String) -> (CommandEnv
 pub enum Outcome {
     /// Accepted; the ids of the events it recorded.
     Accepted(Vec<Uuid>),
-    /// Refused for good (not a lost race), with the reason.
+    /// Refused for good, with the reason.
     Refused(String),
     /// No accepted reply before the deadline.
     Unconfirmed,
 }
 
 /// Sends `envelope` (already in the ledger) until a worker accepts it, the same id every
-/// time: a lost race (conflict) or an unknown outcome is simply sent again.
+/// time: an unknown outcome is simply sent again; any refusal is final.
 pub async fn send(
     client: &CommandClient,
     ledger: &Ledger,
@@ -87,10 +87,8 @@ pub async fn send(
                     result.events.iter().map(|e| e.event_id).collect(),
                 ));
             }
-            Ok(CommandReply::Rejected {
-                kind: RejectionKind::Conflict,
-                ..
-            }) => {}
+            // A conflict too: a command that lost a race is decided again under the
+            // image's row lock, so no set_property is ever out of races.
             Ok(CommandReply::Rejected { kind, message, .. }) => {
                 return Ok(Outcome::Refused(format!("{kind:?}: {message}")));
             }

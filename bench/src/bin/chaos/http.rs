@@ -81,7 +81,7 @@ impl Gateway {
     }
 
     /// Sends the `PATCH` until a 2xx, with the same request id and idempotency key
-    /// each time. Ok(false) if the deadline passed; Err for a refusal other than 409.
+    /// each time. Ok(false) if the deadline passed; Err for a refusal (any 4xx).
     pub async fn patch(
         &self,
         ledger: &Ledger,
@@ -112,8 +112,10 @@ impl Gateway {
                     ledger.confirm(issued.key);
                     return Ok(true);
                 }
-                // 409: a lost race, not recorded, so the same key is decided afresh.
-                if status.is_client_error() && status.as_u16() != 409 {
+                // Any 4xx is final (a command that lost a race is decided again under
+                // the image's row lock, so not even a 409 is expected); 5xx and no
+                // answer are retried with the same key.
+                if status.is_client_error() {
                     let text = response.text().await.unwrap_or_default();
                     anyhow::bail!("PATCH refused with {status}: {text}");
                 }

@@ -3,8 +3,10 @@
 
 use crate::ids::{ImageId, TaskId};
 use crate::image::DataDigest;
+use crate::status::DiskFormat;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How an import gets its data (SPEC 9).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -55,6 +57,14 @@ pub struct CompleteImport {
     pub task_id: TaskId,
     /// What was written.
     pub digest: DataDigest,
+    /// The format the `image_conversion` plugin converted the data to: the image takes
+    /// it as its `disk_format`, with `container_format` bare (as Glance's plugin sets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_to: Option<DiskFormat>,
+    /// Extra properties the `inject_image_metadata` plugin adds (see
+    /// [`crate::injection`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub injected: BTreeMap<String, String>,
 }
 
 /// The import failed.

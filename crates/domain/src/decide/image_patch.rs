@@ -14,20 +14,6 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
-/// Core attributes clients may write but not remove.
-const CORE: &[&str] = &[
-    "name",
-    "visibility",
-    "protected",
-    "os_hidden",
-    "min_disk",
-    "min_ram",
-    "disk_format",
-    "container_format",
-    "tags",
-    "owner",
-];
-
 pub(super) fn update_image(image: Option<&Image>, c: &UpdateImage, ctx: &Context) -> Decision {
     let image = editable(image, c.expected_version, ctx)?;
     if c.operations.is_empty() {
@@ -59,7 +45,7 @@ fn apply(image: &mut Image, operation: &PatchOperation, ctx: &Context) -> Result
     if attribute.starts_with(RESERVED_PROPERTY_PREFIX) {
         return validate::property_key(attribute);
     }
-    if CORE.contains(&attribute) {
+    if validate::CORE.contains(&attribute) {
         let Some(value) = value else {
             return Err(Rejection::forbidden(format!(
                 "Attribute '{attribute}' is a core attribute and cannot be removed."

@@ -12,10 +12,10 @@ use crate::event::ImageEventKind;
 use crate::ids::TaskId;
 use crate::image::{IMPORT_TASK_PROPERTY, Image};
 use crate::rejection::Rejection;
-use crate::status::{ImageStatus, TaskType};
+use crate::status::{ContainerFormat, ImageStatus, TaskType};
 use crate::task::Task;
 use crate::transitions::{ImageAction, TaskAction};
-use crate::{policy, validate};
+use crate::{injection, policy, validate};
 use chrono::SubsecRound;
 
 pub(super) fn begin_import(
@@ -68,10 +68,13 @@ pub(super) fn begin_import(
         .insert(IMPORT_TASK_PROPERTY.to_owned(), c.task_id.to_string());
     // Kept to microseconds, as Postgres stores it (see `data_write`).
     next.lease_expires_at = Some(c.lease_expires_at.trunc_subsecs(6));
+    // The requester's roles go with the task: the job's `inject_image_metadata` step
+    // decides by them (Glance's plugin reads the request context's roles).
     let input = serde_json::json!({
         "image_id": image.id,
         "import_req": { "method": c.method, "stores": c.stores },
         "backend": c.stores,
+        injection::REQUESTER_ROLES: ctx.actor.roles,
     });
     let task = new_task(
         c.task_id,
@@ -127,11 +130,19 @@ pub(super) fn complete_import(
 ) -> Decision {
     let (image, task, to) = importing(image, task, c.task_id, ImageAction::CompleteImport, ctx)?;
     check_digest(&c.digest, ctx)?;
+    for (key, value) in &c.injected {
+        injection::injectable(key, value)?;
+    }
     let task_event = finish_task(task, TaskAction::Succeed, ctx, |t| {
         t.result = Some(serde_json::json!({ "image_id": image.id }));
     })?;
     let mut next = import_ended(image, to, ctx);
     next.set_data(&c.digest);
+    if let Some(format) = c.converted_to {
+        next.disk_format = Some(format);
+        next.container_format = Some(ContainerFormat::Bare);
+    }
+    next.properties.extend(c.injected.clone());
     Ok(vec![
         image_event(ImageEventKind::Imported, image, next),
         task_event,

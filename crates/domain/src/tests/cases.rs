@@ -120,6 +120,8 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
                     image_id: IMAGE,
                     task_id: TASK,
                     digest: digest(),
+                    converted_to: None,
+                    injected: Default::default(),
                 })
             } else {
                 Command::FailImport(FailImport {

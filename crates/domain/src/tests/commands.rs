@@ -173,6 +173,8 @@ pub fn build(kind: Kind, p: &Params, now: DateTime<Utc>) -> Command {
             image_id,
             task_id,
             digest: data,
+            converted_to: None,
+            injected: Default::default(),
         }),
         Kind::FailImport => Command::FailImport(FailImport {
             image_id,

@@ -78,6 +78,8 @@ fn example_commands() -> Vec<Command> {
             image_id: image,
             task_id: task,
             digest: digest(),
+            converted_to: Some(domain::status::DiskFormat::Raw),
+            injected: [("hw_vendor".to_owned(), "acme".to_owned())].into(),
         }),
         Command::FailImport(FailImport {
             image_id: image,

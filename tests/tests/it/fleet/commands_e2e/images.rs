@@ -77,6 +77,8 @@ pub(super) async fn staged_and_imported(b: &mut Bus) {
         image_id: ib,
         task_id: t1,
         digest: digest(10),
+        converted_to: None,
+        injected: Default::default(),
     };
     b.step(
         service(),

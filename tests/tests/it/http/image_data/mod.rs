@@ -1,12 +1,13 @@
 //! Image data through the gateway with a worker, the real Postgres, RabbitMQ and a local
 //! store (SPEC 2, 8, 9): upload and download with digests checked against `md5sum` and
 //! `sha512sum`, failures that leave the image queued and no data, ranges, staging and
-//! the interoperable import, locations, and the 1 GiB memory check.
+//! the interoperable import and its plugins, locations, and the 1 GiB memory check.
 
 mod big;
 mod download;
 mod import;
 mod locations;
+mod plugins;
 mod upload;
 
 use axum::http::{Method, StatusCode};
