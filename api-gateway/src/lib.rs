@@ -11,6 +11,7 @@ pub mod list_query;
 pub mod metrics_layer;
 pub mod negotiate;
 pub mod openapi;
+pub mod origin;
 pub mod quota;
 pub mod rejections;
 pub mod routes;
@@ -19,6 +20,7 @@ pub mod serve;
 pub mod state;
 pub mod trace;
 pub mod undecodable_path;
+pub mod version_negotiation;
 pub mod view;
 
 use axum::Router;
@@ -50,7 +52,8 @@ impl MakeRequestId for GlanceRequestId {
 }
 
 /// The gateway's router with its middleware: request ids (accepted from the client or
-/// made), the request span with its W3C trace, request metrics, and Glance-shaped 404s;
+/// made), the request span with its W3C trace, request metrics, Glance's version
+/// negotiation and Glance-shaped 404s;
 /// plus the operations endpoints (`/metrics`, `/healthz`, `/readyz`), which need no
 /// identity. Installs the process's metrics recorder if nothing did yet.
 pub fn app(state: AppState) -> Router {
@@ -68,6 +71,12 @@ pub fn app(state: AppState) -> Router {
             undecodable_path::not_found_unless_utf8,
         ))
         .with_state(state);
+    // Negotiation rewrites the path, so it runs before the Glance routes are matched.
+    let api = Router::new()
+        .fallback_service(api)
+        .layer(axum::middleware::from_fn(
+            version_negotiation::negotiate_version,
+        ));
     // The reshaping of axum's own 4xx wraps the whole router, outside the method routers,
     // so it sees the `Allow` header they add after their fallback ran.
     Router::new()

@@ -81,7 +81,7 @@ pub struct TelemetryArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::{CommandFactory, FromArgMatches, Parser};
 
     #[derive(Parser)]
     struct Probe {
@@ -89,16 +89,24 @@ mod tests {
         domain: DomainArgs,
     }
 
+    /// Parses `argv` with every argument's environment variable removed: the defaults
+    /// checked are the built-in ones, whatever `IMAGEFLEET_*` the shell running the
+    /// tests has set.
+    fn parse(argv: &[&str]) -> Result<Probe, clap::Error> {
+        let command = Probe::command().mut_args(|arg| arg.env(None::<&str>));
+        Probe::from_arg_matches(&command.try_get_matches_from(argv)?)
+    }
+
     #[test]
     fn domain_defaults_are_glances() {
-        let probe = Probe::try_parse_from(["probe"]).expect("defaults parse");
+        let probe = parse(&["probe"]).expect("defaults parse");
         assert_eq!(probe.domain.to_domain(), DomainConfig::default());
     }
 
     #[test]
     fn flags_override_the_defaults() {
-        let probe = Probe::try_parse_from(["probe", "--delayed-delete", "--scrub-time", "60"])
-            .expect("flags parse");
+        let probe =
+            parse(&["probe", "--delayed-delete", "--scrub-time", "60"]).expect("flags parse");
         let config = probe.domain.to_domain();
         assert!(config.delayed_delete);
         assert_eq!(config.scrub_time, chrono::Duration::seconds(60));

@@ -6,6 +6,7 @@ mod app;
 mod broker_cluster;
 pub mod fault_proxy;
 pub mod fixtures;
+pub mod flags;
 mod http_source;
 mod pg_faults;
 mod private_broker;

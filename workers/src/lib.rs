@@ -20,6 +20,7 @@ pub mod group_commit;
 pub mod janitor;
 pub mod jobs;
 pub mod ops;
+pub mod ops_port;
 pub mod outcome;
 pub mod plugin_args;
 pub mod progress;

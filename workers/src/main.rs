@@ -1,5 +1,6 @@
 //! The `workers` binary: `workers run` consumes commands until SIGTERM and serves
-//! `/metrics`, `/healthz` and `/readyz` on `IMAGEFLEET_METRICS_BIND`; `workers
+//! `/metrics`, `/healthz` and `/readyz` on `IMAGEFLEET_METRICS_BIND` (unset: the first
+//! free port of 127.0.0.1 from 9464); `workers
 //! migrate` applies the embedded migrations to the configured database (creating it if
 //! missing).
 
@@ -13,7 +14,8 @@ use notifications::NotificationsArgs;
 use shared::config::{DomainArgs, TelemetryArgs};
 use std::net::SocketAddr;
 use store::StoreArgs;
-use workers::ops::{DEFAULT_METRICS_BIND, OpsConfig, serve_ops};
+use workers::ops::{OpsConfig, serve_ops};
+use workers::ops_port::OpsBind;
 use workers::{FleetArgs, FleetConfig, ServiceArgs, run_fleet};
 
 /// imagefleet's worker fleet.
@@ -63,8 +65,11 @@ struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     confirm_timeout: u64,
     /// Address of the operations port: `/metrics` (Prometheus), `/healthz`, `/readyz`.
-    #[arg(long, env = "IMAGEFLEET_METRICS_BIND", default_value = DEFAULT_METRICS_BIND)]
-    metrics_bind: SocketAddr,
+    /// Unset: the first free port of 127.0.0.1 from 9464 to 9563 (one per worker of a
+    /// host; the start-up log line names it); set: this address, and a taken one stops
+    /// the worker with an error.
+    #[arg(long, env = "IMAGEFLEET_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
     /// Apply pending migrations before starting (for development).
     #[arg(long, env = "IMAGEFLEET_MIGRATE_ON_START", default_value_t = false)]
     migrate: bool,
@@ -96,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
                 ..args.fleet.config(service, name)?
             };
             let ops = OpsConfig {
-                bind: args.metrics_bind,
+                bind: OpsBind::from_setting(args.metrics_bind),
                 database_url: config.database_url.clone(),
                 amqp_url: config.amqp_url.clone(),
                 name: format!("{}-probe", config.name),

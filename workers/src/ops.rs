@@ -1,4 +1,5 @@
-//! A lone worker's operations port (`IMAGEFLEET_METRICS_BIND`): `/metrics` (the
+//! A lone worker's operations port (`IMAGEFLEET_METRICS_BIND`, or the first free port
+//! from 9464: see [`crate::ops_port`]): `/metrics` (the
 //! process's Prometheus page), `/healthz` (alive) and `/readyz` (Postgres answers,
 //! migrations are current, RabbitMQ is reachable and does not block the worker's
 //! publishing, the worker applies the commands it is given; 503 with a JSON body
@@ -19,10 +20,8 @@ use db::{PgPool, PoolOptions, build_pool};
 use shared::health::{BrokerProbe, COMMANDS, Check, Readiness, database_checks};
 use tokio_util::sync::CancellationToken;
 
+use crate::ops_port::{self, BindError, OpsBind};
 use crate::progress::Progress;
-
-/// Where the operations port listens by default: loopback, Prometheus' exporter port.
-pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
 
 /// What the readiness checks use: a pool of its own (two connections, so a busy
 /// worker's pool cannot make the probe wait) and a broker probe.
@@ -37,8 +36,8 @@ struct OpsState {
 /// Settings of the operations port.
 #[derive(Debug, Clone)]
 pub struct OpsConfig {
-    /// Address to listen on.
-    pub bind: SocketAddr,
+    /// Where to listen.
+    pub bind: OpsBind,
     /// Postgres URL (the worker's).
     pub database_url: String,
     /// RabbitMQ URL (the worker's).
@@ -59,7 +58,10 @@ pub enum OpsError {
     /// The probe's pool could not be built.
     #[error(transparent)]
     Database(#[from] db::DbError),
-    /// The address could not be bound, or serving failed.
+    /// No address could be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// Serving failed.
     #[error("serving the metrics port: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -89,16 +91,40 @@ pub fn router(config: &OpsConfig) -> Result<Router, OpsError> {
         .with_state(state))
 }
 
-/// Binds `config.bind` and serves [`router`] until `shutdown` is cancelled; an address
-/// that cannot be bound fails at once.
+/// The operations port, bound and not yet served.
+pub struct OpsPort {
+    listener: tokio::net::TcpListener,
+    router: Router,
+}
+
+impl OpsPort {
+    /// Binds the port `config.bind` names (an address that cannot be bound fails at
+    /// once) and logs where it listens and how that was chosen.
+    pub async fn bind(config: &OpsConfig) -> Result<Self, OpsError> {
+        let router = router(config)?;
+        let listener = ops_port::bind(config.bind).await?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, chosen = %config.bind.describe(), "metrics and health endpoints listening");
+        Ok(Self { listener, router })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> Result<SocketAddr, OpsError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves [`router`] until `shutdown` is cancelled.
+    pub async fn serve(self, shutdown: CancellationToken) -> Result<(), OpsError> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await?;
+        Ok(())
+    }
+}
+
+/// Binds the operations port and serves it until `shutdown` is cancelled.
 pub async fn serve_ops(config: OpsConfig, shutdown: CancellationToken) -> Result<(), OpsError> {
-    let router = router(&config)?;
-    let listener = tokio::net::TcpListener::bind(config.bind).await?;
-    tracing::info!(address = %config.bind, "metrics and health endpoints listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
-    Ok(())
+    OpsPort::bind(&config).await?.serve(shutdown).await
 }
 
 async fn metrics() -> Response {

@@ -108,7 +108,7 @@ impl PluginArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::{CommandFactory, FromArgMatches, Parser};
 
     #[derive(Debug, Parser)]
     struct Flags {
@@ -116,9 +116,15 @@ mod tests {
         plugins: PluginArgs,
     }
 
+    /// Parses the flags with every argument's environment variable removed: what is
+    /// checked is the flags and the built-in defaults, whatever `IMAGEFLEET_*` the
+    /// shell running the tests has set.
     fn parse(args: &[&str]) -> Result<PluginArgs, String> {
         let argv = std::iter::once("workers").chain(args.iter().copied());
-        Flags::try_parse_from(argv)
+        let command = Flags::command().mut_args(|arg| arg.env(None::<&str>));
+        command
+            .try_get_matches_from(argv)
+            .and_then(|matches| Flags::from_arg_matches(&matches))
             .map(|flags| flags.plugins)
             .map_err(|e| e.to_string())
     }

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use chrono::Utc;
-use domain::command::{Abort, ImageRef, Leased, WithDigest};
+use domain::command::{Abort, Leased, StagedData, WithDigest};
 use domain::{Actor, Command, Image, ImageId};
 use store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
 
@@ -86,9 +86,9 @@ fn complete(area: Area, image_id: ImageId, written: WrittenData) -> Command {
             image_id,
             digest: written.digest,
         }),
-        Area::Staging => Command::CompleteStage(ImageRef {
+        Area::Staging => Command::CompleteStage(StagedData {
             image_id,
-            expected_version: None,
+            size: Some(written.digest.size),
         }),
     }
 }

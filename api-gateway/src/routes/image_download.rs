@@ -155,8 +155,15 @@ impl Watch {
     }
 }
 
-/// Readers and shared members may download; a deactivated image only admins (SPEC 2).
+/// Glance's `download_image` policy: admins, and the member role on any image the
+/// caller sees (its project's, shared with it, public, community); a reader-only caller
+/// gets 403 (SPEC 7 "Roles"). A deactivated image only admins (SPEC 2).
 fn may_download(image: &Image, actor: &Actor) -> Result<(), ApiError> {
+    if !actor.is_member() {
+        return Err(ApiError::forbidden(
+            "You are not authorized to complete download_image action.",
+        ));
+    }
     if image.status == ImageStatus::Deactivated && !actor.is_admin() {
         return Err(ApiError::forbidden(
             "The requested image has been deactivated. Image data download is forbidden.",

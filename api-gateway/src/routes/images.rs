@@ -28,6 +28,7 @@ use crate::openapi::{
     CommandErrors, CreateErrors, ImagePath, ListErrors, PreconditionFailed, ReadErrors, TooLarge,
     UnsupportedMediaType,
 };
+use crate::origin::Origin;
 use crate::state::AppState;
 
 /// The import methods a single-store service offers (copy-image needs several stores).
@@ -115,6 +116,7 @@ pub async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
     request: RequestContext,
+    origin: Origin,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     // Glance reads the body as JSON whatever its Content-Type (text/plain included).
@@ -124,8 +126,9 @@ pub async fn create(
     let mut response = image_response(&state, StatusCode::CREATED, &image);
     let headers = response.headers_mut();
     // The answered image, not the command's id: a replayed `Idempotency-Key` answers
-    // with the image the first request created.
-    if let Ok(location) = HeaderValue::from_str(&format!("/v2/images/{}", image.id)) {
+    // with the image the first request created. Absolute, as WebOb makes it.
+    let location = origin.absolute(&format!("/v2/images/{}", image.id));
+    if let Ok(location) = HeaderValue::from_str(&location) {
         headers.insert(header::LOCATION, location);
     }
     headers.insert(

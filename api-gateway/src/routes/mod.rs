@@ -29,7 +29,7 @@ pub mod versions;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -37,8 +37,8 @@ use crate::state::AppState;
 /// Every route of the Glance v2 API this gateway serves.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(versions::multiple_choices))
-        .route("/versions", get(versions::list))
+        .route("/", any(versions::multiple_choices))
+        .route("/versions", any(versions::list))
         .route("/v2", get(v2_redirect))
         .route("/v2/images", get(images::list).post(images::create))
         .route(

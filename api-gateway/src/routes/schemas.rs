@@ -1,7 +1,9 @@
 //! `GET /v2/schemas/{name}` (SPEC 4): the JSON schemas clients such as glanceclient read
 //! to learn the attributes, in Glance's shape. The item schemas are static files beside
 //! this one; the collections are built from them as Glance builds them: `image` and
-//! `images` in full (extra properties are strings; links), `member`, `members`, `task`
+//! `images` in full (extra properties are strings; links; the custom properties of
+//! Glance's stock `etc/schema-image.json`, such as `os_distro` and `kernel_id`, merged in
+//! with `"is_base": false` as Glance serves them), `member`, `members`, `task`
 //! and `tasks` in Glance's minimal form, the task list without `input`, `result` and
 //! `message`, which lists do not show. Unknown names are 404.
 

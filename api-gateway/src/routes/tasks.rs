@@ -26,6 +26,7 @@ use crate::command::{RequestContext, execute};
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::openapi::{CreateErrors, Forbidden, ImagePath, ListErrors, ReadErrors};
+use crate::origin::Origin;
 use crate::state::AppState;
 use crate::view;
 
@@ -132,6 +133,7 @@ pub async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
     request: RequestContext,
+    origin: Origin,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let command = create_command(&body, &request)?;
@@ -139,7 +141,8 @@ pub async fn create(
     let task = result
         .task
         .ok_or_else(|| ApiError::internal("create_task returned no task"))?;
-    let location = format!("/v2/tasks/{}", task.id);
+    // Absolute, as WebOb makes every `Location`.
+    let location = origin.absolute(&format!("/v2/tasks/{}", task.id));
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],

@@ -3,42 +3,68 @@
 //! for `image-tasks` (SPEC 4, "do better"), and no id whose features we do not serve.
 
 use axum::Json;
-use axum::extract::OriginalUri;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-const CURRENT: &str = "v2.17";
-const SUPPORTED: &[&str] = &[
-    "v2.15", "v2.12", "v2.9", "v2.7", "v2.6", "v2.5", "v2.4", "v2.3", "v2.2", "v2.1", "v2.0",
+use crate::origin::Origin;
+
+/// The listed versions in Glance 33's order (v2.15, the multi-store ids, v2.9, then the
+/// current v2.17 and v2.7 down to v2.0), each with its status.
+const VERSIONS: &[(&str, &str)] = &[
+    ("v2.15", "SUPPORTED"),
+    ("v2.12", "SUPPORTED"),
+    ("v2.9", "SUPPORTED"),
+    ("v2.17", "CURRENT"),
+    ("v2.7", "SUPPORTED"),
+    ("v2.6", "SUPPORTED"),
+    ("v2.5", "SUPPORTED"),
+    ("v2.4", "SUPPORTED"),
+    ("v2.3", "SUPPORTED"),
+    ("v2.2", "SUPPORTED"),
+    ("v2.1", "SUPPORTED"),
+    ("v2.0", "SUPPORTED"),
 ];
 
-fn versions(headers: &HeaderMap) -> Value {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost:9292");
-    let link = json!([{"rel": "self", "href": format!("http://{host}/v2/")}]);
+/// Whether a URL's first path segment (or an `application/vnd.openstack.images-`
+/// media type's suffix) names a version this gateway serves: `v2` and every listed id,
+/// all of them served by the v2 routes, as Glance's version negotiation maps them.
+pub fn is_served(id: &str) -> bool {
+    id == "v2" || VERSIONS.iter().any(|(listed, _)| *listed == id)
+}
+
+fn versions(origin: &Origin) -> Value {
+    // Glance links each version to the application URL joined with `v2/`.
+    let href = format!("{}/v2/", origin.application_url());
+    let link = json!([{"rel": "self", "href": href}]);
     let entry = |id: &str, status: &str| json!({"id": id, "status": status, "links": link});
-    let mut list = vec![entry(CURRENT, "CURRENT")];
-    list.extend(SUPPORTED.iter().map(|id| entry(id, "SUPPORTED")));
+    let list: Vec<Value> = VERSIONS
+        .iter()
+        .map(|(id, status)| entry(id, status))
+        .collect();
     json!({ "versions": list })
 }
 
-/// `GET /versions`: 200 with the list.
+/// `/versions`, whatever the method (as Glance): 200 with the list.
 #[utoipa::path(
-    get, path = "/versions", operation_id = "listVersions", tag = "versions",
+    method(get, put, post, delete, patch), path = "/versions", operation_id = "listVersions", tag = "versions",
     responses((status = 200, description = "The API versions", body = ref("#/components/schemas/Versions")))
 )]
-pub async fn list(headers: HeaderMap) -> impl IntoResponse {
-    Json(versions(&headers))
+pub async fn list(origin: Origin) -> impl IntoResponse {
+    Json(versions(&origin))
 }
 
-/// `GET /` and unknown versions: 300 Multiple Choices with the same list.
+/// `/`, whatever the method: 300 Multiple Choices with the same list (also the answer to
+/// a path under a version this gateway does not serve, see `crate::version_negotiation`).
 #[utoipa::path(
-    get, path = "/", operation_id = "versionChoices", tag = "versions",
+    method(get, put, post, delete, patch), path = "/", operation_id = "versionChoices", tag = "versions",
     responses((status = 300, description = "The API versions", body = ref("#/components/schemas/Versions")))
 )]
-pub async fn multiple_choices(headers: HeaderMap, _uri: OriginalUri) -> impl IntoResponse {
-    (StatusCode::MULTIPLE_CHOICES, Json(versions(&headers)))
+pub async fn multiple_choices(origin: Origin) -> Response {
+    choices(&origin)
+}
+
+/// The 300 with the versions document, for `origin`.
+pub fn choices(origin: &Origin) -> Response {
+    (StatusCode::MULTIPLE_CHOICES, Json(versions(origin))).into_response()
 }

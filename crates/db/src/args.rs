@@ -64,7 +64,7 @@ impl DatabaseArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::{CommandFactory, FromArgMatches, Parser};
 
     #[derive(Parser)]
     struct Probe {
@@ -72,9 +72,17 @@ mod tests {
         database: DatabaseArgs,
     }
 
+    /// Parses `argv` with every argument's environment variable removed: the defaults
+    /// checked are the built-in ones, whatever `IMAGEFLEET_*` the shell running the
+    /// tests has set.
+    fn parse(argv: &[&str]) -> Result<Probe, clap::Error> {
+        let command = Probe::command().mut_args(|arg| arg.env(None::<&str>));
+        Probe::from_arg_matches(&command.try_get_matches_from(argv)?)
+    }
+
     #[test]
     fn defaults_are_the_local_database_and_the_default_timeouts() {
-        let probe = Probe::try_parse_from(["probe"]).expect("defaults parse");
+        let probe = parse(&["probe"]).expect("defaults parse");
         assert!(probe.database.database_url.ends_with("/imagefleet"));
         assert_eq!(
             probe.database.session_settings(),

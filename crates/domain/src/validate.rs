@@ -128,6 +128,38 @@ pub fn property_key(key: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// An extra property's value against the constraints of Glance's stock custom
+/// properties (`etc/schema-image.json`, served in the image schema): `kernel_id` and
+/// `ramdisk_id` are image ids (8-4-4-4-12 hex digits), and
+/// `cinder_encryption_key_deletion_policy` is `on_image_deletion` or `do_not_delete`.
+pub fn property_value(key: &str, value: &str) -> Result<(), Rejection> {
+    storable("A property value", value)?;
+    let fits = match key {
+        "kernel_id" | "ramdisk_id" => is_hyphenated_uuid(value),
+        "cinder_encryption_key_deletion_policy" => {
+            matches!(value, "on_image_deletion" | "do_not_delete")
+        }
+        _ => true,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(Rejection::bad_request(format!(
+            "Provided object does not match schema 'image': '{value}' is not a valid '{key}'."
+        )))
+    }
+}
+
+/// The image schema's id pattern: `^([0-9a-fA-F]){8}-(..){4}-(..){4}-(..){4}-(..){12}$`.
+fn is_hyphenated_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// `min_disk` or `min_ram`: a non-negative 32-bit integer.
 pub fn minimum(attribute: &str, value: i64) -> Result<i32, Rejection> {
     i32::try_from(value)

@@ -126,7 +126,7 @@ impl NotificationsArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::{CommandFactory, FromArgMatches, Parser};
 
     #[derive(Parser)]
     struct Probe {
@@ -134,9 +134,17 @@ mod tests {
         notifications: NotificationsArgs,
     }
 
+    /// Parses `argv` with every argument's environment variable removed: the defaults
+    /// checked are the built-in ones, whatever `IMAGEFLEET_*` the shell running the
+    /// tests has set.
+    fn parse(argv: &[&str]) -> Result<Probe, clap::Error> {
+        let command = Probe::command().mut_args(|arg| arg.env(None::<&str>));
+        Probe::from_arg_matches(&command.try_get_matches_from(argv)?)
+    }
+
     #[test]
     fn on_by_default_with_glances_names() {
-        let probe = Probe::try_parse_from(["probe"]).expect("defaults parse");
+        let probe = parse(&["probe"]).expect("defaults parse");
         assert_eq!(
             probe.notifications.to_config(),
             Some(NotificationConfig::default())
@@ -145,10 +153,9 @@ mod tests {
 
     #[test]
     fn can_be_turned_off_and_renamed() {
-        let off = Probe::try_parse_from(["probe", "--notifications", "false"]).expect("parses");
+        let off = parse(&["probe", "--notifications", "false"]).expect("parses");
         assert_eq!(off.notifications.to_config(), None);
-        let renamed = Probe::try_parse_from(["probe", "--notifications-exchange", "x.glance"])
-            .expect("parses");
+        let renamed = parse(&["probe", "--notifications-exchange", "x.glance"]).expect("parses");
         let config = renamed.notifications.to_config().expect("on");
         assert_eq!(config.exchange, "x.glance");
     }

@@ -1,11 +1,14 @@
 //! Logging and tracing set-up for the binaries: `tracing` with an `EnvFilter` from
-//! `RUST_LOG` (default `info`), as text or JSON lines on standard error; with the `otlp`
+//! `RUST_LOG` (default `info`), as text (coloured only when standard error is a terminal)
+//! or JSON lines on standard error; with the `otlp`
 //! feature and `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP
 //! (see the `otlp` module, built with the `otlp` feature). Also [`continue_trace`], which puts a span into the W3C trace an
 //! incoming `traceparent` names and says what to send onward.
 
 #[cfg(feature = "otlp")]
 pub mod otlp;
+
+use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
@@ -47,7 +50,10 @@ impl Drop for Telemetry {
 /// subscriber (tests do), and the second call exports nothing.
 pub fn init(args: &TelemetryArgs, service_name: &str) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour only on a terminal: a file or a pipe gets plain text, no escape codes.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let fmt = match args.log_format {
         LogFormat::Text => fmt.boxed(),
         LogFormat::Json => fmt.json().boxed(),

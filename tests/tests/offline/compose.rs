@@ -180,9 +180,10 @@ fn gateway_and_worker_health_checks_ask_readyz_on_their_own_port() {
     let gateway = service(&doc, "gateway");
     let gateway_port = port_of(&env_var(gateway, "IMAGEFLEET_BIND").unwrap_or_default());
     let worker = service(&doc, "worker");
-    // A worker serves /readyz on its operations port; unset, the default applies.
+    // A worker serves /readyz on its operations port; unset, the first default port
+    // (each container has its own network, so its one worker gets that port).
     let worker_bind = env_var(worker, "IMAGEFLEET_METRICS_BIND")
-        .unwrap_or_else(|| workers::ops::DEFAULT_METRICS_BIND.to_owned());
+        .unwrap_or_else(|| format!("127.0.0.1:{}", workers::ops_port::FIRST_DEFAULT_PORT));
     for (name, port) in [("gateway", gateway_port), ("worker", port_of(&worker_bind))] {
         let command = health_command(service(&doc, name));
         assert!(

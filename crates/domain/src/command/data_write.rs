@@ -26,6 +26,19 @@ pub struct WithDigest {
     pub digest: DataDigest,
 }
 
+/// Finishes a staging (`PUT /stage`): the image shows the staged size while the data
+/// waits for `POST /import`, as Glance sets `size` when it stages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StagedData {
+    /// The image.
+    pub image_id: ImageId,
+    /// Bytes staged. Optional on the wire: a gateway of an earlier release sends none,
+    /// and the image then shows no size until the import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+}
+
 /// Gives up a data write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -19,7 +19,7 @@ mod tags;
 mod target;
 mod tasks;
 
-pub use data_write::{Abort, Leased, WithDigest};
+pub use data_write::{Abort, Leased, StagedData, WithDigest};
 pub use image_create::CreateImage;
 pub use image_patch::{PatchOperation, UpdateImage};
 pub use import::{BeginImport, CompleteImport, FailImport, ImportMethod};
@@ -53,8 +53,9 @@ pub enum Command {
     AbortUpload(Abort),
     /// `PUT /stage` starts: queued -> uploading, holding a lease.
     BeginStage(Leased),
-    /// `PUT /stage` finished: the staged data waits for `POST /import`; lease released.
-    CompleteStage(ImageRef),
+    /// `PUT /stage` finished: the staged data (its size shown) waits for `POST /import`;
+    /// lease released.
+    CompleteStage(StagedData),
     /// `PUT /stage` failed: uploading -> queued, staged data removed.
     AbortStage(Abort),
     /// `POST /import`: -> importing, and a pending `api_image_import` task.
@@ -157,8 +158,9 @@ impl Command {
             BeginUpload(c) | BeginStage(c) => image(&c.image_id),
             CompleteUpload(c) => image(&c.image_id),
             AbortUpload(c) | AbortStage(c) => image(&c.image_id),
-            CompleteStage(c) | DeactivateImage(c) | ReactivateImage(c) | DeleteImage(c)
-            | RestoreImage(c) | PurgeImage(c) => image(&c.image_id),
+            CompleteStage(c) => image(&c.image_id),
+            DeactivateImage(c) | ReactivateImage(c) | DeleteImage(c) | RestoreImage(c)
+            | PurgeImage(c) => image(&c.image_id),
             BeginImport(c) => Target::ImageAndTask(c.image_id, c.task_id),
             CompleteImport(c) => Target::ImageAndTask(c.image_id, c.task_id),
             FailImport(c) => Target::ImageAndTask(c.image_id, c.task_id),

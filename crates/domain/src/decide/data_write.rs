@@ -1,6 +1,7 @@
 //! What the data-writing rules share: a write that takes the image under a lease
 //! ([`leased`], upload and stage), one given up ([`aborted`]), and the size check of
-//! written data ([`check_digest`], also for imports and locations).
+//! written data ([`check_digest`], also for imports and locations; [`check_size`] for
+//! staged data).
 //!
 //! Timestamps from commands are kept to microseconds, as Postgres stores them, so the
 //! state decided here equals the state read back.
@@ -43,7 +44,11 @@ pub(super) fn aborted(
 
 /// Refuses a digest with an impossible size or one beyond the size cap.
 pub(super) fn check_digest(digest: &DataDigest, ctx: &Context) -> Result<(), Rejection> {
-    let size = digest.size;
+    check_size(digest.size, ctx)
+}
+
+/// Refuses an impossible size or one beyond the size cap (also of staged data).
+pub(super) fn check_size(size: i64, ctx: &Context) -> Result<(), Rejection> {
     if size < 0 {
         return Err(Rejection::bad_request(format!(
             "An image size cannot be negative ({size})."

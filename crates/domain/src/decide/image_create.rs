@@ -48,8 +48,8 @@ pub(super) fn create_image(existing: Option<&Image>, c: &CreateImage, ctx: &Cont
     for key in c.properties.keys() {
         validate::property_key(key)?;
     }
-    for value in c.properties.values() {
-        validate::storable("A property value", value)?;
+    for (key, value) in &c.properties {
+        validate::property_value(key, value)?;
     }
     validate::quota(
         "image properties",

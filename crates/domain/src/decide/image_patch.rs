@@ -65,7 +65,7 @@ fn apply(image: &mut Image, operation: &PatchOperation, ctx: &Context) -> Result
             image.properties.remove(attribute);
         }
         Some(Value::String(text)) => {
-            validate::storable("A property value", text)?;
+            validate::property_value(attribute, text)?;
             image.properties.insert(attribute.to_owned(), text.clone());
         }
         Some(other) => {

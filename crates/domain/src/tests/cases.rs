@@ -5,7 +5,7 @@
 use super::fixtures::*;
 use crate::command::{
     Abort, AddLocation, BeginImport, CompleteImport, CreateImage, FailImport, ImportMethod, Leased,
-    PatchOperation, RemoveLocation, UpdateImage, UpdateMember, WithDigest,
+    PatchOperation, RemoveLocation, StagedData, UpdateImage, UpdateMember, WithDigest,
 };
 use crate::image::IMPORT_TASK_PROPERTY;
 use crate::status::MemberStatus;
@@ -98,7 +98,10 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
             image_id: IMAGE,
             lease_expires_at: lease,
         }),
-        Row::CompleteStage => Command::CompleteStage(image_ref()),
+        Row::CompleteStage => Command::CompleteStage(StagedData {
+            image_id: IMAGE,
+            size: Some(5),
+        }),
         Row::AbortStage => Command::AbortStage(abort(true)),
         Row::ImportGlanceDirect => Command::BeginImport(import(ImportMethod::GlanceDirect)),
         Row::ImportWebDownload => Command::BeginImport(import(ImportMethod::WebDownload {

@@ -150,7 +150,10 @@ pub fn build(kind: Kind, p: &Params, now: DateTime<Utc>) -> Command {
         }),
         Kind::AbortUpload => Command::AbortUpload(abort),
         Kind::BeginStage => Command::BeginStage(lease),
-        Kind::CompleteStage => Command::CompleteStage(image),
+        Kind::CompleteStage => Command::CompleteStage(StagedData {
+            image_id,
+            size: Some(data.size),
+        }),
         Kind::AbortStage => Command::AbortStage(abort),
         Kind::BeginImport => Command::BeginImport(BeginImport {
             image_id,

@@ -38,7 +38,7 @@ async fn glance_and_openstacksdk_drive_imagefleet_up() {
     let bind = format!("127.0.0.1:{}", free_port());
     let data_dir = db.data_dir().display().to_string();
     let amqp = vhost.url();
-    let up = Up::try_parse_from([
+    let up = imagefleet_tests::flags::parse_without_env::<Up>([
         "up",
         "--database-url",
         db.url(),

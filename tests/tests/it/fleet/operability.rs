@@ -10,6 +10,7 @@
 //! [`retry_metrics`].
 
 mod health;
+mod ops_port;
 mod retry_metrics;
 
 use std::sync::Arc;

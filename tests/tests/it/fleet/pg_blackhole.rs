@@ -15,7 +15,8 @@ use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{BusProbe, Fault, FaultProxy, TestBus, TestDb, TestResponse, TestWorker};
 use serde_json::json;
 use tower::ServiceExt;
-use workers::ops::{DEFAULT_METRICS_BIND, OpsConfig};
+use workers::ops::OpsConfig;
+use workers::ops_port::OpsBind;
 use workers::progress::Progress;
 
 /// Long enough for a group's bound on the database, a retry and a new connection.
@@ -64,7 +65,7 @@ async fn a_worker_whose_database_is_blackholed_is_not_ready_and_recovers() {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let worker = tokio::spawn(workers::run_fleet(config, shutdown.clone()));
     let router = workers::ops::router(&OpsConfig {
-        bind: DEFAULT_METRICS_BIND.parse().expect("address"),
+        bind: OpsBind::FirstFree,
         database_url: url,
         amqp_url: bus.url().to_owned(),
         name: "blackholed-worker-probe".into(),

@@ -43,7 +43,10 @@ async fn create_task(app: &TestApp, actor: Actor, from: &str) -> Value {
         .headers
         .get("location")
         .and_then(|l| l.to_str().ok());
-    assert_eq!(location, Some(format!("/v2/tasks/{id}").as_str()));
+    assert_eq!(
+        location,
+        Some(format!("http://localhost/v2/tasks/{id}").as_str())
+    );
     response.json
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod api_images;
 mod api_locations;
 pub(crate) mod api_sharing;
 mod api_tasks_info;
+mod glance_parity;
 mod hostile_http;
 mod image_data;
 mod openapi;

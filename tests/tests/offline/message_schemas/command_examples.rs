@@ -60,7 +60,10 @@ fn example_commands() -> Vec<Command> {
             image_id: image,
             lease_expires_at: at(2),
         }),
-        Command::CompleteStage(image_ref.clone()),
+        Command::CompleteStage(domain::command::StagedData {
+            image_id: image,
+            size: Some(4096),
+        }),
         Command::AbortStage(domain::command::Abort {
             image_id: image,
             reason: "disk full".to_owned(),

@@ -133,7 +133,7 @@ async fn under_a_memory_alarm_workers_and_gateway_are_not_ready_and_nothing_is_l
     .await
     .expect("the worker is not ready");
     let ops = workers::ops::router(&workers::ops::OpsConfig {
-        bind: workers::ops::DEFAULT_METRICS_BIND.parse().expect("address"),
+        bind: workers::ops_port::OpsBind::FirstFree,
         database_url: db.url().to_owned(),
         amqp_url: url.clone(),
         name: "alarm-probe".into(),

@@ -43,7 +43,10 @@ pub(super) async fn staged_and_imported(b: &mut Bus) {
     .await;
     b.step(
         service(),
-        Command::CompleteStage(image_ref(ib)),
+        Command::CompleteStage(domain::command::StagedData {
+            image_id: ib,
+            size: Some(4),
+        }),
         &[("image.updated", ub, 5)],
     )
     .await;

@@ -64,9 +64,9 @@ async fn a_stale_import_fails_its_task_and_leaves_no_data() {
     let id = queued(&repo).await;
     lease(&repo, id, Area::Staging, future()).await;
     write_data(&db, Area::Staging, id).await;
-    let staged = ImageRef {
+    let staged = domain::command::StagedData {
         image_id: id,
-        expected_version: None,
+        size: Some(4),
     };
     apply(&repo, Actor::service(), Command::CompleteStage(staged)).await;
     let task_id = TaskId::generate();

@@ -83,7 +83,7 @@ async fn a_worker_serves_metrics_health_and_readiness() {
     let db = TestDb::new().await.expect("test database");
     let bus = TestBus::new().await.expect("test bus");
     let config = |database_url: &str| workers::ops::OpsConfig {
-        bind: workers::ops::DEFAULT_METRICS_BIND.parse().expect("address"),
+        bind: workers::ops_port::OpsBind::FirstFree,
         database_url: database_url.to_owned(),
         amqp_url: bus.url().to_owned(),
         name: "operability-probe".to_owned(),

@@ -102,7 +102,7 @@ async fn without_a_client_id_each_request_gets_a_fresh_req_uuid() {
         .await;
     assert_eq!(not_allowed.status, StatusCode::METHOD_NOT_ALLOWED);
     uuid_of(header_of(&not_allowed, REQUEST_ID).expect("id"));
-    let unknown = app.get("/v3/nothing", &owner()).await;
+    let unknown = app.get("/v2/nothing", &owner()).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     uuid_of(header_of(&unknown, REQUEST_ID).expect("id"));
     app.stop().await;

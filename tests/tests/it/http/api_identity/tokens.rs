@@ -178,7 +178,9 @@ struct Flags {
 
 fn parse(args: &[&str]) -> GatewayArgs {
     let argv = std::iter::once("gateway").chain(args.iter().copied());
-    Flags::try_parse_from(argv).expect("flags").gateway
+    imagefleet_tests::flags::parse_without_env::<Flags>(argv)
+        .expect("flags")
+        .gateway
 }
 
 #[test]

@@ -18,7 +18,7 @@ async fn create_with_defaults() {
     let id = id_of(image);
     assert_eq!(
         header_of(&response, "location"),
-        Some(format!("/v2/images/{id}").as_str())
+        Some(format!("http://localhost/v2/images/{id}").as_str())
     );
     assert_eq!(
         header_of(&response, "openstack-image-import-methods"),
@@ -81,7 +81,7 @@ async fn create_with_every_field_an_id_and_extra_properties() {
     assert_eq!(image["id"], id);
     assert_eq!(
         header_of(&response, "location"),
-        Some(format!("/v2/images/{id}").as_str())
+        Some(format!("http://localhost/v2/images/{id}").as_str())
     );
     for (key, expected) in [
         ("name", json!("cirros")),

@@ -1,6 +1,6 @@
 //! `GET /v2/images/{id}/file`: the bytes with `Content-MD5` (hex, as Glance) and
-//! `Content-Length`, ranges (206, 416), 204 without data, and deactivated images readable
-//! by admins only; a delete removes the data.
+//! `Content-Length`, ranges (206, 416), 204 without data, 403 to a reader-only caller,
+//! and deactivated images readable by admins only; a delete removes the data.
 
 use super::*;
 use imagefleet_tests::fixtures::{admin, other, owner, reader};
@@ -47,7 +47,7 @@ async fn a_download_streams_the_bytes_with_glances_headers_and_serves_ranges() {
     let id = active_image(&app, &data).await;
     let (md5, _) = reference_digests(&data);
 
-    let whole = get_file(&app, &reader(), &id, None).await;
+    let whole = get_file(&app, &owner(), &id, None).await;
     assert_eq!(whole.status, StatusCode::OK);
     assert_eq!(whole.bytes, data);
     assert_eq!(header(&whole, "content-md5"), md5);
@@ -92,6 +92,20 @@ async fn the_bytes_downloaded_are_the_bytes_uploaded() {
     let id = active_image(&app, &data).await;
     let response = get_file(&app, &owner(), &id, None).await;
     assert_eq!(reference_digests(&response.bytes), reference_digests(&data));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_may_see_the_image_but_not_download_it() {
+    let app = TestApp::start().await;
+    let id = active_image(&app, b"member data").await;
+    assert_eq!(
+        app.get(&format!("/v2/images/{id}"), &reader()).await.status,
+        StatusCode::OK
+    );
+    let refused = get_file(&app, &reader(), &id, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert_eq!(refused.json["code"], json!(403), "{}", refused.text);
+    assert!(!refused.text.contains("member data"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -66,11 +66,17 @@ pub fn table(endpoint: Endpoint) -> Table {
     match endpoint {
         // SPEC 4 "GET /v2/images/{id} 200; not visible 404", visibility of SPEC 7.
         Endpoint::Show => seen(OK),
-        // SPEC 7 "reader may read and download its project's images" and "A shared
-        // member (any status) may GET the image and download it"; public and community
-        // data is everyone's (Glance download_image: community or public). SPEC 4's
-        // "403 reader" contradicts SPEC 7 here: SPEC 7, the policy section, is followed.
-        Endpoint::Download | Endpoint::ImageTasks => seen(OK),
+        // SPEC 7 "reader may read its project's images but not download them" (SPEC 4
+        // "403 reader") and "A shared member (any status) may GET the image and
+        // download it"; public and community data is every member's (Glance
+        // download_image: the member role, and community or public).
+        Endpoint::Download => [
+            [OK, OK, DENY, OK, OK, OK, OK, OK],
+            [OK, OK, DENY, HIDE, HIDE, HIDE, HIDE, OK],
+            [OK, OK, DENY, HIDE, OK, OK, OK, OK],
+            [OK, OK, DENY, OK, OK, OK, OK, OK],
+        ],
+        Endpoint::ImageTasks => seen(OK),
         // SPEC 1 deactivated "Data download refused to everyone but admins".
         Endpoint::DownloadDeactivated | Endpoint::LocationsList => ADMIN_ONLY,
         // SPEC 12 extension: the event log is the owning project's (readers included)
