@@ -11,5 +11,6 @@ mod api_tasks_info;
 mod hostile_http;
 mod image_data;
 mod openapi;
+mod s3;
 mod tenant_matrix;
 mod tracing;
