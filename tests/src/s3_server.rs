@@ -116,6 +116,15 @@ impl S3Server {
         Ok(status.is_success())
     }
 
+    /// Begins a multipart upload of `key` (CreateMultipartUpload, asked of moto
+    /// directly), as a writer that then dies would leave it.
+    pub async fn begin_upload(&self, key: &str) -> anyhow::Result<()> {
+        let url = format!("{}/{}/{key}?uploads", self.url, self.bucket);
+        let status = self.http.post(url).send().await?.status();
+        anyhow::ensure!(status.is_success(), "CreateMultipartUpload {key}: {status}");
+        Ok(())
+    }
+
     /// The keys of the bucket's incomplete multipart uploads (ListMultipartUploads,
     /// asked of moto directly).
     pub async fn incomplete_uploads(&self) -> anyhow::Result<Vec<String>> {

@@ -2,11 +2,13 @@
 //! `moto[server]`, in the client tests' virtualenv), one process and bucket per test
 //! (see `S3Server`). Upload, ranged download and delete through the gateway; a gateway
 //! killed mid-multipart-upload (no object, the upload aborted by the janitor); and the
-//! server down mid-download (the client's download fails, nothing is corrupted).
+//! server down mid-download (the client's download fails, nothing is corrupted); and
+//! the store's listing and abort of incomplete uploads that the janitor relies on.
 
 mod crash;
 mod outage;
 mod round_trip;
+mod uploads;
 
 use std::time::Duration;
 
