@@ -59,6 +59,7 @@ impl ImageStore {
         let bucket_url = match setting(AmazonS3ConfigKey::Endpoint) {
             Some(endpoint) if virtual_hosted => endpoint.trim_end_matches('/').to_owned(),
             Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+            None if virtual_hosted => format!("https://{bucket}.s3.{region}.amazonaws.com"),
             None => format!("https://s3.{region}.amazonaws.com/{bucket}"),
         };
         let s3 = builder.build()?;
