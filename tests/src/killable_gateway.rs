@@ -1,7 +1,8 @@
-//! A second gateway beside a [`TestApp`]'s, on a runtime the test owns: shutting the
-//! runtime down is how a test kills a gateway mid-request (as `kill -9` would: no
-//! cleanup code runs, every connection it held just closes), while the test's own
-//! app, database and broker stay up to check what the crash left.
+//! A second gateway beside a [`TestApp`]'s, with a store and connections of its own
+//! (a store configured otherwise, such as a shorter S3 retry), on a runtime the test
+//! picks. Run on a runtime the test owns, shutting that runtime down kills it mid-request
+//! as `kill -9` would (no cleanup code runs, every connection it held just closes),
+//! while the test's own app, database and broker stay up to check what the crash left.
 
 use std::sync::Arc;
 use std::time::Duration;

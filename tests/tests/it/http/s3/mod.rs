@@ -24,9 +24,9 @@ const PREFIX: &str = "site";
 /// janitors of the apps' workers from aborting an upload while it runs.
 const KEEP_UPLOADS: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// How long a failing S3 request is retried (IMAGEFLEET_STORE_RETRY_TIMEOUT): short,
-/// so a download from a server that is down fails soon.
-const RETRY: Duration = Duration::from_secs(1);
+/// How long a failing S3 request is retried: IMAGEFLEET_STORE_RETRY_TIMEOUT's default
+/// (moto, a threaded Python server, resets a connection now and then under load).
+const RETRY: Duration = Duration::from_secs(180);
 
 /// More than one 5 MiB part of a multipart upload, and not a whole number of them.
 const IMAGE_SIZE: usize = (11 << 20) + 12_345;

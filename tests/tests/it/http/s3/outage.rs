@@ -4,7 +4,10 @@
 //! lose them if stopped). The download must fail for the client (the body breaks off
 //! short of its `Content-Length`, never a complete-looking answer), and once the
 //! server is back the image and its object are as before: same status and digests,
-//! the same bytes served.
+//! the same bytes served. The download goes through a second gateway whose store
+//! retries for [`OUTAGE_RETRY`] only, so that it gives up soon.
+
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use futures::StreamExt;
@@ -12,6 +15,9 @@ use imagefleet_tests::fixtures::owner;
 use imagefleet_tests::{Fault, S3Server, TestApp};
 
 use super::{KEEP_UPLOADS, PREFIX, RETRY, get_file};
+
+/// How long the downloading gateway's store retries (IMAGEFLEET_STORE_RETRY_TIMEOUT).
+const OUTAGE_RETRY: Duration = Duration::from_secs(1);
 use crate::http::image_data::{image, new_image, pattern, put_data, reference_digests};
 
 /// Big enough that the socket buffers between moto, the gateway and the client cannot
@@ -39,7 +45,10 @@ async fn a_download_breaks_off_when_s3_goes_down_and_nothing_is_corrupted() {
     let before = image(&app, &owner(), &id).await;
     assert_eq!(before["status"], "active");
 
-    let address = app.serve().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = listener.local_addr().expect("its address");
+    let current = tokio::runtime::Handle::current();
+    app.serve_gateway_on(&current, listener, s3.store(PREFIX, OUTAGE_RETRY));
     let actor = owner();
     let response = reqwest::Client::new()
         .get(format!("http://{address}/v2/images/{id}/file"))
