@@ -70,6 +70,7 @@ impl TestApp {
             default_actor,
             ImportFilter::default(),
             None,
+            None,
         )
         .await
     }
@@ -81,7 +82,16 @@ impl TestApp {
         settings: Settings,
         filter: ImportFilter,
     ) -> Self {
-        Self::start_full(domain, settings, AuthMode::Headers, None, filter, None).await
+        Self::start_full(
+            domain,
+            settings,
+            AuthMode::Headers,
+            None,
+            filter,
+            None,
+            None,
+        )
+        .await
     }
 
     /// A stack like [`TestApp::start_importing`] whose imports run `plugins`.
@@ -92,7 +102,23 @@ impl TestApp {
     ) -> Self {
         let mode = AuthMode::Headers;
         let settings = Settings::default();
-        Self::start_full(domain, settings, mode, None, filter, Some(plugins)).await
+        Self::start_full(domain, settings, mode, None, filter, Some(plugins), None).await
+    }
+
+    /// A stack whose gateway and worker keep image data in `store` (an S3 bucket),
+    /// the worker's janitor aborting uploads older than `multipart_grace`.
+    pub async fn start_on_store(store: store::ImageStore, multipart_grace: Duration) -> Self {
+        let on_store = (store, multipart_grace);
+        Self::start_full(
+            DomainConfig::default(),
+            Settings::default(),
+            AuthMode::Headers,
+            None,
+            ImportFilter::default(),
+            None,
+            Some(on_store),
+        )
+        .await
     }
 
     async fn start_full(
@@ -102,18 +128,29 @@ impl TestApp {
         default_actor: Option<Actor>,
         filter: ImportFilter,
         plugins: Option<ImportPlugins>,
+        on_store: Option<(store::ImageStore, Duration)>,
     ) -> Self {
         let db = TestDb::new().await.expect("test database");
         let bus = TestBus::new().await.expect("test bus");
         let plugins = plugins.unwrap_or_default();
-        let workers = vec![TestWorker::start_with_plugins(
-            &db,
-            &bus,
-            "app-worker",
-            domain,
-            filter.clone(),
-            plugins,
-        )];
+        let (store, worker) = match on_store {
+            None => (
+                db.store(),
+                TestWorker::start_with_plugins(
+                    &db,
+                    &bus,
+                    "app-worker",
+                    domain,
+                    filter.clone(),
+                    plugins,
+                ),
+            ),
+            Some((store, grace)) => (
+                store.clone(),
+                TestWorker::start_on_store(&db, &bus, "app-worker", store, grace),
+            ),
+        };
+        let workers = vec![worker];
         let commands = CommandClient::connect(bus.url(), bus.topology().clone())
             .await
             .expect("command client");
@@ -125,7 +162,7 @@ impl TestApp {
                 default_actor,
             }),
             settings: Arc::new(settings),
-            store: db.store(),
+            store,
             fetcher: SafeFetcher::new(filter, 1 << 40, Duration::from_secs(60), 5),
             send_notices: Some(Arc::new(api_gateway::send_notice::SendNotifier::new(
                 bus.url(),
@@ -300,6 +337,14 @@ impl TestApp {
     /// `POST` without a body.
     pub async fn post(&self, path: &str, actor: &Actor) -> TestResponse {
         self.request(Method::POST, path, Some(actor), None).await
+    }
+
+    /// Stops the workers gracefully (their janitor's lock released), keeping the
+    /// database, the topology and the router.
+    pub async fn stop_workers(&mut self) {
+        for worker in self.workers.drain(..) {
+            worker.stop().await;
+        }
     }
 
     /// Stops the workers gracefully.

@@ -2,7 +2,8 @@
 //! RabbitMQ, whose behaviour a test flips at run time. It passes bytes through, adds
 //! latency to every chunk, blackholes (keeps accepting and reading, never forwards or
 //! answers: a peer that went silent without closing, as after a partition or a lost
-//! host), or resets every open connection. The fault applies to connections already
+//! host), plays a server that is down (closes every connection), or resets every open
+//! connection. The fault applies to connections already
 //! open as well as to new ones, since the faults real fleets meet strike established
 //! sessions.
 
@@ -25,6 +26,9 @@ pub enum Fault {
     Latency(Duration),
     /// Read from both sides and drop it; never answer, never pass a close on.
     Blackhole,
+    /// A stopped server: new connections are closed as soon as accepted, open ones at
+    /// their next bytes (at once with [`FaultProxy::reset`]).
+    Down,
 }
 
 /// A proxy from a port of 127.0.0.1 to `upstream`; stops (closing every connection)
@@ -139,6 +143,10 @@ async fn accept(
             accepted = listener.accept() => accepted,
         };
         let Ok((client, _)) = accepted else { continue };
+        if *fault.borrow() == Fault::Down {
+            let _ = client.set_zero_linger();
+            continue;
+        }
         let reset = generation
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -202,6 +210,7 @@ async fn pipe(
             Fault::Pass => {}
             Fault::Latency(delay) => tokio::time::sleep(delay).await,
             Fault::Blackhole => continue,
+            Fault::Down => break,
         }
         if to.write_all(&buffer[..n]).await.is_err() {
             break;

@@ -59,6 +59,23 @@ impl TestWorker {
         Self::run(config)
     }
 
+    /// Starts a worker keeping image data in `store` (an S3 bucket), its janitor
+    /// aborting multipart uploads begun more than `multipart_grace` ago.
+    pub fn start_on_store(
+        db: &TestDb,
+        bus: &TestBus,
+        name: &str,
+        store: store::ImageStore,
+        multipart_grace: Duration,
+    ) -> Self {
+        Self::run(FleetConfig {
+            store,
+            multipart_grace,
+            janitor_interval: Some(JANITOR_INTERVAL),
+            ..Self::default_config(db, bus, name)
+        })
+    }
+
     /// Starts a worker committing up to `commit_batch` commands per transaction, with 4
     /// transactions open at once (the benchmark compares settings).
     pub fn start_batched(db: &TestDb, bus: &TestBus, name: &str, commit_batch: usize) -> Self {
@@ -217,6 +234,7 @@ impl TestWorker {
             name: name.to_owned(),
             janitor_interval,
             processed_retention: workers::janitor::retention::DEFAULT_PROCESSED_RETENTION,
+            multipart_grace: workers::janitor::uploads::DEFAULT_MULTIPART_GRACE,
             notifications: None,
             intake: IntakePolicy::default(),
             progress: Default::default(),

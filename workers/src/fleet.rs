@@ -64,6 +64,9 @@ pub struct FleetConfig {
     /// How long the janitor keeps a command's record (`processed_commands`): a
     /// redelivery later than that is treated as a new command.
     pub processed_retention: Duration,
+    /// How long a multipart upload of an S3 store may run before the janitor aborts it
+    /// as abandoned.
+    pub multipart_grace: Duration,
     /// Where image data is.
     pub store: ImageStore,
     /// Reads web-download and location URLs behind the import filter.
@@ -166,6 +169,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
         };
         let janitor_config = JanitorConfig {
             processed_retention: config.processed_retention,
+            multipart_grace: config.multipart_grace,
             ..JanitorConfig::new(&config.database_url, interval)
         };
         tasks.spawn(run_janitor(janitor_config, janitor, shutdown.clone()));

@@ -48,6 +48,12 @@ pub struct FleetArgs {
     #[arg(long, env = "IMAGEFLEET_PROCESSED_RETENTION", default_value_t = 604_800,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub processed_retention: u64,
+    /// Seconds a multipart upload of an S3 store may run before the janitor aborts it
+    /// as abandoned (left by a process killed mid-write); must exceed the longest
+    /// upload.
+    #[arg(long, env = "IMAGEFLEET_MULTIPART_GRACE", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub multipart_grace: u64,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub plugins: PluginArgs,
@@ -116,6 +122,7 @@ impl FleetArgs {
             queues: WorkQueue::ALL.to_vec(),
             janitor_interval: Some(Duration::from_secs(self.janitor_interval)),
             processed_retention: Duration::from_secs(self.processed_retention),
+            multipart_grace: Duration::from_secs(self.multipart_grace),
             notifications: service.notifications.to_config(),
             intake: self.intake.to_policy(),
             progress: Progress::default(),

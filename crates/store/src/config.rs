@@ -3,6 +3,7 @@
 use super::{ImageStore, StoreError};
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The image store's settings.
 #[derive(Debug, Clone, Args)]
@@ -17,6 +18,10 @@ pub struct StoreArgs {
     /// `AWS_*` variables (`AWS_ENDPOINT` for MinIO or Ceph RGW).
     #[arg(long, env = "IMAGEFLEET_STORE_URL")]
     pub store_url: Option<String>,
+    /// Seconds an S3 request, a download's resumptions included, is retried before
+    /// the failure reaches the client (an S3 store only).
+    #[arg(long, env = "IMAGEFLEET_STORE_RETRY_TIMEOUT", default_value_t = 180)]
+    pub store_retry_timeout: u64,
 }
 
 impl StoreArgs {
@@ -24,37 +29,18 @@ impl StoreArgs {
     pub fn open(&self) -> Result<ImageStore, StoreError> {
         match &self.store_url {
             None => ImageStore::local(&self.data_dir),
-            Some(url) => open_url(url),
+            Some(url) => open_url(url, Duration::from_secs(self.store_retry_timeout)),
         }
     }
 }
 
 #[cfg(feature = "s3")]
-fn open_url(url: &str) -> Result<ImageStore, StoreError> {
-    if !url.starts_with("s3://") {
-        return Err(StoreError::Open(format!(
-            "unsupported store URL '{url}': use s3://bucket[/prefix], or IMAGEFLEET_DATA_DIR for a local directory"
-        )));
-    }
-    let s3 = object_store::aws::AmazonS3Builder::from_env()
-        .with_url(url)
-        .build()?;
-    let (_, prefix) = url["s3://".len()..].split_once('/').unwrap_or(("", ""));
-    let store: std::sync::Arc<dyn object_store::ObjectStore> = if prefix.is_empty() {
-        std::sync::Arc::new(s3)
-    } else {
-        std::sync::Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
-    };
-    // S3 refuses multipart parts under 5 MiB (the last one aside).
-    Ok(ImageStore::new(store, url, S3_PART_SIZE))
+fn open_url(url: &str, retry_timeout: Duration) -> Result<ImageStore, StoreError> {
+    ImageStore::s3(url, &[], retry_timeout)
 }
 
-/// The smallest part S3 accepts.
-#[cfg(feature = "s3")]
-const S3_PART_SIZE: usize = 5 << 20;
-
 #[cfg(not(feature = "s3"))]
-fn open_url(url: &str) -> Result<ImageStore, StoreError> {
+fn open_url(url: &str, _retry_timeout: Duration) -> Result<ImageStore, StoreError> {
     Err(StoreError::Open(format!(
         "'{url}': this build has no S3 support (build with the `s3` feature)"
     )))

@@ -7,6 +7,11 @@ mod config;
 mod format_check;
 mod pass;
 mod read;
+#[cfg(feature = "s3")]
+mod s3;
+#[cfg(feature = "s3")]
+mod s3_uploads;
+mod uploads;
 mod write;
 
 #[cfg(test)]
@@ -16,6 +21,7 @@ pub use config::StoreArgs;
 pub use format_check::FormatCheck;
 pub use pass::OS_HASH_ALGO;
 pub use read::{ByteRange, StoredData};
+pub use uploads::IncompleteUpload;
 pub use write::{DataCheck, DataLimits, NoCheck, Refused, WriteError, WrittenData, digest_stream};
 
 use domain::ImageId;
@@ -53,6 +59,9 @@ pub enum StoreError {
     /// A thread hashing the data stopped without its result (it panicked).
     #[error("hashing the data failed")]
     Hashing,
+    /// A request sent beside object_store (listing multipart uploads) failed.
+    #[error("image store: {0}")]
+    Request(String),
 }
 
 /// The image store: cheap to clone, shared by every request and job of a process.
@@ -65,6 +74,9 @@ pub struct ImageStore {
     part_size: usize,
     /// The directory of a local store (None for others): see [`Self::remove_partial_writes`].
     local_root: Option<std::path::PathBuf>,
+    /// The multipart uploads of an S3 store (None for others): see `uploads`.
+    #[cfg(feature = "s3")]
+    uploads: Option<Arc<s3_uploads::Uploads>>,
 }
 
 /// Part size of local writes: big enough for few syscalls, small enough that many
@@ -83,6 +95,8 @@ impl ImageStore {
             description: description.into(),
             part_size,
             local_root: None,
+            #[cfg(feature = "s3")]
+            uploads: None,
         }
     }
 
@@ -127,7 +141,8 @@ impl ImageStore {
     /// Removes what writes of the blob cut off by a crash left: the local store writes
     /// to `<key>#<n>` and renames at the end, and removes that file when a write is
     /// dropped, which a killed process never does (the chaos runner's gateway kill
-    /// found them). Object stores abort their multipart uploads themselves.
+    /// found them). An S3 write cut off so leaves an incomplete multipart upload, which
+    /// the janitor aborts after a grace period (see `uploads`).
     async fn remove_partial_writes(&self, area: Area, image_id: ImageId) -> Result<(), StoreError> {
         let Some(root) = &self.local_root else {
             return Ok(());

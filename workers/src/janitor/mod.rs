@@ -10,6 +10,8 @@
 //!   the `image.deleted` event's job then removes their data.
 //! - [`retention`]: `processed_commands` rows older than the retention are deleted in
 //!   bounded batches.
+//! - [`uploads`]: multipart uploads of an S3 store abandoned by a killed process are
+//!   aborted after a grace period.
 //!
 //! Each of the first three is one query of at most a batch of rows and one command per
 //! row ([`sweep`]), sent as the service through the repository (see [`command`]). A command the domain refuses
@@ -24,6 +26,7 @@ pub mod retention;
 mod round;
 mod scrubber;
 mod sweep;
+pub mod uploads;
 
 use std::time::Duration;
 
@@ -54,11 +57,14 @@ pub struct JanitorConfig {
     pub io_timeout: Duration,
     /// How long a command's record is kept (its redeliveries answered from it).
     pub processed_retention: Duration,
+    /// How long a multipart upload may run before it is aborted as abandoned.
+    pub multipart_grace: Duration,
 }
 
 impl JanitorConfig {
     /// Defaults: batches of 100, the [`JANITOR_LOCK_KEY`](db::leader::JANITOR_LOCK_KEY), a 30 s I/O timeout, records
-    /// kept [`retention::DEFAULT_PROCESSED_RETENTION`].
+    /// kept [`retention::DEFAULT_PROCESSED_RETENTION`], uploads aborted after
+    /// [`uploads::DEFAULT_MULTIPART_GRACE`].
     pub fn new(database_url: impl Into<String>, interval: Duration) -> Self {
         Self {
             database_url: database_url.into(),
@@ -67,6 +73,7 @@ impl JanitorConfig {
             lock_key: db::leader::JANITOR_LOCK_KEY,
             io_timeout: Duration::from_secs(30),
             processed_retention: retention::DEFAULT_PROCESSED_RETENTION,
+            multipart_grace: uploads::DEFAULT_MULTIPART_GRACE,
         }
     }
 }
@@ -104,6 +111,7 @@ pub async fn run_janitor(config: JanitorConfig, janitor: Janitor, shutdown: Canc
                 leader,
                 config.batch_size,
                 config.processed_retention,
+                config.multipart_grace,
                 &shutdown,
             );
             match round.await {

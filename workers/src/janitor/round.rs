@@ -1,5 +1,6 @@
 //! One janitor round: the three sweeps in a fixed order, each reading one batch and
-//! sending one command per row ([`sweep`](super::sweep)), then the pruning of old command records. Leases come
+//! sending one command per row ([`sweep`](super::sweep)), then the pruning of old command records
+//! and the aborting of abandoned multipart uploads ([`uploads`](super::uploads), S3 stores only). Leases come
 //! first: they block users (an image stuck in saving cannot be uploaded again), while
 //! expiry, scrubbing and pruning only reclaim space.
 //!
@@ -19,7 +20,7 @@ use super::expiry::Expiry;
 use super::leases::Leases;
 use super::scrubber::Scrubber;
 use super::sweep::sweep;
-use super::{Janitor, retention};
+use super::{Janitor, retention, uploads};
 
 /// What a round did, for the log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct Tally {
     pub skipped: usize,
     /// `processed_commands` rows past their retention deleted.
     pub records_pruned: usize,
+    /// Abandoned multipart uploads aborted (S3 stores).
+    pub uploads_aborted: usize,
 }
 
 impl Tally {
@@ -59,6 +62,7 @@ pub(super) async fn run(
     leader: &mut LeaderSession,
     batch_size: i64,
     retention: Duration,
+    multipart_grace: Duration,
     shutdown: &CancellationToken,
 ) -> Result<Tally, JanitorError> {
     let mut tally = Tally::default();
@@ -72,5 +76,8 @@ pub(super) async fn run(
     leader.while_working(batch).await?;
     leader.prove().await?;
     retention::sweep(janitor, leader, retention, shutdown, &mut tally).await?;
+    leader.prove().await?;
+    let aborts = uploads::sweep(janitor, multipart_grace, shutdown, &mut tally);
+    leader.while_working(aborts).await?;
     Ok(tally)
 }

@@ -12,5 +12,6 @@ mod glance_parity;
 mod hostile_http;
 mod image_data;
 mod openapi;
+mod s3;
 mod tenant_matrix;
 mod tracing;

@@ -1,0 +1,46 @@
+//! Incomplete multipart uploads of an S3 store: a gateway or worker killed mid-write
+//! leaves one behind (its parts stored, invisible, billed), and nothing else would ever
+//! abort it. Uploads begun more than `grace` ago (IMAGEFLEET_MULTIPART_GRACE, a day by
+//! default: longer than any upload runs) are aborted, at most [`MAX_ABORTS`] a round.
+//! A write still running past the grace would fail (its parts gone), so the grace must
+//! exceed the longest upload. Other stores list none.
+//!
+//! Not a [`Sweep`](super::sweep::Sweep): the uploads are neither Postgres rows nor
+//! decided by a command, only listed from the store and aborted there.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::command::JanitorError;
+use super::{Janitor, Tally};
+
+/// How long an upload may run before it counts as abandoned, by default: a day.
+pub const DEFAULT_MULTIPART_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// Most uploads aborted per round (a backlog drains over rounds).
+pub const MAX_ABORTS: usize = 1000;
+
+/// Aborts the store's incomplete uploads begun more than `grace` ago, stopping between
+/// uploads once `shutdown` is cancelled.
+pub(super) async fn sweep(
+    janitor: &Janitor,
+    grace: Duration,
+    shutdown: &CancellationToken,
+    tally: &mut Tally,
+) -> Result<(), JanitorError> {
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    let begun_before = chrono::Utc::now()
+        .checked_sub_signed(grace)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let abandoned = janitor.store.incomplete_uploads(begun_before).await?;
+    for upload in abandoned.iter().take(MAX_ABORTS) {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        janitor.store.abort_upload(upload).await?;
+        tracing::info!(key = %upload.key, initiated = %upload.initiated, "aborted an abandoned multipart upload");
+        tally.uploads_aborted += 1;
+    }
+    Ok(())
+}
