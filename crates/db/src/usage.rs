@@ -1,5 +1,8 @@
 //! What a project's images hold, counted as Glance counts: killed and deleted images
 //! hold no data and do not count, pending_delete ones keep theirs until scrubbed and do.
+//! Staged data (an image uploading or importing has its staged size) counts as staged
+//! only: Glance's `image_size_total` sums the data of images' locations, which a staged
+//! image does not have yet, and the storage quota is measured against that total.
 //! One query each, served by `images_owner_idx`: the gateway's `/v2/info/usage` and the
 //! room an upload has under the project's storage quota.
 
@@ -13,7 +16,7 @@ use domain::ImageId;
 /// The four counters of a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
 pub struct ProjectUsage {
-    /// Bytes of the project's images.
+    /// Bytes of the project's stored images (staged data aside).
     #[diesel(sql_type = BigInt)]
     pub size_total: i64,
     /// How many images the project has.
@@ -28,7 +31,8 @@ pub struct ProjectUsage {
 }
 
 const USAGE: &str = "SELECT \
-     COALESCE(SUM(size), 0)::bigint AS size_total, \
+     COALESCE(SUM(size) FILTER (WHERE status NOT IN ('uploading', 'importing')), 0)::bigint \
+         AS size_total, \
      COUNT(*) AS count_total, \
      COALESCE(SUM(size) FILTER (WHERE status IN ('uploading', 'importing')), 0)::bigint \
          AS stage_total, \
@@ -55,7 +59,8 @@ struct Used {
 
 // Without the image being written: its old size, if any, is being replaced.
 const USED_BESIDE: &str = "SELECT COALESCE(SUM(size), 0)::bigint AS bytes FROM images \
-     WHERE owner = $1 AND id <> $2 AND status NOT IN ('killed', 'deleted')";
+     WHERE owner = $1 AND id <> $2 \
+     AND status NOT IN ('killed', 'deleted', 'uploading', 'importing')";
 
 /// Bytes `owner`'s images hold, other than `image`'s: what counts against the quota
 /// while `image`'s data is written.

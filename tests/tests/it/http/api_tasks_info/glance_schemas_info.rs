@@ -4,11 +4,11 @@
 
 use axum::http::Method as M;
 use chrono::{Duration, Utc};
-use domain::command::{ImageRef, Leased};
+use domain::command::{ImageRef, Leased, StagedData};
 use domain::status::{
     ContainerFormat, DiskFormat, ImageStatus, MemberStatus, TaskStatus, TaskType, Visibility,
 };
-use domain::{Command, DomainConfig};
+use domain::{Actor, Command, DomainConfig};
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::{admin, begin_upload, other, owner, reader};
 use serde_json::{Value, json};
@@ -118,8 +118,9 @@ async fn info_reports_methods_stores_and_project_usage() {
     let anonymous = app.request(M::GET, "/v2/info/usage", None, None).await;
     assert_eq!(anonymous.status.as_u16(), 401, "{}", anonymous.text);
 
-    // p1: two active images (100 and 50 bytes), one saving, one staging, one queued and
-    // one deleted (not counted); p2: one queued.
+    // p1: two active images (100 and 50 bytes), one saving, one with 70 bytes staged
+    // (counted as staged only, as Glance counts it), one queued and one deleted (not
+    // counted); p2: one queued.
     let repo = repo(&app, DomainConfig::default());
     for size in [100, 50] {
         let id = image(&repo, &owner(), Visibility::Private).await;
@@ -134,6 +135,11 @@ async fn info_reports_methods_stores_and_project_usage() {
         lease_expires_at,
     };
     apply(&repo, owner(), Command::BeginStage(stage)).await;
+    let staged = StagedData {
+        image_id: staging,
+        size: Some(70),
+    };
+    apply(&repo, Actor::service(), Command::CompleteStage(staged)).await;
     image(&repo, &owner(), Visibility::Private).await;
     let deleted = image(&repo, &owner(), Visibility::Private).await;
     activate(&repo, deleted, 1000).await;
@@ -144,17 +150,17 @@ async fn info_reports_methods_stores_and_project_usage() {
     apply(&repo, owner(), Command::DeleteImage(delete)).await;
     image(&repo, &other(), Visibility::Private).await;
 
-    let usage = |size: i64, count: i64, uploading: i64| {
+    let usage = |size: i64, count: i64, staged: i64, uploading: i64| {
         let entry = |n: i64| json!({"limit": -1, "usage": n});
         json!({"usage": {
             "image_size_total": entry(size), "image_count_total": entry(count),
-            "image_stage_total": entry(0), "image_count_uploading": entry(uploading)}})
+            "image_stage_total": entry(staged), "image_count_uploading": entry(uploading)}})
     };
     let expected = [
-        (owner(), usage(150, 5, 2)),
-        (reader(), usage(150, 5, 2)),
-        (other(), usage(0, 1, 0)),
-        (admin(), usage(0, 0, 0)),
+        (owner(), usage(150, 5, 70, 2)),
+        (reader(), usage(150, 5, 70, 2)),
+        (other(), usage(0, 1, 0, 0)),
+        (admin(), usage(0, 0, 0, 0)),
     ];
     for (actor, expected) in expected {
         let project = actor.project_id.clone();
