@@ -49,10 +49,11 @@ pub struct FleetArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub processed_retention: u64,
     /// Seconds a multipart upload of an S3 store may run before the janitor aborts it
-    /// as abandoned (left by a process killed mid-write); must exceed the longest
-    /// upload.
+    /// as abandoned (left by a process killed mid-write). No write outlives its data
+    /// lease, so a grace of at least `IMAGEFLEET_DATA_LEASE` never aborts a live one;
+    /// an hour (the default lease) is the least accepted.
     #[arg(long, env = "IMAGEFLEET_MULTIPART_GRACE", default_value_t = 86_400,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(3600..))]
     pub multipart_grace: u64,
     #[command(flatten)]
     #[allow(missing_docs)]

@@ -1,9 +1,9 @@
 //! Incomplete multipart uploads of an S3 store: a gateway or worker killed mid-write
 //! leaves one behind (its parts stored, invisible, billed), and nothing else would ever
 //! abort it. Uploads begun more than `grace` ago (IMAGEFLEET_MULTIPART_GRACE, a day by
-//! default: longer than any upload runs) are aborted, at most [`MAX_ABORTS`] a round.
-//! A write still running past the grace would fail (its parts gone), so the grace must
-//! exceed the longest upload. Other stores list none.
+//! default, an hour at the least) are aborted, at most [`MAX_ABORTS`] a round. No write
+//! outlives its data lease, so with a grace of at least the lease every upload aborted
+//! here is abandoned. Other stores list none.
 //!
 //! Not a [`Sweep`](super::sweep::Sweep): the uploads are neither Postgres rows nor
 //! decided by a command, only listed from the store and aborted there.
