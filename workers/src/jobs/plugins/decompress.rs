@@ -1,6 +1,7 @@
 //! `image_decompression`: gzip and zip data, told by their magic bytes as Glance's plugin
 //! tells them, is decompressed before the format check. A zip archive must hold exactly
-//! one file (Glance's rule). Decompression streams from one scratch file to another on a
+//! one file (Glance's rule), which its end records must declare before the archive is
+//! opened (see [`super::zip_end`]). Decompression streams from one scratch file to another on a
 //! blocking thread, and stops as soon as the output passes the image size cap: a
 //! decompression bomb is refused after at most the cap's worth of output.
 //! Glance's optional LHA support (through the `lhafile` module, off by default) is left
@@ -14,6 +15,7 @@ use store::DataLimits;
 
 use super::PluginError;
 use super::scratch::Scratch;
+use super::zip_end;
 
 /// The gzip member header: magic and the deflate method.
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b, 0x08];
@@ -116,7 +118,23 @@ fn decompress_file(
                     "image_decompression cannot read the zip archive: {e}"
                 ))
             };
+            // The end records first: the crate reads the whole central directory.
+            let mut input = input;
+            if let Err(why) = zip_end::check(&mut input).map_err(Failure::Scratch)? {
+                return Err(Failure::Data(format!(
+                    "image_decompression refused the zip archive: {why}"
+                )));
+            }
+            input.rewind().map_err(Failure::Scratch)?;
             let mut archive = zip::ZipArchive::new(input).map_err(unreadable)?;
+            // Glance counts every name (`namelist()`); the crate's length counts one of
+            // each.
+            if archive.has_duplicate_names() {
+                return Err(Failure::Data(
+                    "image_decompression takes a zip archive of exactly one file; this one holds several of the same name"
+                        .to_owned(),
+                ));
+            }
             if archive.len() != 1 {
                 return Err(Failure::Data(format!(
                     "image_decompression takes a zip archive of exactly one file; this one holds {}",

@@ -16,6 +16,7 @@
 mod convert;
 mod decompress;
 mod scratch;
+mod zip_end;
 
 use bytes::Bytes;
 use domain::Image;
