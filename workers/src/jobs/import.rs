@@ -138,16 +138,21 @@ async fn complete(
             Ok(())
         }
         Err(rejection) => {
+            let image = ctx.image(image_id).await?;
+            if image.as_ref().is_some_and(|image| {
+                !image.status.is_deleted() && image.import_task() == Some(task.id)
+            }) {
+                // Still ours: the completion itself was refused (an injected property
+                // past the quota, say). The task fails with why, and the image goes back
+                // to queued at once rather than when its lease runs out.
+                return fail(ctx, task, image_id, rejection.message).await;
+            }
             // The image moved on while the data was copied. Only a deleted image's key
             // is certainly nobody's: another writer may hold a reset image by now, and
             // its data must not go (what is left there is overwritten by its next write
             // or removed with the image).
             tracing::warn!(task.id = %task.id, %rejection, "import finished for an image that moved on");
-            if ctx
-                .image(image_id)
-                .await?
-                .is_none_or(|image| image.status.is_deleted())
-            {
+            if image.is_none_or(|image| image.status.is_deleted()) {
                 ctx.store.delete(Area::Images, image_id).await?;
             }
             Ok(())
