@@ -53,6 +53,11 @@ pub struct PluginArgs {
     /// default). Each job's directory holds at most about twice the image size cap.
     #[arg(long, env = "IMAGEFLEET_SCRATCH_DIR")]
     pub scratch_dir: Option<PathBuf>,
+    /// Seconds after which a scratch directory is taken for a killed job's and removed by
+    /// the worker's sweep; at least the gateway's IMAGEFLEET_DATA_LEASE, which no import
+    /// outlives.
+    #[arg(long, env = "IMAGEFLEET_SCRATCH_MAX_AGE", default_value_t = 3600)]
+    pub scratch_max_age: u64,
 }
 
 /// Why the plugin flags do not make a configuration.
@@ -78,8 +83,11 @@ impl PluginArgs {
     pub fn to_plugins(&self) -> Result<ImportPlugins, PluginArgsError> {
         let defaults = ImportPlugins::default();
         let scratch_dir = self.scratch_dir.clone().unwrap_or(defaults.scratch_dir);
-        std::fs::create_dir_all(&scratch_dir)
-            .map_err(|e| PluginArgsError::ScratchDir(scratch_dir.display().to_string(), e))?;
+        let unusable = |e| PluginArgsError::ScratchDir(scratch_dir.display().to_string(), e);
+        std::fs::create_dir_all(&scratch_dir).map_err(unusable)?;
+        // Absolute and free of links: the directory jobs and sweeps use stays the one
+        // named at startup whatever the working directory or links do later.
+        let scratch_dir = std::fs::canonicalize(&scratch_dir).map_err(unusable)?;
         if self.import_plugins.contains(&ImportPlugin::ImageConversion) {
             let ran = std::process::Command::new("qemu-img")
                 .arg("--version")
@@ -101,6 +109,7 @@ impl PluginArgs {
                 .filter(|r| !r.is_empty())
                 .collect(),
             scratch_dir,
+            scratch_max_age: Duration::from_secs(self.scratch_max_age),
         })
     }
 }

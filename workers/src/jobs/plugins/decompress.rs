@@ -68,9 +68,16 @@ pub(super) async fn decompress<E>(
 ) -> Result<PathBuf, PluginError<E>> {
     let output = scratch.path("decompressed");
     let (source, target) = (file.clone(), output.clone());
-    let done = tokio::task::spawn_blocking(move || decompress_file(&source, &target, limits))
-        .await
-        .map_err(|joined| PluginError::Scratch(std::io::Error::other(joined.to_string())))?;
+    // The thread owns a share of the directory: dropped mid-write, the job cannot have
+    // the directory removed before the thread stops writing into it.
+    let share = scratch.share();
+    let done = tokio::task::spawn_blocking(move || {
+        let done = decompress_file(&source, &target, limits);
+        drop(share);
+        done
+    })
+    .await
+    .map_err(|joined| super::joined("image_decompression", joined))?;
     match done {
         Ok(None) => Ok(file),
         Ok(Some(container)) => {
