@@ -1,7 +1,8 @@
 //! `inject_image_metadata`: the configured properties are added to a member's imports
 //! (glance-direct and web-download), not to those of an ignored role (admin, Glance's
 //! default), and not to an image whose import failed; injected properties that take the
-//! image past its property quota fail the import.
+//! image past its property quota fail the import. The requester's roles, recorded for
+//! the injection step, are not shown in the task.
 
 use super::*;
 use imagefleet_tests::fixtures::admin;
@@ -85,4 +86,26 @@ async fn injected_properties_past_the_property_quota_fail_the_import() {
     assert_failed(&app, &id, "Maximum image properties exceeded", &scratch).await;
     let shown = image(&app, &owner(), &id).await;
     assert!(shown.get("hw_vendor").is_none(), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_requesters_roles_are_not_shown_in_the_import_task() {
+    let source = HttpSource::start(vec![("disk.img", pattern(4096))]).await;
+    let scratch = scratch();
+    let app = injecting(&source, &scratch, DomainConfig::default()).await;
+    let id = new_image(&app, &owner(), "raw").await;
+    stage_and_import(&app, &owner(), &id, pattern(2048)).await;
+    let listed = finished_task(&app, &id).await;
+    let task_id = listed["id"].as_str().expect("a task id");
+    let shown = app
+        .get(&format!("/v2/tasks/{task_id}"), &admin())
+        .await
+        .json;
+    for task in [&listed, &shown] {
+        assert_eq!(
+            task["input"]["import_req"]["method"]["name"],
+            "glance-direct"
+        );
+        assert!(task["input"].get("requester_roles").is_none(), "{task}");
+    }
 }
