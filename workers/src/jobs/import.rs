@@ -25,13 +25,17 @@ pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
         JobError::Permanent(format!("import task {}: bad method: {e}", task.id))
     })?;
     start(ctx, task.id).await?;
+    let roles = match requester_roles(&task.input) {
+        Ok(roles) => roles,
+        Err(message) => return fail(ctx, task, image_id, message).await,
+    };
     let image = ctx.image(image_id).await?;
     let written = match image {
         None => Err("the image no longer exists".to_owned()),
         Some(image) => write(ctx, &image, &method).await?,
     };
     match written {
-        Ok(written) => complete(ctx, task, image_id, &method, written).await,
+        Ok(written) => complete(ctx, task, image_id, &method, &roles, written).await,
         Err(message) => fail(ctx, task, image_id, message).await,
     }
 }
@@ -113,22 +117,31 @@ fn outcome<E: std::fmt::Display>(
     }
 }
 
+/// The roles of who asked for the import, for `inject_image_metadata`: none on a task
+/// begun before they were recorded (injected as for anyone); anything but a list of
+/// strings fails the import rather than being read as no roles.
+fn requester_roles(input: &serde_json::Value) -> Result<Vec<String>, String> {
+    match input.get(injection::REQUESTER_ROLES) {
+        None => Ok(Vec::new()),
+        Some(roles) => serde_json::from_value(roles.clone())
+            .map_err(|e| format!("the import task's recorded requester roles are unreadable: {e}")),
+    }
+}
+
 async fn complete(
     ctx: &JobContext,
     task: &Task,
     image_id: ImageId,
     method: &ImportMethod,
+    roles: &[String],
     stored: Stored,
 ) -> Result<(), JobError> {
-    // Absent on tasks begun before the roles were recorded: injected as for anyone.
-    let roles: Vec<String> =
-        serde_json::from_value(task.input[injection::REQUESTER_ROLES].clone()).unwrap_or_default();
     let command = Command::CompleteImport(CompleteImport {
         image_id,
         task_id: task.id,
         digest: stored.written.digest,
         converted_to: stored.converted_to,
-        injected: ctx.plugins.injected(&roles),
+        injected: ctx.plugins.injected(roles),
     });
     match apply(ctx, task.id, "complete", command).await? {
         Ok(_) => {
@@ -187,4 +200,22 @@ async fn fail(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_requester_roles_are_none_and_malformed_ones_fail_the_import() {
+        let roles = |input| requester_roles(&input);
+        assert_eq!(roles(json!({})), Ok(Vec::new()));
+        assert_eq!(
+            roles(json!({ injection::REQUESTER_ROLES: ["member"] })),
+            Ok(vec!["member".to_owned()])
+        );
+        let malformed = roles(json!({ injection::REQUESTER_ROLES: "admin" }));
+        assert!(malformed.is_err_and(|message| message.contains("requester roles are unreadable")));
+    }
 }
