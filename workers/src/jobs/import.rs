@@ -111,6 +111,12 @@ fn outcome<E: std::fmt::Display>(
         Ok(stored) => Ok(Ok(stored)),
         Err(PluginError::Write(error)) => describe(error).map(Err),
         Err(PluginError::Failed(message)) => Ok(Err(message)),
+        // A full scratch disk would fail every retry alike: the task fails and says so.
+        Err(PluginError::Scratch(error)) if error.kind() == std::io::ErrorKind::StorageFull => {
+            Ok(Err(format!(
+                "the import plugins' scratch area is full (IMAGEFLEET_SCRATCH_DIR): {error}"
+            )))
+        }
         Err(PluginError::Scratch(error)) => Err(JobError::Transient(format!(
             "the import plugins' scratch area: {error}"
         ))),
@@ -217,5 +223,15 @@ mod tests {
         );
         let malformed = roles(json!({ injection::REQUESTER_ROLES: "admin" }));
         assert!(malformed.is_err_and(|message| message.contains("requester roles are unreadable")));
+    }
+
+    #[test]
+    fn a_full_scratch_disk_fails_the_task_and_other_scratch_errors_are_retried() {
+        let scratch =
+            |kind| outcome::<std::io::Error>(Err(PluginError::Scratch(std::io::Error::from(kind))));
+        let full = scratch(std::io::ErrorKind::StorageFull);
+        assert!(matches!(full, Ok(Err(message)) if message.contains("scratch area is full")));
+        let broken = scratch(std::io::ErrorKind::PermissionDenied);
+        assert!(matches!(broken, Err(JobError::Transient(_))));
     }
 }

@@ -176,6 +176,9 @@ fn copy_capped(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // An error of the system (the scratch disk failing) is no fault of the data:
+            // decoders report corrupt data without an OS error code.
+            Err(e) if e.raw_os_error().is_some() => return Err(Failure::Scratch(e)),
             Err(e) => {
                 return Err(Failure::Data(format!(
                     "image_decompression failed: the {} data is corrupt: {e}",
@@ -194,4 +197,41 @@ fn copy_capped(
         output.write_all(&buffer[..n]).map_err(Failure::Scratch)?;
     }
     output.flush().map_err(Failure::Scratch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader failing as a disk does.
+    struct FailingDisk;
+
+    impl Read for FailingDisk {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from_raw_os_error(5))
+        }
+    }
+
+    /// A reader failing as a decoder on corrupt data does.
+    struct CorruptData;
+
+    impl Read for CorruptData {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "bad block",
+            ))
+        }
+    }
+
+    #[test]
+    fn a_disk_error_is_the_scratch_areas_and_a_decoder_error_the_datas() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let target = dir.path().join("out");
+        let limits = DataLimits { max_bytes: 1 << 20 };
+        let disk = copy_capped(FailingDisk, &target, Container::Gzip, limits);
+        assert!(matches!(disk, Err(Failure::Scratch(_))));
+        let data = copy_capped(CorruptData, &target, Container::Gzip, limits);
+        assert!(matches!(data, Err(Failure::Data(message)) if message.contains("corrupt")));
+    }
 }
