@@ -165,6 +165,25 @@ impl ImportPlugins {
         let scratch = scratch::Scratch::new(&self.scratch_dir)
             .await
             .map_err(PluginError::Scratch)?;
+        let stored = self.pass(&scratch, store, image, data, limits).await;
+        // Removed before the import ends, whatever the pass came to (a dropped job
+        // leaves the removal to the drop).
+        scratch.remove().await;
+        stored
+    }
+
+    /// The data plugins' pass over `data` in `scratch`, and the result into the store.
+    async fn pass<S, E>(
+        &self,
+        scratch: &scratch::Scratch,
+        store: &ImageStore,
+        image: &Image,
+        data: S,
+        limits: DataLimits,
+    ) -> Result<Stored, PluginError<E>>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
         let mut file = scratch.take(data, limits).await?;
         // Without a declared format the domain refuses the import before it starts;
         // raw is the inspector's strictest reading of unknown bytes.
@@ -175,7 +194,7 @@ impl ImportPlugins {
                 ImportPlugin::ImageDecompression => {
                     // Glance's plugin: a compressed container is meant to stay so.
                     if image.container_format != Some(ContainerFormat::Compressed) {
-                        file = decompress::decompress(&scratch, file, limits).await?;
+                        file = decompress::decompress(scratch, file, limits).await?;
                     }
                 }
                 ImportPlugin::ImageConversion => {
@@ -186,7 +205,7 @@ impl ImportPlugins {
                         timeout: self.conversion_timeout,
                         limits,
                     };
-                    if let Some(converted) = conversion.run(&scratch, &file).await? {
+                    if let Some(converted) = conversion.run(scratch, &file).await? {
                         file = converted;
                         format = target;
                         converted_to = Some(target);

@@ -54,6 +54,15 @@ impl Scratch {
         })
     }
 
+    /// Removes the directory now (off the async threads), once no blocking thread holds
+    /// a share of it.
+    pub(super) async fn remove(mut self) {
+        if let Some(dir) = self.dir.take() {
+            // The join fails only when the runtime shuts down: the sweep gets the rest.
+            let _ = tokio::task::spawn_blocking(move || drop(dir)).await;
+        }
+    }
+
     /// A share in the directory, for a blocking thread that writes into it: the
     /// directory stays until that thread is done, even if the job is dropped first.
     pub(super) fn share(&self) -> Option<Arc<tempfile::TempDir>> {
