@@ -66,14 +66,20 @@ pub fn member(image: &Image, member: &Member) -> Value {
     })
 }
 
-/// A task as `/v2/tasks/{id}` shows it.
+/// A task as `/v2/tasks/{id}` shows it. The requester's roles, recorded in the input
+/// for the worker's `inject_image_metadata` step, are not shown: Glance has no such key,
+/// and an admin's roles are no business of the image owner's project.
 pub fn task(task: &Task) -> Value {
     let id = task.id.to_string();
+    let mut input = task.input.clone();
+    if let Some(fields) = input.as_object_mut() {
+        fields.remove(domain::injection::REQUESTER_ROLES);
+    }
     json!({
         "id": id,
         "type": task.task_type.as_str(),
         "status": task.status.as_str(),
-        "input": task.input,
+        "input": input,
         "result": task.result,
         "message": task.message,
         "owner": task.owner,

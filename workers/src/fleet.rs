@@ -161,6 +161,9 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             tracing::error!(%error, "the outbox relay stopped");
         }
     });
+    if config.plugins.touch_data() {
+        tasks.spawn(sweep_scratch(config.plugins.clone(), shutdown.clone()));
+    }
     if let Some(interval) = config.janitor_interval {
         let janitor = Janitor {
             repository,
@@ -176,4 +179,22 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
     }
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Removes the scratch directories of killed jobs at startup and then every quarter of
+/// their maximum age, on every worker (each sweeps the directory it uses; see
+/// [`ImportPlugins::sweep_scratch`]).
+async fn sweep_scratch(plugins: ImportPlugins, shutdown: CancellationToken) {
+    let every = (plugins.scratch_max_age / 4).max(Duration::from_secs(1));
+    loop {
+        match plugins.sweep_scratch().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed scratch directories of killed jobs"),
+            Err(error) => tracing::warn!(%error, "sweeping the scratch directory failed"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
 }

@@ -53,6 +53,11 @@ pub struct PluginArgs {
     /// default). Each job's directory holds at most about twice the image size cap.
     #[arg(long, env = "IMAGEFLEET_SCRATCH_DIR")]
     pub scratch_dir: Option<PathBuf>,
+    /// Seconds after which a scratch directory is taken for a killed job's and removed by
+    /// the worker's sweep; at least the gateway's IMAGEFLEET_DATA_LEASE, which no import
+    /// outlives.
+    #[arg(long, env = "IMAGEFLEET_SCRATCH_MAX_AGE", default_value_t = 3600)]
+    pub scratch_max_age: u64,
 }
 
 /// Why the plugin flags do not make a configuration.
@@ -74,12 +79,16 @@ fn parse_property(entry: &str) -> Result<(String, String), String> {
 }
 
 impl PluginArgs {
-    /// The plugins these flags configure.
+    /// The plugins these flags configure, checked for use at startup: the scratch
+    /// directory is made (and named absolutely), `qemu-img` runs if conversion is on.
     pub fn to_plugins(&self) -> Result<ImportPlugins, PluginArgsError> {
-        let defaults = ImportPlugins::default();
-        let scratch_dir = self.scratch_dir.clone().unwrap_or(defaults.scratch_dir);
-        std::fs::create_dir_all(&scratch_dir)
-            .map_err(|e| PluginArgsError::ScratchDir(scratch_dir.display().to_string(), e))?;
+        let plugins = self.settings();
+        let scratch_dir = &plugins.scratch_dir;
+        let unusable = |e| PluginArgsError::ScratchDir(scratch_dir.display().to_string(), e);
+        std::fs::create_dir_all(scratch_dir).map_err(unusable)?;
+        // Absolute and free of links: the directory jobs and sweeps use stays the one
+        // named at startup whatever the working directory or links do later.
+        let scratch_dir = std::fs::canonicalize(scratch_dir).map_err(unusable)?;
         if self.import_plugins.contains(&ImportPlugin::ImageConversion) {
             let ran = std::process::Command::new("qemu-img")
                 .arg("--version")
@@ -90,6 +99,15 @@ impl PluginArgs {
             }
         }
         Ok(ImportPlugins {
+            scratch_dir,
+            ..plugins
+        })
+    }
+
+    /// The settings the flags say, before the startup checks.
+    fn settings(&self) -> ImportPlugins {
+        let defaults = ImportPlugins::default();
+        ImportPlugins {
             order: self.import_plugins.clone(),
             conversion_format: self.conversion_format,
             conversion_timeout: Duration::from_secs(self.conversion_timeout),
@@ -100,8 +118,9 @@ impl PluginArgs {
                 .map(|r| r.trim().to_owned())
                 .filter(|r| !r.is_empty())
                 .collect(),
-            scratch_dir,
-        })
+            scratch_dir: self.scratch_dir.clone().unwrap_or(defaults.scratch_dir),
+            scratch_max_age: Duration::from_secs(self.scratch_max_age),
+        }
     }
 }
 
@@ -140,7 +159,7 @@ mod tests {
             "hw_vendor:acme,source:mirror:internal",
         ])
         .expect("valid flags");
-        let plugins = args.to_plugins().expect("qemu-img is installed");
+        let plugins = args.settings();
         assert_eq!(
             plugins.order,
             [

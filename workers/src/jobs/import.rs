@@ -25,13 +25,17 @@ pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
         JobError::Permanent(format!("import task {}: bad method: {e}", task.id))
     })?;
     start(ctx, task.id).await?;
+    let roles = match requester_roles(&task.input) {
+        Ok(roles) => roles,
+        Err(message) => return fail(ctx, task, image_id, message).await,
+    };
     let image = ctx.image(image_id).await?;
     let written = match image {
         None => Err("the image no longer exists".to_owned()),
         Some(image) => write(ctx, &image, &method).await?,
     };
     match written {
-        Ok(written) => complete(ctx, task, image_id, &method, written).await,
+        Ok(written) => complete(ctx, task, image_id, &method, &roles, written).await,
         Err(message) => fail(ctx, task, image_id, message).await,
     }
 }
@@ -107,9 +111,26 @@ fn outcome<E: std::fmt::Display>(
         Ok(stored) => Ok(Ok(stored)),
         Err(PluginError::Write(error)) => describe(error).map(Err),
         Err(PluginError::Failed(message)) => Ok(Err(message)),
+        // A full scratch disk would fail every retry alike: the task fails and says so.
+        Err(PluginError::Scratch(error)) if error.kind() == std::io::ErrorKind::StorageFull => {
+            Ok(Err(format!(
+                "the import plugins' scratch area is full (IMAGEFLEET_SCRATCH_DIR): {error}"
+            )))
+        }
         Err(PluginError::Scratch(error)) => Err(JobError::Transient(format!(
             "the import plugins' scratch area: {error}"
         ))),
+    }
+}
+
+/// The roles of who asked for the import, for `inject_image_metadata`: none on a task
+/// begun before they were recorded (injected as for anyone); anything but a list of
+/// strings fails the import rather than being read as no roles.
+fn requester_roles(input: &serde_json::Value) -> Result<Vec<String>, String> {
+    match input.get(injection::REQUESTER_ROLES) {
+        None => Ok(Vec::new()),
+        Some(roles) => serde_json::from_value(roles.clone())
+            .map_err(|e| format!("the import task's recorded requester roles are unreadable: {e}")),
     }
 }
 
@@ -118,17 +139,15 @@ async fn complete(
     task: &Task,
     image_id: ImageId,
     method: &ImportMethod,
+    roles: &[String],
     stored: Stored,
 ) -> Result<(), JobError> {
-    // Absent on tasks begun before the roles were recorded: injected as for anyone.
-    let roles: Vec<String> =
-        serde_json::from_value(task.input[injection::REQUESTER_ROLES].clone()).unwrap_or_default();
     let command = Command::CompleteImport(CompleteImport {
         image_id,
         task_id: task.id,
         digest: stored.written.digest,
         converted_to: stored.converted_to,
-        injected: ctx.plugins.injected(&roles),
+        injected: ctx.plugins.injected(roles),
     });
     match apply(ctx, task.id, "complete", command).await? {
         Ok(_) => {
@@ -138,16 +157,21 @@ async fn complete(
             Ok(())
         }
         Err(rejection) => {
+            let image = ctx.image(image_id).await?;
+            if image.as_ref().is_some_and(|image| {
+                !image.status.is_deleted() && image.import_task() == Some(task.id)
+            }) {
+                // Still ours: the completion itself was refused (an injected property
+                // past the quota, say). The task fails with why, and the image goes back
+                // to queued at once rather than when its lease runs out.
+                return fail(ctx, task, image_id, rejection.message).await;
+            }
             // The image moved on while the data was copied. Only a deleted image's key
             // is certainly nobody's: another writer may hold a reset image by now, and
             // its data must not go (what is left there is overwritten by its next write
             // or removed with the image).
             tracing::warn!(task.id = %task.id, %rejection, "import finished for an image that moved on");
-            if ctx
-                .image(image_id)
-                .await?
-                .is_none_or(|image| image.status.is_deleted())
-            {
+            if image.is_none_or(|image| image.status.is_deleted()) {
                 ctx.store.delete(Area::Images, image_id).await?;
             }
             Ok(())
@@ -182,4 +206,32 @@ async fn fail(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_requester_roles_are_none_and_malformed_ones_fail_the_import() {
+        let roles = |input| requester_roles(&input);
+        assert_eq!(roles(json!({})), Ok(Vec::new()));
+        assert_eq!(
+            roles(json!({ injection::REQUESTER_ROLES: ["member"] })),
+            Ok(vec!["member".to_owned()])
+        );
+        let malformed = roles(json!({ injection::REQUESTER_ROLES: "admin" }));
+        assert!(malformed.is_err_and(|message| message.contains("requester roles are unreadable")));
+    }
+
+    #[test]
+    fn a_full_scratch_disk_fails_the_task_and_other_scratch_errors_are_retried() {
+        let scratch =
+            |kind| outcome::<std::io::Error>(Err(PluginError::Scratch(std::io::Error::from(kind))));
+        let full = scratch(std::io::ErrorKind::StorageFull);
+        assert!(matches!(full, Ok(Err(message)) if message.contains("scratch area is full")));
+        let broken = scratch(std::io::ErrorKind::PermissionDenied);
+        assert!(matches!(broken, Err(JobError::Transient(_))));
+    }
 }

@@ -143,6 +143,12 @@ pub(super) fn complete_import(
         next.container_format = Some(ContainerFormat::Bare);
     }
     next.properties.extend(c.injected.clone());
+    // Glance's quota proxy counts the injected properties when the image is saved.
+    validate::quota(
+        "image properties",
+        next.properties.len(),
+        ctx.config.image_property_quota,
+    )?;
     Ok(vec![
         image_event(ImageEventKind::Imported, image, next),
         task_event,

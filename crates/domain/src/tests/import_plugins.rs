@@ -1,6 +1,7 @@
 //! What the import plugins' results do to an image at `complete_import`: a conversion
 //! sets `disk_format` and `container_format` bare, injected properties are added, and an
-//! injected property the service owns is refused (nothing applied); `begin_import`
+//! injected property the service owns, or one past the property quota, is refused
+//! (nothing applied); `begin_import`
 //! records the requester's roles for the injection step.
 
 use super::fixtures::*;
@@ -59,6 +60,19 @@ fn an_injected_property_of_the_service_is_refused() {
     )
     .expect_err("refused");
     assert_eq!(refused.kind, RejectionKind::Forbidden);
+}
+
+#[test]
+fn injected_properties_past_the_property_quota_are_refused() {
+    let mut context = ctx(Actor::service());
+    context.config.image_property_quota = 1;
+    let refused = decide(
+        &importing(),
+        &complete(&[("hw_vendor", "acme"), ("source", "mirror")]),
+        &context,
+    )
+    .expect_err("refused");
+    assert_eq!(refused.kind, RejectionKind::PayloadTooLarge);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `image_decompression`: gzip and zip data, told by their magic bytes as Glance's plugin
 //! tells them, is decompressed before the format check. A zip archive must hold exactly
-//! one file (Glance's rule). Decompression streams from one scratch file to another on a
+//! one file (Glance's rule), which its end records must declare before the archive is
+//! opened (see [`super::zip_end`]). Decompression streams from one scratch file to another on a
 //! blocking thread, and stops as soon as the output passes the image size cap: a
 //! decompression bomb is refused after at most the cap's worth of output.
 //! Glance's optional LHA support (through the `lhafile` module, off by default) is left
@@ -14,6 +15,7 @@ use store::DataLimits;
 
 use super::PluginError;
 use super::scratch::Scratch;
+use super::zip_end;
 
 /// The gzip member header: magic and the deflate method.
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b, 0x08];
@@ -66,9 +68,16 @@ pub(super) async fn decompress<E>(
 ) -> Result<PathBuf, PluginError<E>> {
     let output = scratch.path("decompressed");
     let (source, target) = (file.clone(), output.clone());
-    let done = tokio::task::spawn_blocking(move || decompress_file(&source, &target, limits))
-        .await
-        .map_err(|joined| PluginError::Scratch(std::io::Error::other(joined.to_string())))?;
+    // The thread owns a share of the directory: dropped mid-write, the job cannot have
+    // the directory removed before the thread stops writing into it.
+    let share = scratch.share();
+    let done = tokio::task::spawn_blocking(move || {
+        let done = decompress_file(&source, &target, limits);
+        drop(share);
+        done
+    })
+    .await
+    .map_err(|joined| super::joined("image_decompression", joined))?;
     match done {
         Ok(None) => Ok(file),
         Ok(Some(container)) => {
@@ -116,7 +125,23 @@ fn decompress_file(
                     "image_decompression cannot read the zip archive: {e}"
                 ))
             };
+            // The end records first: the crate reads the whole central directory.
+            let mut input = input;
+            if let Err(why) = zip_end::check(&mut input).map_err(Failure::Scratch)? {
+                return Err(Failure::Data(format!(
+                    "image_decompression refused the zip archive: {why}"
+                )));
+            }
+            input.rewind().map_err(Failure::Scratch)?;
             let mut archive = zip::ZipArchive::new(input).map_err(unreadable)?;
+            // Glance counts every name (`namelist()`); the crate's length counts one of
+            // each.
+            if archive.has_duplicate_names() {
+                return Err(Failure::Data(
+                    "image_decompression takes a zip archive of exactly one file; this one holds several of the same name"
+                        .to_owned(),
+                ));
+            }
             if archive.len() != 1 {
                 return Err(Failure::Data(format!(
                     "image_decompression takes a zip archive of exactly one file; this one holds {}",
@@ -151,6 +176,9 @@ fn copy_capped(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // An error of the system (the scratch disk failing) is no fault of the data:
+            // decoders report corrupt data without an OS error code.
+            Err(e) if e.raw_os_error().is_some() => return Err(Failure::Scratch(e)),
             Err(e) => {
                 return Err(Failure::Data(format!(
                     "image_decompression failed: the {} data is corrupt: {e}",
@@ -169,4 +197,41 @@ fn copy_capped(
         output.write_all(&buffer[..n]).map_err(Failure::Scratch)?;
     }
     output.flush().map_err(Failure::Scratch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader failing as a disk does.
+    struct FailingDisk;
+
+    impl Read for FailingDisk {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from_raw_os_error(5))
+        }
+    }
+
+    /// A reader failing as a decoder on corrupt data does.
+    struct CorruptData;
+
+    impl Read for CorruptData {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "bad block",
+            ))
+        }
+    }
+
+    #[test]
+    fn a_disk_error_is_the_scratch_areas_and_a_decoder_error_the_datas() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let target = dir.path().join("out");
+        let limits = DataLimits { max_bytes: 1 << 20 };
+        let disk = copy_capped(FailingDisk, &target, Container::Gzip, limits);
+        assert!(matches!(disk, Err(Failure::Scratch(_))));
+        let data = copy_capped(CorruptData, &target, Container::Gzip, limits);
+        assert!(matches!(data, Err(Failure::Data(message)) if message.contains("corrupt")));
+    }
 }

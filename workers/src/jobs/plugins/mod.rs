@@ -3,7 +3,9 @@
 //!
 //! The data plugins (`image_decompression`, `image_conversion`) work on a copy of the
 //! data in a scratch directory of the job's own, bounded by the image size cap and
-//! removed when the job's pass ends, whatever happened: decompressing a zip archive and
+//! removed when the job's pass ends, whatever happened (a worker killed mid-job leaves
+//! it behind until the worker's periodic sweep, see [`ImportPlugins::sweep_scratch`]):
+//! decompressing a zip archive and
 //! converting with `qemu-img` both need a file, not a stream. The result is then
 //! streamed into the store like any import, inspected, counted and hashed in that pass,
 //! so `size`, `virtual_size` and the hashes describe what was stored. Without a data
@@ -16,6 +18,7 @@
 mod convert;
 mod decompress;
 mod scratch;
+mod zip_end;
 
 use bytes::Bytes;
 use domain::Image;
@@ -74,6 +77,9 @@ pub struct ImportPlugins {
     pub inject_ignore_roles: Vec<String>,
     /// Where jobs make their scratch directories.
     pub scratch_dir: PathBuf,
+    /// Age past which a scratch directory is a killed job's, and swept: no job runs
+    /// longer than its image's data lease.
+    pub scratch_max_age: Duration,
 }
 
 impl Default for ImportPlugins {
@@ -89,6 +95,7 @@ impl Default for ImportPlugins {
                 .map(|r| (*r).to_owned())
                 .collect(),
             scratch_dir: std::env::temp_dir(),
+            scratch_max_age: Duration::from_secs(3600),
         }
     }
 }
@@ -125,6 +132,15 @@ impl ImportPlugins {
         })
     }
 
+    /// Removes the scratch directories left by jobs that can no longer be running (their
+    /// worker was killed): the number removed.
+    pub async fn sweep_scratch(&self) -> std::io::Result<usize> {
+        let (parent, max_age) = (self.scratch_dir.clone(), self.scratch_max_age);
+        tokio::task::spawn_blocking(move || scratch::sweep(&parent, max_age))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
     /// The properties an import asked for by someone with `roles` gets injected.
     pub fn injected(&self, roles: &[String]) -> BTreeMap<String, String> {
         if !self.order.contains(&ImportPlugin::InjectImageMetadata) {
@@ -146,7 +162,28 @@ impl ImportPlugins {
     where
         S: Stream<Item = Result<Bytes, E>>,
     {
-        let scratch = scratch::Scratch::new(&self.scratch_dir).map_err(PluginError::Scratch)?;
+        let scratch = scratch::Scratch::new(&self.scratch_dir)
+            .await
+            .map_err(PluginError::Scratch)?;
+        let stored = self.pass(&scratch, store, image, data, limits).await;
+        // Removed before the import ends, whatever the pass came to (a dropped job
+        // leaves the removal to the drop).
+        scratch.remove().await;
+        stored
+    }
+
+    /// The data plugins' pass over `data` in `scratch`, and the result into the store.
+    async fn pass<S, E>(
+        &self,
+        scratch: &scratch::Scratch,
+        store: &ImageStore,
+        image: &Image,
+        data: S,
+        limits: DataLimits,
+    ) -> Result<Stored, PluginError<E>>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
         let mut file = scratch.take(data, limits).await?;
         // Without a declared format the domain refuses the import before it starts;
         // raw is the inspector's strictest reading of unknown bytes.
@@ -157,7 +194,7 @@ impl ImportPlugins {
                 ImportPlugin::ImageDecompression => {
                     // Glance's plugin: a compressed container is meant to stay so.
                     if image.container_format != Some(ContainerFormat::Compressed) {
-                        file = decompress::decompress(&scratch, file, limits).await?;
+                        file = decompress::decompress(scratch, file, limits).await?;
                     }
                 }
                 ImportPlugin::ImageConversion => {
@@ -168,7 +205,7 @@ impl ImportPlugins {
                         timeout: self.conversion_timeout,
                         limits,
                     };
-                    if let Some(converted) = conversion.run(&scratch, &file).await? {
+                    if let Some(converted) = conversion.run(scratch, &file).await? {
                         file = converted;
                         format = target;
                         converted_to = Some(target);
@@ -184,6 +221,16 @@ impl ImportPlugins {
             written,
             converted_to,
         })
+    }
+}
+
+/// A blocking step of `plugin` that did not return: a panic is the data's doing (a
+/// reader tripped on it), so the task fails; a cancelled thread is tried again.
+fn joined<E>(plugin: &str, joined: tokio::task::JoinError) -> PluginError<E> {
+    if joined.is_panic() {
+        PluginError::Failed(format!("{plugin} failed: reading the data crashed"))
+    } else {
+        PluginError::Scratch(std::io::Error::other(joined.to_string()))
     }
 }
 

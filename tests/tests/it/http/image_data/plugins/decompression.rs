@@ -50,7 +50,13 @@ async fn a_zip_of_two_files_fails_the_import_and_the_image_goes_back_to_queued()
     let id = new_image(&app, &owner(), "raw").await;
     let method = json!({"name": "web-download", "uri": source.url("two.zip")});
     import(&app, &owner(), &id, method).await;
-    assert_failed(&app, &id, "exactly one file; this one holds 2", &scratch).await;
+    assert_failed(
+        &app,
+        &id,
+        "exactly one file; its central directory declares 2 entries",
+        &scratch,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@ use fetch::ImportFilter;
 use imagefleet_tests::HttpSource;
 use imagefleet_tests::ScratchDir;
 use imagefleet_tests::fixtures::owner;
-use workers::jobs::{ImportPlugin, ImportPlugins};
+use workers::jobs::{ConversionFormat, ImportPlugin, ImportPlugins};
 
 /// A stack running `order`, whose web-downloads may read `source` and whose jobs make
 /// their scratch directories in `scratch`.
