@@ -88,7 +88,7 @@ async fn a_staged_qcow2_image_is_stored_as_raw_described_by_the_result() {
     let id = new_image(&app, &owner(), "qcow2").await;
     stage_and_import(&app, &owner(), &id, qcow2_of(&disk)).await;
     assert_converted(&app, &id, &disk).await;
-    assert!(leftovers(&scratch).is_empty(), "{:?}", leftovers(&scratch));
+    scratch_emptied(&scratch).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,7 +146,7 @@ async fn a_sparse_disk_larger_than_the_cap_converts_to_qcow2() {
     let shown = image(&app, &owner(), &id).await;
     assert_eq!(shown["disk_format"], "qcow2");
     assert_eq!(shown["virtual_size"], json!(64 << 20));
-    assert!(leftovers(&scratch).is_empty(), "{:?}", leftovers(&scratch));
+    scratch_emptied(&scratch).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

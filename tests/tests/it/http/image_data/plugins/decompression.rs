@@ -19,7 +19,7 @@ async fn a_staged_gzip_image_is_stored_decompressed_with_the_digests_of_its_cont
     assert_eq!(shown["size"], json!(data.len()));
     assert_eq!(shown["checksum"], json!(reference_digests(&data).0));
     assert_eq!(download(&app, &id).await, data);
-    assert!(leftovers(&scratch).is_empty(), "{:?}", leftovers(&scratch));
+    scratch_emptied(&scratch).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

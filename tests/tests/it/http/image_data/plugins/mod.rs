@@ -93,7 +93,19 @@ async fn assert_failed(app: &TestApp, id: &str, expected: &str, scratch: &Scratc
         "{shown}"
     );
     assert!(app.db.data_files().is_empty(), "{:?}", app.db.data_files());
-    assert!(leftovers(scratch).is_empty(), "{:?}", leftovers(scratch));
+    scratch_emptied(scratch).await;
+}
+
+/// Waits until the scratch area holds nothing: the job's directory is removed on a
+/// blocking thread as the job ends, which may come just after the task's answer.
+async fn scratch_emptied(scratch: &ScratchDir) {
+    wait_until(
+        DEADLINE,
+        "the job's scratch directory is removed",
+        async || leftovers(scratch).is_empty(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {:?}", leftovers(scratch)));
 }
 
 /// The image's data as downloaded.
