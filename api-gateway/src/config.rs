@@ -57,6 +57,12 @@ pub struct GatewayArgs {
     /// `user_storage_quota`); 0 for no limit. Uploads beyond it get 413.
     #[arg(long, env = "IMAGEFLEET_USER_STORAGE_QUOTA", default_value_t = 0)]
     pub user_storage_quota: u64,
+    /// Build absolute URLs (a 201's `Location`, the versions document's links) from the
+    /// `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host` / `X-Forwarded-Prefix`
+    /// headers (Glance's `enable_proxy_headers_parsing`). Only behind a proxy that sets
+    /// or strips them: otherwise any client can choose them.
+    #[arg(long, env = "IMAGEFLEET_PROXY_HEADERS", default_value_t = false)]
+    pub proxy_headers: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub store: StoreArgs,
@@ -122,6 +128,7 @@ impl GatewayArgs {
             data_lease: chrono::Duration::seconds(i64::from(self.data_lease)),
             image_size_cap: u64::try_from(self.domain.image_size_cap).unwrap_or(0),
             user_storage_quota: Some(self.user_storage_quota).filter(|q| *q > 0),
+            proxy_headers: self.proxy_headers,
         }
     }
 }

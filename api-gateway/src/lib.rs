@@ -70,11 +70,12 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             undecodable_path::not_found_unless_utf8,
         ))
-        .with_state(state);
+        .with_state(state.clone());
     // Negotiation rewrites the path, so it runs before the Glance routes are matched.
     let api = Router::new()
         .fallback_service(api)
-        .layer(axum::middleware::from_fn(
+        .layer(axum::middleware::from_fn_with_state(
+            state,
             version_negotiation::negotiate_version,
         ));
     // The reshaping of axum's own 4xx wraps the whole router, outside the method routers,

@@ -36,6 +36,9 @@ pub struct Settings {
     /// Most bytes a project's images may hold together (`user_storage_quota`); `None`
     /// for no limit.
     pub user_storage_quota: Option<u64>,
+    /// Build absolute URLs from a proxy's `Forwarded` / `X-Forwarded-*` headers (Glance's
+    /// `enable_proxy_headers_parsing`); off, only the request's own scheme and `Host`.
+    pub proxy_headers: bool,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             data_lease: chrono::Duration::hours(1),
             image_size_cap: 1 << 40,
             user_storage_quota: None,
+            proxy_headers: false,
         }
     }
 }

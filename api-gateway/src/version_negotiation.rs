@@ -5,19 +5,25 @@
 //! `/v2/...`, anything else, `/v9/images` or `/images` alike, is answered 300 with the
 //! versions document. `/versions` is answered as it is.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::origin::Origin;
 use crate::routes::versions::{choices, is_served};
+use crate::state::AppState;
 
 /// The media type prefix that names a version in `Accept`.
 const VND_MIME_TYPE: &str = "application/vnd.openstack.images-";
 
 /// Routes a request under a served version as `/v2/...`; answers 300 otherwise.
-pub async fn negotiate_version(mut request: Request, next: Next) -> Response {
+pub async fn negotiate_version(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let proxy_headers = state.settings.proxy_headers;
     let path = request.uri().path();
     let trimmed = path.trim_start_matches('/');
     let (first, rest) = trimmed.split_at(trimmed.find('/').unwrap_or(trimmed.len()));
@@ -36,7 +42,7 @@ pub async fn negotiate_version(mut request: Request, next: Next) -> Response {
     };
     // `/` has no version: Glance answers it with the same 300.
     if !is_served(version) {
-        return choices(&Origin::of(request.headers(), request.uri()));
+        return choices(&Origin::of(request.headers(), request.uri(), proxy_headers));
     }
     let routed = format!("/v2{rest}");
     if routed != path {
@@ -47,7 +53,7 @@ pub async fn negotiate_version(mut request: Request, next: Next) -> Response {
             .unwrap_or_default();
         match format!("{routed}{query}").parse::<Uri>() {
             Ok(uri) => *request.uri_mut() = uri,
-            Err(_) => return choices(&Origin::of(request.headers(), request.uri())),
+            Err(_) => return choices(&Origin::of(request.headers(), request.uri(), proxy_headers)),
         }
     }
     next.run(request).await

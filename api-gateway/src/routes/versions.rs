@@ -3,7 +3,7 @@
 //! for `image-tasks` (SPEC 4, "do better"), and no id whose features we do not serve.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -33,6 +33,11 @@ pub fn is_served(id: &str) -> bool {
     id == "v2" || VERSIONS.iter().any(|(listed, _)| *listed == id)
 }
 
+/// The versions document is served without identity and its links follow the request's
+/// `Host`: a shared cache must not keep one client's links for another.
+const NO_STORE: [(header::HeaderName, HeaderValue); 1] =
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+
 fn versions(origin: &Origin) -> Value {
     // Glance links each version to the application URL joined with `v2/`.
     let href = format!("{}/v2/", origin.application_url());
@@ -51,7 +56,7 @@ fn versions(origin: &Origin) -> Value {
     responses((status = 200, description = "The API versions", body = ref("#/components/schemas/Versions")))
 )]
 pub async fn list(origin: Origin) -> impl IntoResponse {
-    Json(versions(&origin))
+    (NO_STORE, Json(versions(&origin)))
 }
 
 /// `/`, whatever the method: 300 Multiple Choices with the same list (also the answer to
@@ -66,5 +71,10 @@ pub async fn multiple_choices(origin: Origin) -> Response {
 
 /// The 300 with the versions document, for `origin`.
 pub fn choices(origin: &Origin) -> Response {
-    (StatusCode::MULTIPLE_CHOICES, Json(versions(origin))).into_response()
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        NO_STORE,
+        Json(versions(origin)),
+    )
+        .into_response()
 }
