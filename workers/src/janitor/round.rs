@@ -1,8 +1,8 @@
 //! One janitor round: the three sweeps in a fixed order, each reading one batch and
-//! sending one command per row ([`sweep`](super::sweep)), then the pruning of old command records
-//! and the aborting of abandoned multipart uploads ([`uploads`](super::uploads), S3 stores only). Leases come
-//! first: they block users (an image stuck in saving cannot be uploaded again), while
-//! expiry, scrubbing and pruning only reclaim space.
+//! sending one command per row ([`sweep`](super::sweep)), then the pruning of old
+//! command records and the aborting of abandoned multipart uploads ([`super::uploads`],
+//! S3 stores only). Leases come first: they block users (an image stuck in saving
+//! cannot be uploaded again), while expiry, scrubbing and pruning only reclaim space.
 //!
 //! The round's commands and reads run on pooled connections, leaving the lock session
 //! idle, and the server ends a leader session idle for its idle timeout, which
