@@ -20,6 +20,17 @@ use wire::{CommandEnvelope, CommandReply};
 
 use super::*;
 
+/// Waits until `queue` holds exactly `count` ready messages, by [`PROBE_DEADLINE`]:
+/// a quorum queue takes nacked or dead-lettered messages in through its log, so a
+/// depth settles a moment after the action that changed it.
+async fn until_waiting(channel: &Channel, queue: &str, count: usize, what: &str) {
+    wait_until(PROBE_DEADLINE, what, async || {
+        dlq::waiting(channel, queue).await.unwrap_or(0) == count
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
 /// A producer logged in as `user`, which may only write to the test's commands exchange.
 async fn producer_connection(bus: &TestBus, user: &TestUser) -> (Connection, Channel) {
     let connection = connect(&user.url(bus.url()), "hostile-producer")
@@ -149,18 +160,13 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
         .expect("operator");
     let operator_channel = operator.create_channel().await.expect("channel");
     let dlq_name = topology.dead_letter_queue(WorkQueue::Commands);
-    wait_until(
-        PROBE_DEADLINE,
+    until_waiting(
+        &operator_channel,
+        &dlq_name,
+        letters,
         "every refusal is dead-lettered",
-        async || {
-            dlq::waiting(&operator_channel, &dlq_name)
-                .await
-                .unwrap_or(0)
-                == letters
-        },
     )
-    .await
-    .expect("dead-lettered");
+    .await;
     let in_retry = dlq::waiting(&operator_channel, &retry)
         .await
         .expect("depth");
@@ -186,18 +192,13 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
 
     // The listing handed the letters back with nack(requeue): a quorum queue takes them
     // back through its log, so they are ready again only a moment later.
-    wait_until(
-        PROBE_DEADLINE,
+    until_waiting(
+        &operator_channel,
+        &dlq_name,
+        letters,
         "the listed letters are back in the dead-letter queue",
-        async || {
-            dlq::waiting(&operator_channel, &dlq_name)
-                .await
-                .unwrap_or(0)
-                == letters
-        },
     )
-    .await
-    .expect("back after the listing");
+    .await;
 
     // An operator replays them (as guest, a trusted operator): each is judged as the
     // producer it first came from, refused again, and changes nothing.
@@ -214,18 +215,13 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
     .await
     .expect("replayed");
     assert_eq!(moved, letters);
-    wait_until(
-        PROBE_DEADLINE,
+    until_waiting(
+        &operator_channel,
+        &dlq_name,
+        letters,
         "the replays are refused again",
-        async || {
-            dlq::waiting(&operator_channel, &dlq_name)
-                .await
-                .unwrap_or(0)
-                == letters
-        },
     )
-    .await
-    .expect("refused again");
+    .await;
     operator.close(0, "done".into()).await.expect("close");
     let again = take_dead_letters(&bus, WorkQueue::Commands, letters).await;
     assert!(

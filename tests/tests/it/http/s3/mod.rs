@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use domain::Actor;
+use imagefleet_tests::fixtures::owner;
 use imagefleet_tests::{TestApp, TestResponse};
+
+use crate::http::image_data::{image, new_image, put_data};
 
 /// The prefix of the tests' store in its bucket (`s3://bucket/site`).
 const PREFIX: &str = "site";
@@ -34,6 +37,23 @@ const IMAGE_SIZE: usize = (11 << 20) + 12_345;
 /// The key of an image's data in the bucket.
 fn image_key(id: &str) -> String {
     format!("{PREFIX}/images/{id}")
+}
+
+/// Creates a raw image of the owner's, uploads `data` with one `PUT /file` (a 204) and
+/// returns its id and its document, active.
+async fn upload_active(app: &TestApp, data: &[u8]) -> (String, serde_json::Value) {
+    let id = new_image(app, &owner(), "raw").await;
+    let put = put_data(
+        app,
+        &owner(),
+        &format!("/v2/images/{id}/file"),
+        data.to_vec(),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::NO_CONTENT, "{}", put.text);
+    let stored = image(app, &owner(), &id).await;
+    assert_eq!(stored["status"], "active", "{stored}");
+    (id, stored)
 }
 
 /// `GET /v2/images/{id}/file` as `actor`, with an optional `Range` header.

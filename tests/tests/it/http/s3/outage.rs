@@ -14,11 +14,11 @@ use futures::StreamExt;
 use imagefleet_tests::fixtures::owner;
 use imagefleet_tests::{Fault, S3Server, TestApp};
 
-use super::{KEEP_UPLOADS, PREFIX, RETRY, get_file};
+use super::{KEEP_UPLOADS, PREFIX, RETRY, get_file, upload_active};
 
 /// How long the downloading gateway's store retries (IMAGEFLEET_STORE_RETRY_TIMEOUT).
 const OUTAGE_RETRY: Duration = Duration::from_secs(1);
-use crate::http::image_data::{image, new_image, pattern, put_data, reference_digests};
+use crate::http::image_data::{image, pattern, reference_digests};
 
 /// Big enough that the socket buffers between moto, the gateway and the client cannot
 /// hold the rest of it when the client stops reading part-way.
@@ -33,17 +33,7 @@ async fn a_download_breaks_off_when_s3_goes_down_and_nothing_is_corrupted() {
     let app = TestApp::start_on_store(s3.store(PREFIX, RETRY), KEEP_UPLOADS).await;
     let data = pattern(SIZE);
     let (md5, sha512) = reference_digests(&data);
-    let id = new_image(&app, &owner(), "raw").await;
-    let put = put_data(
-        &app,
-        &owner(),
-        &format!("/v2/images/{id}/file"),
-        data.clone(),
-    )
-    .await;
-    assert_eq!(put.status, StatusCode::NO_CONTENT, "{}", put.text);
-    let before = image(&app, &owner(), &id).await;
-    assert_eq!(before["status"], "active");
+    let (id, before) = upload_active(&app, &data).await;
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let address = listener.local_addr().expect("its address");

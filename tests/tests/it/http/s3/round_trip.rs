@@ -7,8 +7,8 @@ use imagefleet_tests::fixtures::owner;
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{S3Server, TestApp};
 
-use super::{IMAGE_SIZE, KEEP_UPLOADS, PREFIX, RETRY, get_file, image_key};
-use crate::http::image_data::{DEADLINE, image, new_image, pattern, put_data, reference_digests};
+use super::{IMAGE_SIZE, KEEP_UPLOADS, PREFIX, RETRY, get_file, image_key, upload_active};
+use crate::http::image_data::{DEADLINE, pattern, reference_digests};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_image_uploads_downloads_by_range_and_deletes_on_s3() {
@@ -16,18 +16,8 @@ async fn an_image_uploads_downloads_by_range_and_deletes_on_s3() {
     let app = TestApp::start_on_store(s3.store(PREFIX, RETRY), KEEP_UPLOADS).await;
     let data = pattern(IMAGE_SIZE);
     let (md5, sha512) = reference_digests(&data);
-    let id = new_image(&app, &owner(), "raw").await;
 
-    let put = put_data(
-        &app,
-        &owner(),
-        &format!("/v2/images/{id}/file"),
-        data.clone(),
-    )
-    .await;
-    assert_eq!(put.status, StatusCode::NO_CONTENT, "{}", put.text);
-    let stored = image(&app, &owner(), &id).await;
-    assert_eq!(stored["status"], "active");
+    let (id, stored) = upload_active(&app, &data).await;
     assert_eq!(stored["size"], IMAGE_SIZE);
     assert_eq!(stored["checksum"], md5.as_str());
     assert_eq!(stored["os_hash_value"], sha512.as_str());
