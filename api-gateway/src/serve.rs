@@ -46,7 +46,7 @@ pub async fn serve(args: GatewayArgs, shutdown: CancellationToken) -> Result<(),
         commands,
         identity: Arc::new(identity),
         settings: Arc::new(args.settings()),
-        store: args.store.open()?,
+        stores: args.store.open()?,
         fetcher: args.import.fetcher(args.settings().image_size_cap),
         send_notices: args.notifications.to_config().map(|config| {
             Arc::new(crate::send_notice::SendNotifier::new(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bus::client::CommandClient;
 use db::PgPool;
 use fetch::SafeFetcher;
-use store::ImageStore;
+use store::Stores;
 
 use crate::identity::Identity;
 
@@ -68,7 +68,7 @@ pub struct AppState {
     /// Settings.
     pub settings: Arc<Settings>,
     /// Where image data is written and read.
-    pub store: ImageStore,
+    pub stores: Stores,
     /// Checks web-download and location URLs, and reads data from locations.
     pub fetcher: SafeFetcher,
     /// Sends Glance's `image.send` after downloads; None when notifications are off.

@@ -57,6 +57,9 @@ impl DomainArgs {
             image_location_quota: self.image_location_quota,
             show_multiple_locations: self.show_multiple_locations,
             image_size_cap: self.image_size_cap,
+            // The stores are the store settings' (`store::StoreArgs`), filled in by
+            // the workers once they are opened.
+            stores: Vec::new(),
         }
     }
 }

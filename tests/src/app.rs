@@ -105,10 +105,11 @@ impl TestApp {
         Self::start_full(domain, settings, mode, None, filter, Some(plugins), None).await
     }
 
-    /// A stack whose gateway and worker keep image data in `store` (an S3 bucket),
-    /// the worker's janitor aborting uploads older than `multipart_grace`.
-    pub async fn start_on_store(store: store::ImageStore, multipart_grace: Duration) -> Self {
-        let on_store = (store, multipart_grace);
+    /// A stack whose gateway and worker keep image data in `stores` (an S3 bucket, or
+    /// several named stores), the worker's janitor aborting uploads older than
+    /// `multipart_grace`.
+    pub async fn start_on_stores(stores: store::Stores, multipart_grace: Duration) -> Self {
+        let on_store = (stores, multipart_grace);
         Self::start_full(
             DomainConfig::default(),
             Settings::default(),
@@ -128,14 +129,14 @@ impl TestApp {
         default_actor: Option<Actor>,
         filter: ImportFilter,
         plugins: Option<ImportPlugins>,
-        on_store: Option<(store::ImageStore, Duration)>,
+        on_store: Option<(store::Stores, Duration)>,
     ) -> Self {
         let db = TestDb::new().await.expect("test database");
         let bus = TestBus::new().await.expect("test bus");
         let plugins = plugins.unwrap_or_default();
-        let (store, worker) = match on_store {
+        let (stores, worker) = match on_store {
             None => (
-                db.store(),
+                db.stores(),
                 TestWorker::start_with_plugins(
                     &db,
                     &bus,
@@ -145,9 +146,9 @@ impl TestApp {
                     plugins,
                 ),
             ),
-            Some((store, grace)) => (
-                store.clone(),
-                TestWorker::start_on_store(&db, &bus, "app-worker", store, grace),
+            Some((stores, grace)) => (
+                stores.clone(),
+                TestWorker::start_on_stores(&db, &bus, "app-worker", stores, grace),
             ),
         };
         let workers = vec![worker];
@@ -162,7 +163,7 @@ impl TestApp {
                 default_actor,
             }),
             settings: Arc::new(settings),
-            store,
+            stores,
             fetcher: SafeFetcher::new(filter, 1 << 40, Duration::from_secs(60), 5),
             send_notices: Some(Arc::new(api_gateway::send_notice::SendNotifier::new(
                 bus.url(),

@@ -110,6 +110,7 @@ pub fn complete_upload(image_id: ImageId, size: i64) -> Command {
             os_hash_value: format!("{size:0128x}"),
             virtual_size: Some(size),
         },
+        store: None,
     })
 }
 

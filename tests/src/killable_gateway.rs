@@ -16,14 +16,14 @@ use crate::TestApp;
 
 impl TestApp {
     /// Serves a second gateway on `listener`, on the test's database and topology and
-    /// `store`, running on `runtime` with a pool and a broker connection of its own
+    /// `stores`, running on `runtime` with a pool and a broker connection of its own
     /// (opened there): shutting `runtime` down kills it as a crash kills a process,
     /// every task and connection of it gone at once, this app's left alone.
     pub fn serve_gateway_on(
         &self,
         runtime: &tokio::runtime::Handle,
         listener: std::net::TcpListener,
-        store: store::ImageStore,
+        stores: store::Stores,
     ) {
         let database_url = self.db.url().to_owned();
         let amqp_url = self.bus.url().to_owned();
@@ -43,7 +43,7 @@ impl TestApp {
                     default_actor: None,
                 }),
                 settings: Arc::new(Settings::default()),
-                store,
+                stores,
                 fetcher: SafeFetcher::new(
                     ImportFilter::default(),
                     1 << 40,

@@ -105,6 +105,11 @@ impl S3Server {
         ImageStore::s3(&url, &settings, retry_timeout).expect("the test's S3 store opens")
     }
 
+    /// [`S3Server::store`] as a deployment's only store (`IMAGEFLEET_STORE_URL`).
+    pub fn single_store(&self, prefix: &str, retry_timeout: Duration) -> store::Stores {
+        store::Stores::single(self.store(prefix, retry_timeout), store::StoreKind::S3)
+    }
+
     /// Whether an object is stored under `key` (asked of moto directly).
     pub async fn has_object(&self, key: &str) -> anyhow::Result<bool> {
         let url = format!("{}/{}/{key}", self.url, self.bucket);

@@ -104,6 +104,33 @@ impl TestDb {
         store::ImageStore::local(&self.data_dir).expect("the test's data directory opens")
     }
 
+    /// The test's single store, as a deployment that names no stores has it.
+    pub fn stores(&self) -> store::Stores {
+        let kind = store::StoreKind::File {
+            dir: self.data_dir.clone(),
+        };
+        store::Stores::single(self.store(), kind)
+    }
+
+    /// Named stores (multi-store mode), one directory each under the test's data
+    /// directory, the first being the default.
+    pub fn named_stores(&self, ids: &[&str]) -> store::Stores {
+        let entries = ids
+            .iter()
+            .map(|id| {
+                let dir = self.data_dir.join(id);
+                store::NamedStore {
+                    id: (*id).to_owned(),
+                    description: None,
+                    store: store::ImageStore::local(&dir)
+                        .expect("the test's store directory opens"),
+                    kind: store::StoreKind::File { dir },
+                }
+            })
+            .collect();
+        store::Stores::named(entries, 0)
+    }
+
     /// The test's image store directory, for services started with `--data-dir`.
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir

@@ -59,17 +59,22 @@ impl TestWorker {
         Self::run(config)
     }
 
-    /// Starts a worker keeping image data in `store` (an S3 bucket), its janitor
-    /// aborting multipart uploads begun more than `multipart_grace` ago.
-    pub fn start_on_store(
+    /// Starts a worker keeping image data in `stores` (an S3 bucket, or several
+    /// named stores), its janitor aborting multipart uploads begun more than
+    /// `multipart_grace` ago.
+    pub fn start_on_stores(
         db: &TestDb,
         bus: &TestBus,
         name: &str,
-        store: store::ImageStore,
+        stores: store::Stores,
         multipart_grace: Duration,
     ) -> Self {
         Self::run(FleetConfig {
-            store,
+            domain: DomainConfig {
+                stores: stores.ids(),
+                ..DomainConfig::default()
+            },
+            stores,
             multipart_grace,
             janitor_interval: Some(JANITOR_INTERVAL),
             ..Self::default_config(db, bus, name)
@@ -220,7 +225,7 @@ impl TestWorker {
         let max_bytes = u64::try_from(domain.image_size_cap).unwrap_or(0);
         FleetConfig {
             queues: WorkQueue::ALL.to_vec(),
-            store: db.store(),
+            stores: db.stores(),
             fetcher: SafeFetcher::new(filter, max_bytes, Duration::from_secs(60), 5),
             database_url: db.url().to_owned(),
             pool_size: 8,

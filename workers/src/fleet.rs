@@ -25,7 +25,7 @@ use crate::janitor::{Janitor, JanitorConfig, run_janitor};
 use crate::jobs::{ImportPlugins, JobContext};
 use crate::progress::Progress;
 use fetch::SafeFetcher;
-use store::ImageStore;
+use store::Stores;
 
 /// Everything a worker needs; the binary builds it from flags, tests directly.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ pub struct FleetConfig {
     /// as abandoned.
     pub multipart_grace: Duration,
     /// Where image data is.
-    pub store: ImageStore,
+    pub stores: Stores,
     /// Reads web-download and location URLs behind the import filter.
     pub fetcher: SafeFetcher,
     /// Where this worker's relay candidate sends Glance notifications; None sends none.
@@ -119,7 +119,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
             // A job runs its steps again under the same ids after a transient failure:
             // a step out of races must not be found refused for good then.
             repository: repository.clone().leaving_contention_unrecorded(),
-            store: config.store.clone(),
+            stores: config.stores.clone(),
             fetcher: config.fetcher.clone(),
             image_size_cap: u64::try_from(config.domain.image_size_cap).unwrap_or(0),
             database_url: config.database_url.clone(),
@@ -167,7 +167,7 @@ pub async fn run_fleet(config: FleetConfig, shutdown: CancellationToken) -> Resu
     if let Some(interval) = config.janitor_interval {
         let janitor = Janitor {
             repository,
-            store: config.store.clone(),
+            stores: config.stores.clone(),
             bound,
         };
         let janitor_config = JanitorConfig {

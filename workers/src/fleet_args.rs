@@ -9,6 +9,7 @@ use bus::flow::PublishFlow;
 use bus::intake::IntakeArgs;
 use clap::Args;
 use db::DatabaseArgs;
+use domain::DomainConfig;
 use fetch::ImportFilterArgs;
 use notifications::NotificationsArgs;
 use shared::config::DomainArgs;
@@ -101,9 +102,13 @@ impl FleetArgs {
         service: ServiceArgs<'_>,
         name: String,
     ) -> Result<FleetConfig, FleetArgsError> {
-        let domain = service.domain.to_domain();
+        let stores = service.store.open().map_err(FleetArgsError::Store)?;
+        let domain = DomainConfig {
+            stores: stores.ids(),
+            ..service.domain.to_domain()
+        };
         Ok(FleetConfig {
-            store: service.store.open().map_err(FleetArgsError::Store)?,
+            stores,
             fetcher: service
                 .import
                 .fetcher(u64::try_from(domain.image_size_cap).unwrap_or(0)),

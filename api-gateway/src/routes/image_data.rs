@@ -12,7 +12,7 @@ use axum::response::Response;
 use chrono::Utc;
 use domain::command::{Abort, Leased, StagedData, WithDigest};
 use domain::{Actor, Command, Image, ImageId};
-use store::{Area, DataLimits, FormatCheck, WriteError, WrittenData};
+use store::{Area, DataLimits, FormatCheck, NamedStore, WriteError, WrittenData};
 
 use super::common::{image_id, no_content};
 use crate::byte_count;
@@ -25,6 +25,9 @@ use crate::state::AppState;
 
 /// The only media type image data is accepted as.
 const OCTET_STREAM: &str = "application/octet-stream";
+
+/// The header naming the store an upload goes to (Glance's multi-store API).
+pub const STORE_HEADER: &str = "x-image-meta-store";
 
 /// `PUT /v2/images/{id}/file`.
 #[utoipa::path(
@@ -80,11 +83,12 @@ fn begin(area: Area, image_id: ImageId, lease: chrono::Duration) -> Command {
     }
 }
 
-fn complete(area: Area, image_id: ImageId, written: WrittenData) -> Command {
+fn complete(area: Area, image_id: ImageId, written: WrittenData, store: Option<String>) -> Command {
     match area {
         Area::Images => Command::CompleteUpload(WithDigest {
             image_id,
             digest: written.digest,
+            store,
         }),
         Area::Staging => Command::CompleteStage(StagedData {
             image_id,
@@ -116,26 +120,58 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     require_octet_stream(headers)?;
     let image_id = image_id(id)?;
+    let target = target_store(state, headers, area)?;
     let command = begin(area, image_id, state.settings.data_lease);
     let image = execute_for_image(state, request, actor, command).await?;
     let limits = data_limits(state, &image).await?;
+    let data = byte_count::uploaded(body.into_data_stream());
     let written = match area {
         Area::Images => {
             let check = FormatCheck::for_image(&image);
-            let data = byte_count::uploaded(body.into_data_stream());
-            state.store.write(area, image_id, data, limits, check).await
+            target
+                .store
+                .write(area, image_id, data, limits, check)
+                .await
         }
+        // Staged data is inspected when the import copies it into place.
         Area::Staging => {
-            // Staged data is inspected when the import copies it into place.
-            let data = byte_count::uploaded(body.into_data_stream());
             let check = store::NoCheck;
-            state.store.write(area, image_id, data, limits, check).await
+            target
+                .store
+                .write(area, image_id, data, limits, check)
+                .await
         }
     };
+    let store = state.stores.is_multi().then(|| target.id.clone());
     match written {
-        Ok(written) => finish(state, request, area, &image, written).await,
-        Err(error) => Err(give_back(state, request, area, image_id, limits, error).await),
+        Ok(written) => finish(state, request, area, &image, written, target, store).await,
+        Err(error) => Err(give_back(state, request, target, area, image_id, limits, error).await),
     }
+}
+
+/// The store a write goes to: for an upload, the one `X-Image-Meta-Store` names (multi
+/// store only, as in Glance: a single store ignores the header) or the default; staged
+/// data waits in the default store's staging area whatever the header says, as Glance
+/// stages to its own staging store, and the import names the stores it goes to.
+fn target_store<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    area: Area,
+) -> Result<&'a NamedStore, ApiError> {
+    let named = match (area, headers.get(STORE_HEADER)) {
+        (Area::Images, Some(value)) if state.stores.is_multi() => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::bad_request("X-Image-Meta-Store is not a store id."))?,
+        ),
+        _ => None,
+    };
+    state.stores.for_write(named).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Store '{}' is not one of this deployment's stores.",
+            named.unwrap_or_default()
+        ))
+    })
 }
 
 /// Records the written data; if the image was deleted meanwhile, its data goes too.
@@ -145,12 +181,14 @@ async fn finish(
     area: Area,
     image: &Image,
     written: WrittenData,
+    target: &NamedStore,
+    store: Option<String>,
 ) -> Result<Response, ApiError> {
     let finished = execute(
         state,
         request,
         Actor::service(),
-        complete(area, image.id, written),
+        complete(area, image.id, written, store),
     )
     .await;
     match finished {
@@ -161,7 +199,7 @@ async fn finish(
         Err(error) if error.status == StatusCode::NOT_FOUND => {
             // The image was deleted while the data streamed: the bytes belong to no one
             // (SPEC 2: 410 and the data removed).
-            if let Err(e) = state.store.delete(area, image.id).await {
+            if let Err(e) = target.store.delete(area, image.id).await {
                 tracing::error!(%e, image.id = %image.id, "could not remove data of a deleted image");
             }
             Err(ApiError::new(
@@ -184,6 +222,7 @@ async fn finish(
 async fn give_back(
     state: &AppState,
     request: &RequestContext,
+    target: &NamedStore,
     area: Area,
     image_id: ImageId,
     limits: DataLimits,
@@ -216,7 +255,7 @@ async fn give_back(
     let command = abort(area, image_id, error.to_string(), true);
     match execute(state, request, Actor::service(), command).await {
         Ok(_) => {
-            if let Err(e) = state.store.delete(area, image_id).await {
+            if let Err(e) = target.store.delete(area, image_id).await {
                 tracing::error!(%e, image.id = %image_id, "could not remove partial data");
             }
         }

@@ -12,7 +12,7 @@ use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use domain::{Actor, Image, ImageStatus};
 use futures::Stream;
-use store::{Area, ByteRange};
+use store::{Area, ByteRange, StoredData};
 
 use super::common::{image_id, no_content, visible_image};
 use crate::byte_count;
@@ -75,14 +75,7 @@ pub async fn download(
         None => None,
         Some(value) => Some(parse_range(value, size)?),
     };
-    let Some(data) = state
-        .store
-        .read(Area::Images, image.id, range.clone())
-        .await
-        .map_err(|e| ApiError::unavailable(format!("The image store cannot be read: {e}")))?
-    else {
-        return Err(data_missing(&image));
-    };
+    let data = read_first(&state, &image, range.clone()).await?;
     let mut response = Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::ACCEPT_RANGES, "bytes");
@@ -105,6 +98,38 @@ pub async fn download(
         .header(header::CONTENT_LENGTH, length)
         .body(body)
         .map_err(ApiError::internal)
+}
+
+/// Opens the data in the first of the image's stores that has it: a store that fails or
+/// lacks it is skipped for the next, as Glance tries each location in turn. An image
+/// whose every store failed is unavailable (503); one that none has is an error of
+/// ours, logged (500).
+async fn read_first(
+    state: &AppState,
+    image: &Image,
+    range: Option<ByteRange>,
+) -> Result<StoredData, ApiError> {
+    let mut failure = None;
+    for named in state.stores.holding(&image.stores) {
+        match named
+            .store
+            .read(Area::Images, image.id, range.clone())
+            .await
+        {
+            Ok(Some(data)) => return Ok(data),
+            Ok(None) => {
+                tracing::warn!(image.id = %image.id, store = %named.id, "the store lacks the data of an image that lists it");
+            }
+            Err(e) => {
+                tracing::warn!(image.id = %image.id, store = %named.id, error = %e, "a store failed; trying the next");
+                failure = Some(e);
+            }
+        }
+    }
+    Err(match failure {
+        Some(e) => ApiError::unavailable(format!("The image store cannot be read: {e}")),
+        None => data_missing(image),
+    })
 }
 
 /// Streams an image whose data stays at its location (added by `POST /locations`).

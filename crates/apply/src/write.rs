@@ -128,7 +128,8 @@ pub async fn write_image(
                 os_hash_value = n.os_hash_value, size = n.size, virtual_size = n.virtual_size,
                 min_disk = n.min_disk, min_ram = n.min_ram, disk_format = n.disk_format,
                 container_format = n.container_format, updated_at = n.updated_at,
-                deleted_at = n.deleted_at, lease_expires_at = n.lease_expires_at
+                deleted_at = n.deleted_at, lease_expires_at = n.lease_expires_at,
+                stores = n.stores
             FROM jsonb_populate_record(NULL::images, $1) AS n
             WHERE i.id = n.id AND i.version = $2
             RETURNING i.id)"

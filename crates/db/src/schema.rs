@@ -48,6 +48,8 @@ diesel::table! {
         deleted_at -> Nullable<Timestamptz>,
         /// End of the current upload, stage or import lease.
         lease_expires_at -> Nullable<Timestamptz>,
+        /// Ids of the stores holding the data, in order (empty: the default store).
+        stores -> Array<Text>,
     }
 }
 

@@ -26,6 +26,9 @@ pub struct DomainConfig {
     pub show_multiple_locations: bool,
     /// Largest image in bytes (`image_size_cap`).
     pub image_size_cap: i64,
+    /// The ids of the named stores; empty in single-store mode
+    /// (Glance without `enabled_backends`).
+    pub stores: Vec<String>,
 }
 
 impl Default for DomainConfig {
@@ -40,6 +43,7 @@ impl Default for DomainConfig {
             image_location_quota: 10,
             show_multiple_locations: false,
             image_size_cap: 1 << 40,
+            stores: Vec::new(),
         }
     }
 }

@@ -17,6 +17,9 @@ pub const IMPORT_TASK_PROPERTY: &str = "os_glance_import_task";
 /// The property listing the stores an import failed to write to.
 pub const FAILED_IMPORT_PROPERTY: &str = "os_glance_failed_import";
 
+/// The property listing the stores a running import has still to write to.
+pub const IMPORTING_TO_STORES_PROPERTY: &str = "os_glance_importing_to_stores";
+
 /// An image as stored, at one version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Image {
@@ -62,6 +65,10 @@ pub struct Image {
     pub members: Vec<Member>,
     /// Where the data lives, in order.
     pub locations: Vec<Location>,
+    /// The stores holding the data, in order (multi-store mode; an image with data
+    /// that lists none is in the default store).
+    #[serde(default)]
+    pub stores: Vec<String>,
     /// When the image was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -144,5 +151,6 @@ impl Image {
         self.os_hash_algo = None;
         self.os_hash_value = None;
         self.virtual_size = None;
+        self.stores.clear();
     }
 }

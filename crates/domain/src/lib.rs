@@ -2,7 +2,8 @@
 //! (`transitions`), commands (`command`), events (`event`) and `decide` (in `decide/`,
 //! one file per resource, dispatched from one `match`), with the aggregates (`image`,
 //! `task`), identifiers (`ids`), who asks (`actor`, `context`), input checks
-//! (`validate`), who may do what (`policy`) and refusals (`rejection`).
+//! (`validate`), who may do what (`policy`), store ids (`stores`) and refusals
+//! (`rejection`).
 //!
 //! Nothing here does I/O, awaits, reads a clock or draws random numbers (id constructors
 //! aside, which callers use before deciding), so every rule is a plain function that
@@ -19,6 +20,7 @@ pub mod injection;
 pub mod policy;
 pub mod rejection;
 pub mod status;
+pub mod stores;
 pub mod task;
 pub mod transitions;
 pub mod validate;

@@ -39,6 +39,7 @@ fn image(status: ImageStatus) -> Image {
             url: "s3://secret@bucket/key".into(),
             metadata: json!({}),
         }],
+        stores: Vec::new(),
         created_at: at(0),
         updated_at: at(60),
         deleted_at: None,

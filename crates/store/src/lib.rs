@@ -11,6 +11,7 @@ mod read;
 mod s3;
 #[cfg(feature = "s3")]
 mod s3_uploads;
+mod stores;
 mod uploads;
 mod write;
 
@@ -21,6 +22,7 @@ pub use config::StoreArgs;
 pub use format_check::FormatCheck;
 pub use pass::OS_HASH_ALGO;
 pub use read::{ByteRange, StoredData};
+pub use stores::{NamedStore, StoreKind, Stores};
 pub use uploads::IncompleteUpload;
 pub use write::{DataCheck, DataLimits, NoCheck, Refused, WriteError, WrittenData, digest_stream};
 

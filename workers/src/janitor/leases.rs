@@ -95,7 +95,7 @@ async fn give_back(janitor: &Janitor, image: &StaleLease) -> Result<Option<Sent>
     let sent = send(janitor, &name, command).await?;
     if sent == Sent::Applied {
         for &area in areas {
-            if let Err(error) = janitor.store.delete(area, image.image_id).await {
+            if let Err(error) = janitor.stores.delete_everywhere(area, image.image_id).await {
                 tracing::error!(
                     image.id = %image.image_id,
                     ?area,

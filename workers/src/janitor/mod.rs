@@ -31,7 +31,7 @@ pub mod uploads;
 use std::time::Duration;
 
 use apply::Repository;
-use store::ImageStore;
+use store::Stores;
 use tokio_util::sync::CancellationToken;
 
 pub use command::JanitorError;
@@ -84,7 +84,7 @@ pub struct Janitor {
     /// Applies the janitor's commands and runs its reads (pooled connections).
     pub repository: Repository,
     /// Where partial data of stale uploads and stages is removed.
-    pub store: ImageStore,
+    pub stores: Stores,
     /// Longest one command or read may take, the wait for a pooled connection
     /// included (`SessionSettings::transaction_bound`).
     pub bound: Duration,

@@ -1,7 +1,8 @@
 //! Incomplete multipart uploads of an S3 store: a gateway or worker killed mid-write
 //! leaves one behind (its parts stored, invisible, billed), and nothing else would ever
 //! abort it. Uploads begun more than `grace` ago (IMAGEFLEET_MULTIPART_GRACE, a day by
-//! default, an hour at the least) are aborted, at most [`MAX_ABORTS`] a round. No write
+//! default, an hour at the least) are aborted, at most [`MAX_ABORTS`] a round in each
+//! store. No write
 //! outlives its data lease, so with a grace of at least the lease every upload aborted
 //! here is abandoned. Other stores list none.
 //!
@@ -33,14 +34,16 @@ pub(super) async fn sweep(
     let begun_before = chrono::Utc::now()
         .checked_sub_signed(grace)
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-    let abandoned = janitor.store.incomplete_uploads(begun_before).await?;
-    for upload in abandoned.iter().take(MAX_ABORTS) {
-        if shutdown.is_cancelled() {
-            break;
+    for named in janitor.stores.all() {
+        let abandoned = named.store.incomplete_uploads(begun_before).await?;
+        for upload in abandoned.iter().take(MAX_ABORTS) {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            named.store.abort_upload(upload).await?;
+            tracing::info!(store = %named.id, key = %upload.key, initiated = %upload.initiated, "aborted an abandoned multipart upload");
+            tally.uploads_aborted += 1;
         }
-        janitor.store.abort_upload(upload).await?;
-        tracing::info!(key = %upload.key, initiated = %upload.initiated, "aborted an abandoned multipart upload");
-        tally.uploads_aborted += 1;
     }
     Ok(())
 }

@@ -41,7 +41,7 @@ impl ClaimedTask {
             if let (TaskType::ApiImageImport, TaskStatus::Success, Some(image_id)) =
                 (task.task_type, task.status, task.image_id)
             {
-                ctx.store.delete(Area::Staging, image_id).await?;
+                ctx.stores.staging().delete(Area::Staging, image_id).await?;
             }
             return Ok(None);
         }

@@ -20,7 +20,7 @@ pub async fn remove_data(image_id: ImageId, ctx: &JobContext) -> Result<(), JobE
         )));
     }
     for area in [Area::Images, Area::Staging] {
-        ctx.store.delete(area, image_id).await?;
+        ctx.stores.delete_everywhere(area, image_id).await?;
     }
     tracing::info!(image.id = %image_id, "removed the data of a deleted image");
     Ok(())

@@ -52,7 +52,12 @@ async fn write(
     };
     match method {
         ImportMethod::GlanceDirect => {
-            let Some(staged) = ctx.store.read(Area::Staging, image.id, None).await? else {
+            let Some(staged) = ctx
+                .stores
+                .staging()
+                .read(Area::Staging, image.id, None)
+                .await?
+            else {
                 return Ok(Err(
                     "no staged data: stage the image's data with PUT /stage first".to_owned(),
                 ));
@@ -87,10 +92,15 @@ where
     S: Stream<Item = Result<Bytes, E>>,
 {
     if ctx.plugins.touch_data() {
-        return ctx.plugins.store(&ctx.store, image, data, limits).await;
+        return ctx
+            .plugins
+            .store(&ctx.stores.default_store().store, image, data, limits)
+            .await;
     }
     let check = FormatCheck::for_image(image);
     match ctx
+        .stores
+        .default_store()
         .store
         .write(Area::Images, image.id, data, limits, check)
         .await
@@ -152,7 +162,7 @@ async fn complete(
     match apply(ctx, task.id, "complete", command).await? {
         Ok(_) => {
             if matches!(method, ImportMethod::GlanceDirect) {
-                ctx.store.delete(Area::Staging, image_id).await?;
+                ctx.stores.staging().delete(Area::Staging, image_id).await?;
             }
             Ok(())
         }
@@ -172,7 +182,7 @@ async fn complete(
             // or removed with the image).
             tracing::warn!(task.id = %task.id, %rejection, "import finished for an image that moved on");
             if image.is_none_or(|image| image.status.is_deleted()) {
-                ctx.store.delete(Area::Images, image_id).await?;
+                ctx.stores.delete_everywhere(Area::Images, image_id).await?;
             }
             Ok(())
         }
@@ -197,7 +207,7 @@ async fn fail(
     match apply(ctx, task.id, "fail", command).await? {
         Ok(applied) if !applied.replayed => {
             for area in [Area::Images, Area::Staging] {
-                ctx.store.delete(area, image_id).await?;
+                ctx.stores.delete_everywhere(area, image_id).await?;
             }
         }
         Ok(_) => {}

@@ -116,9 +116,11 @@ async fn fill(
     let limits = DataLimits {
         max_bytes: ctx.image_size_cap,
     };
+    // The tasks API names no store: the data goes to the default one.
+    let target = ctx.stores.default_store();
     let written = match ctx.fetcher.open(url).await {
         Err(e) => Err(Ok(format!("reading {} failed: {e}", super::shown_url(url)))),
-        Ok(body) => ctx
+        Ok(body) => target
             .store
             .write(
                 Area::Images,
@@ -135,6 +137,7 @@ async fn fill(
             let complete = Command::CompleteUpload(WithDigest {
                 image_id,
                 digest: written.digest,
+                store: ctx.stores.is_multi().then(|| target.id.clone()),
             });
             match apply(ctx, task.id, "complete-upload", complete).await? {
                 Ok(_) => Ok(Ok(())),
@@ -155,7 +158,7 @@ async fn fill(
             if let Ok(applied) = apply(ctx, task.id, "abort-upload", abort).await?
                 && !applied.replayed
             {
-                ctx.store.delete(Area::Images, image_id).await?;
+                target.store.delete(Area::Images, image_id).await?;
             }
             Ok(Err(message))
         }

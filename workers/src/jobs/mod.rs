@@ -32,7 +32,7 @@ use db::pool::PgPooled;
 use domain::status::TaskType;
 use domain::{Image, ImageId, TaskId};
 use fetch::SafeFetcher;
-use store::{ImageStore, WriteError};
+use store::{Stores, WriteError};
 use wire::{EventEnvelope, TraceContext};
 
 use crate::outcome::Outcome;
@@ -44,7 +44,7 @@ pub struct JobContext {
     /// Applies the commands a job sends.
     pub repository: Repository,
     /// Where image data is.
-    pub store: ImageStore,
+    pub stores: Stores,
     /// Reads web-download and location URLs behind the import filter.
     pub fetcher: SafeFetcher,
     /// Largest image in bytes.

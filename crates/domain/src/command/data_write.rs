@@ -24,6 +24,9 @@ pub struct WithDigest {
     pub image_id: ImageId,
     /// What was written.
     pub digest: DataDigest,
+    /// The store written to (multi-store mode; `X-Image-Meta-Store` or the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 /// Finishes a staging (`PUT /stage`): the image shows the staged size while the data

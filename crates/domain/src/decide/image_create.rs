@@ -78,6 +78,7 @@ pub(super) fn create_image(existing: Option<&Image>, c: &CreateImage, ctx: &Cont
         properties: c.properties.clone(),
         members: Vec::new(),
         locations: Vec::new(),
+        stores: Vec::new(),
         created_at: ctx.now,
         updated_at: ctx.now,
         deleted_at: None,

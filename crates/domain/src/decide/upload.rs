@@ -11,6 +11,7 @@ use crate::event::ImageEventKind;
 use crate::image::Image;
 use crate::rejection::Rejection;
 use crate::status::ImageStatus;
+use crate::stores;
 use crate::transitions::ImageAction;
 
 pub(super) fn begin_upload(image: Option<&Image>, c: &Leased, ctx: &Context) -> Decision {
@@ -37,6 +38,10 @@ pub(super) fn complete_upload(image: Option<&Image>, c: &WithDigest, ctx: &Conte
     let mut next = next_version(image, ctx);
     next.status = ImageStatus::Active;
     next.set_data(&c.digest);
+    if let Some(store) = &c.store {
+        stores::known(store, &ctx.config)?;
+        next.stores = vec![store.clone()];
+    }
     next.lease_expires_at = None;
     Ok(vec![image_event(ImageEventKind::Uploaded, image, next)])
 }

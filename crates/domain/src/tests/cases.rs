@@ -91,6 +91,7 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
         Row::CompleteUpload => Command::CompleteUpload(WithDigest {
             image_id: IMAGE,
             digest: digest(),
+            store: None,
         }),
         Row::AbortUploadRemoved => Command::AbortUpload(abort(true)),
         Row::AbortUploadKept => Command::AbortUpload(abort(false)),

@@ -147,6 +147,7 @@ pub fn build(kind: Kind, p: &Params, now: DateTime<Utc>) -> Command {
         Kind::CompleteUpload => Command::CompleteUpload(WithDigest {
             image_id,
             digest: data,
+            store: None,
         }),
         Kind::AbortUpload => Command::AbortUpload(abort),
         Kind::BeginStage => Command::BeginStage(lease),

@@ -125,6 +125,7 @@ pub fn image_in(status: ImageStatus) -> Image {
             updated_at: t0(),
         }],
         locations: Vec::new(),
+        stores: Vec::new(),
         created_at: t0(),
         updated_at: t0(),
         deleted_at: None,

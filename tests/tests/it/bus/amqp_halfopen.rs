@@ -249,7 +249,7 @@ async fn a_gateway_whose_broker_connection_hangs_answers_503_is_not_ready_and_re
             default_actor: None,
         }),
         settings: Arc::new(Settings::default()),
-        store: db.store(),
+        stores: db.stores(),
         fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
         send_notices: None,
     });

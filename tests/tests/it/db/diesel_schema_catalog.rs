@@ -28,6 +28,12 @@ pg_types!(
     Bool => "bool", Timestamptz => "timestamptz", Jsonb => "jsonb",
 );
 
+/// Postgres names an array type after its element, with a leading underscore.
+impl PgType for sql_types::Array<sql_types::Text> {
+    const NAME: &'static str = "_text";
+    const NULLABLE: bool = false;
+}
+
 impl<T: PgType + sql_types::SqlType<IsNull = is_nullable::NotNull>> PgType
     for sql_types::Nullable<T>
 {
@@ -69,7 +75,7 @@ async fn the_diesel_schema_matches_the_migrations() -> anyhow::Result<()> {
         images: [id, version, status, name, visibility, protected, os_hidden, owner,
             checksum, os_hash_algo, os_hash_value, size, virtual_size, min_disk, min_ram,
             disk_format, container_format, created_at, updated_at, deleted_at,
-            lease_expires_at],
+            lease_expires_at, stores],
         image_properties: [image_id, name, value],
         image_tags: [image_id, tag],
         image_members: [image_id, member, status, created_at, updated_at],

@@ -289,7 +289,7 @@ async fn a_janitor_round_longer_than_the_idle_timeout_keeps_the_lock() {
         build_pool(&patient.url(db.url()).expect("url"), PoolOptions::default()).expect("pool");
     let janitor = Janitor {
         repository: Repository::new(pool, DomainConfig::default()),
-        store: db.store(),
+        stores: db.stores(),
         bound: Duration::from_secs(30),
     };
     let settings = SessionSettings {

@@ -31,6 +31,7 @@ fn example_image() -> Image {
             updated_at: at(2),
         }],
         locations: vec![location()],
+        stores: vec!["fast".to_owned()],
         created_at: at(1),
         updated_at: at(3),
         deleted_at: None,

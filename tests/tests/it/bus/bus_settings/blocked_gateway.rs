@@ -50,7 +50,7 @@ async fn a_gateway_whose_broker_blocks_publishing_answers_503_at_once() {
             command_timeout: Duration::from_secs(600),
             ..Settings::default()
         }),
-        store: db.store(),
+        stores: db.stores(),
         fetcher: fetch::SafeFetcher::new(
             fetch::ImportFilter::default(),
             1 << 40,

@@ -25,7 +25,7 @@ async fn gateway(db: &TestDb, bus: &TestBus, database_url: &str) -> Router {
             default_actor: None,
         }),
         settings: Arc::new(Settings::default()),
-        store: db.store(),
+        stores: db.stores(),
         fetcher: SafeFetcher::new(ImportFilter::default(), 1 << 20, DEADLINE, 5),
         send_notices: None,
     })

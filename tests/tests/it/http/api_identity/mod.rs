@@ -121,7 +121,7 @@ impl Stack {
                 default_actor: None,
             }),
             settings: Arc::new(settings),
-            store: db.store(),
+            stores: db.stores(),
             fetcher: fetch::SafeFetcher::new(
                 fetch::ImportFilter::default(),
                 1 << 40,

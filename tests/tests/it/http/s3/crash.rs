@@ -21,7 +21,7 @@ const SENT_BEFORE_KILL: usize = 12;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gateway_killed_mid_upload_leaves_no_object_and_the_janitor_aborts_its_upload() {
     let s3 = S3Server::start().await.expect("moto's S3 server");
-    let mut app = TestApp::start_on_store(s3.store(PREFIX, RETRY), KEEP_UPLOADS).await;
+    let mut app = TestApp::start_on_stores(s3.single_store(PREFIX, RETRY), KEEP_UPLOADS).await;
     let id = new_image(&app, &owner(), "raw").await;
     let key = image_key(&id);
 
@@ -32,7 +32,7 @@ async fn a_gateway_killed_mid_upload_leaves_no_object_and_the_janitor_aborts_its
         .expect("the gateway's runtime");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let address = listener.local_addr().expect("its address");
-    app.serve_gateway_on(gateway.handle(), listener, s3.store(PREFIX, RETRY));
+    app.serve_gateway_on(gateway.handle(), listener, s3.single_store(PREFIX, RETRY));
 
     // An upload whose body never ends: 1 MiB chunks as the gateway takes them.
     let (mut chunks, body) = futures::channel::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
@@ -83,11 +83,11 @@ async fn a_gateway_killed_mid_upload_leaves_no_object_and_the_janitor_aborts_its
     // A janitor whose grace has passed for that upload (the app's worker, keeping every
     // upload, stops first: one janitor leads at a time).
     app.stop_workers().await;
-    let janitor = TestWorker::start_on_store(
+    let janitor = TestWorker::start_on_stores(
         &app.db,
         &app.bus,
         "janitor",
-        s3.store(PREFIX, RETRY),
+        s3.single_store(PREFIX, RETRY),
         Duration::ZERO,
     );
     wait_until(DEADLINE, "no incomplete upload remains", async || {

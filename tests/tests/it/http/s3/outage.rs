@@ -30,7 +30,7 @@ const READ_BEFORE_OUTAGE: usize = 1 << 20;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_download_breaks_off_when_s3_goes_down_and_nothing_is_corrupted() {
     let s3 = S3Server::start().await.expect("moto's S3 server");
-    let app = TestApp::start_on_store(s3.store(PREFIX, RETRY), KEEP_UPLOADS).await;
+    let app = TestApp::start_on_stores(s3.single_store(PREFIX, RETRY), KEEP_UPLOADS).await;
     let data = pattern(SIZE);
     let (md5, sha512) = reference_digests(&data);
     let (id, before) = upload_active(&app, &data).await;
@@ -38,7 +38,7 @@ async fn a_download_breaks_off_when_s3_goes_down_and_nothing_is_corrupted() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let address = listener.local_addr().expect("its address");
     let current = tokio::runtime::Handle::current();
-    app.serve_gateway_on(&current, listener, s3.store(PREFIX, OUTAGE_RETRY));
+    app.serve_gateway_on(&current, listener, s3.single_store(PREFIX, OUTAGE_RETRY));
     let actor = owner();
     let response = reqwest::Client::new()
         .get(format!("http://{address}/v2/images/{id}/file"))

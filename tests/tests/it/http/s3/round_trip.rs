@@ -13,7 +13,7 @@ use crate::http::image_data::{DEADLINE, pattern, reference_digests};
 #[tokio::test(flavor = "multi_thread")]
 async fn an_image_uploads_downloads_by_range_and_deletes_on_s3() {
     let s3 = S3Server::start().await.expect("moto's S3 server");
-    let app = TestApp::start_on_store(s3.store(PREFIX, RETRY), KEEP_UPLOADS).await;
+    let app = TestApp::start_on_stores(s3.single_store(PREFIX, RETRY), KEEP_UPLOADS).await;
     let data = pattern(IMAGE_SIZE);
     let (md5, sha512) = reference_digests(&data);
 
