@@ -32,13 +32,25 @@ fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn glance_and_openstacksdk_drive_imagefleet_up() {
+    run_clients("test_clients.py", &[]).await;
+}
+
+/// Runs `tests/clients/<script>` against `imagefleet up`, with one local directory as
+/// its store, or with a named store per id of `stores` (`--stores`, the first the
+/// default), each a directory of the test's data directory.
+async fn run_clients(script: &str, stores: &[&str]) {
     let python = python().await;
     let db = TestDb::reserve().await.expect("a database name");
     let vhost = TestVhost::new(db.name()).expect("a vhost of the test's own");
     let bind = format!("127.0.0.1:{}", free_port());
     let data_dir = db.data_dir().display().to_string();
     let amqp = vhost.url();
-    let up = imagefleet_tests::flags::parse_without_env::<Up>([
+    let named = stores
+        .iter()
+        .map(|id| format!("{id}=file://{data_dir}/{id}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut flags = vec![
         "up",
         "--database-url",
         db.url(),
@@ -48,8 +60,12 @@ async fn glance_and_openstacksdk_drive_imagefleet_up() {
         &bind,
         "--data-dir",
         &data_dir,
-    ])
-    .expect("imagefleet up's flags parse");
+    ];
+    if !stores.is_empty() {
+        flags.extend(["--stores", &named]);
+    }
+    let up = imagefleet_tests::flags::parse_without_env::<Up>(flags)
+        .expect("imagefleet up's flags parse");
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(run_until(up.args, shutdown.clone()));
 
@@ -62,7 +78,7 @@ async fn glance_and_openstacksdk_drive_imagefleet_up() {
     assert!(!service.is_finished(), "imagefleet up exited at start");
 
     let url = format!("http://{bind}");
-    let script = client_script("test_clients.py");
+    let script = client_script(script);
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)
             .arg(script)
