@@ -247,7 +247,8 @@ impl TestWorker {
         }
     }
 
-    fn run(config: FleetConfig) -> Self {
+    /// Starts a worker on `config` (from [`TestWorker::default_config`], changed).
+    pub fn run(config: FleetConfig) -> Self {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {

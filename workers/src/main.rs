@@ -14,8 +14,8 @@ use notifications::NotificationsArgs;
 use shared::config::{DomainArgs, TelemetryArgs};
 use std::net::SocketAddr;
 use store::StoreArgs;
-use workers::ops::{OpsConfig, serve_ops};
-use workers::ops_port::OpsBind;
+use workers::ops::{OpsConfig, OpsPort};
+use workers::ops_port::{OpsBind, named_sessions_url};
 use workers::{FleetArgs, FleetConfig, ServiceArgs, run_fleet};
 
 /// imagefleet's worker fleet.
@@ -95,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
                 notifications: &args.notifications,
             };
             let name = format!("imagefleet-worker-{}", std::process::id());
-            let config = FleetConfig {
+            let mut config = FleetConfig {
                 queues: args.queues.clone(),
                 confirm_timeout: std::time::Duration::from_secs(args.confirm_timeout),
                 ..args.fleet.config(service, name)?
@@ -108,9 +108,14 @@ async fn main() -> anyhow::Result<()> {
                 progress: Some(config.progress.clone()),
                 flow: config.flow.clone(),
             };
+            // Bound before the fleet connects, so its sessions can name the port for
+            // `imagefleet status`.
+            let ops_port = OpsPort::bind(&ops).await?;
+            config.database_url =
+                named_sessions_url(&config.database_url, &config.name, ops_port.address()?)?;
             let shutdown = shared::shutdown::on_signal();
             let serving = async {
-                let served = serve_ops(ops, shutdown.clone()).await;
+                let served = ops_port.serve(shutdown.clone()).await;
                 // A worker whose port cannot be served stops rather than run unwatched.
                 if served.is_err() {
                     shutdown.cancel();

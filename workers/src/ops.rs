@@ -122,11 +122,6 @@ impl OpsPort {
     }
 }
 
-/// Binds the operations port and serves it until `shutdown` is cancelled.
-pub async fn serve_ops(config: OpsConfig, shutdown: CancellationToken) -> Result<(), OpsError> {
-    OpsPort::bind(&config).await?.serve(shutdown).await
-}
-
 async fn metrics() -> Response {
     let page = shared::metrics::install().render();
     (

@@ -2,7 +2,8 @@
 //! means the first free port of 127.0.0.1 from 9464 (Prometheus' exporter port) to 9563,
 //! so several `workers run` on one host start without settings, each on a port of its
 //! own (the log line `metrics and health endpoints listening` names it). Set, it is the
-//! one address to listen on, and a taken address is an error that says so.
+//! one address to listen on, and a taken address is an error that says so. The
+//! worker's sessions carry the port in their name, so `imagefleet status` shows it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -77,6 +78,20 @@ pub enum BindError {
     },
 }
 
+/// The worker's database URL with its sessions named after the worker and its
+/// operations address, which `imagefleet status` lists. An `application_name` the
+/// operator set in the URL names the worker instead of `worker`.
+pub fn named_sessions_url(
+    database_url: &str,
+    worker: &str,
+    ops_address: SocketAddr,
+) -> Result<String, db::DbError> {
+    let configured = db::url::query_param(database_url, "application_name")?;
+    let worker = configured.as_deref().unwrap_or(worker);
+    let name = db::worker_sessions::session_name(worker, ops_address);
+    db::url::with_params(database_url, &[("application_name", name)])
+}
+
 /// Binds the operations port as `bind` says.
 pub async fn bind(bind: OpsBind) -> Result<TcpListener, BindError> {
     match bind {
@@ -98,5 +113,25 @@ pub async fn bind(bind: OpsBind) -> Result<TcpListener, BindError> {
                 last,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_named_after_the_worker_or_the_operators_name_and_the_port() {
+        let ops = SocketAddr::new(LOOPBACK, 9465);
+        let url = |base| named_sessions_url(base, "imagefleet-worker-7", ops).expect("a URL");
+        let named = |base| db::url::query_param(&url(base), "application_name").expect("parsed");
+        assert_eq!(
+            named("postgres://h/db").as_deref(),
+            Some("imagefleet-worker-7@127.0.0.1:9465")
+        );
+        assert_eq!(
+            named("postgres://h/db?application_name=site-a-worker").as_deref(),
+            Some("site-a-worker@127.0.0.1:9465")
+        );
     }
 }

@@ -2,8 +2,9 @@
 //! Per queue of the topology (work, retry and dead-letter queues) the messages waiting
 //! and the consumers attached; the outbox lag (how many events are unpublished, how
 //! many of them the relay quarantined, and the age of the oldest); who leads the outbox relay and the janitor (the Postgres
-//! session holding each advisory lock: pid, `application_name`, client address); and
-//! whether the migrations are current. Nothing is changed.
+//! session holding each advisory lock: pid, `application_name`, client address); the
+//! workers connected and where each one's operations port answers (their sessions'
+//! names say it); and whether the migrations are current. Nothing is changed.
 //!
 //! Exit codes: 0 all fine, 5 something needs attention (see
 //! [`StatusReport::attention`]), 6 Postgres or RabbitMQ unreachable.

@@ -1,8 +1,9 @@
 //! Reading the fleet's state for `imagefleet status`: every queue of the topology by a
 //! passive declare (which answers depth and consumers and changes nothing), and from
 //! Postgres the pending migrations, the outbox's unpublished tail (and quarantined
-//! rows) and the sessions
-//! holding the leaders' advisory locks. Each side is time-boxed and fails on its own,
+//! rows), the sessions
+//! holding the leaders' advisory locks and the workers' sessions (which name their
+//! operations ports). Each side is time-boxed and fails on its own,
 //! so an unreachable broker still leaves the database's report, and the reverse.
 
 use std::time::Duration;
@@ -120,10 +121,14 @@ pub async fn database(database_url: &str, timeout: Duration) -> Result<DatabaseS
         });
         let outbox = outbox(&mut conn).await.map_err(driver_error);
         let leaders = leaders(&mut conn).await.map_err(driver_error);
+        let workers = db::worker_sessions::workers(&mut conn)
+            .await
+            .map_err(driver_error);
         Ok(DatabaseStatus {
             pending_migrations,
             outbox,
             leaders,
+            workers,
         })
     };
     tokio::time::timeout(timeout, read)

@@ -96,12 +96,40 @@ fn database_lines(report: &StatusReport, database: &DatabaseStatus, out: &mut St
             let _ = writeln!(out, "LEADERS     unreadable: {error}");
         }
     }
+    worker_lines(database, out);
     let migrations = match &database.pending_migrations {
         Ok(pending) if pending.is_empty() => "current".to_owned(),
         Ok(pending) => format!("{} pending: {}", pending.len(), pending.join(", ")),
         Err(error) => format!("unreadable: {error}"),
     };
     let _ = writeln!(out, "MIGRATIONS  {migrations}");
+}
+
+/// One line per worker with its operations port, as its sessions name it.
+fn worker_lines(database: &DatabaseStatus, out: &mut String) {
+    match &database.workers {
+        Ok(workers) if workers.is_empty() => {
+            let _ = writeln!(out, "WORKERS     none connected");
+        }
+        Ok(workers) => {
+            for (n, worker) in workers.iter().enumerate() {
+                let label = if n == 0 { "WORKERS" } else { "" };
+                let from = worker
+                    .client_addr
+                    .as_deref()
+                    .map(|addr| format!(" from {addr}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{label:10}  {}  ops http://{}  ({} sessions{from})",
+                    worker.worker, worker.ops_address, worker.sessions
+                );
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(out, "WORKERS     unreadable: {error}");
+        }
+    }
 }
 
 fn holder_text(leader: &Leader) -> String {
@@ -180,10 +208,28 @@ fn database_json(report: &StatusReport, database: &DatabaseStatus) -> Value {
         Ok(pending) => json!({"current": pending.is_empty(), "pending": pending}),
         Err(error) => json!({"error": error}),
     };
+    let workers = match &database.workers {
+        Ok(workers) => Value::Array(
+            workers
+                .iter()
+                .map(|w| {
+                    json!({
+                        "name": w.worker,
+                        "ops_address": w.ops_address,
+                        "client_addr": w.client_addr,
+                        "sessions": w.sessions,
+                        "since": w.since.map(|t| t.to_rfc3339()),
+                    })
+                })
+                .collect(),
+        ),
+        Err(error) => json!({"error": error}),
+    };
     json!({
         "reachable": true,
         "outbox": outbox,
         "leaders": leaders,
+        "workers": workers,
         "migrations": migrations,
     })
 }

@@ -3,6 +3,7 @@
 //! Pure: gathering is in [`super::probe`], printing in [`super::render`].
 
 use db::leader::LockHolder;
+use db::worker_sessions::WorkerSessions;
 use std::time::Duration;
 
 use bus::WorkQueue;
@@ -121,6 +122,8 @@ pub struct DatabaseStatus {
     pub outbox: Result<OutboxStatus, String>,
     /// Each role's leader.
     pub leaders: Result<Vec<Leader>, String>,
+    /// The workers with sessions open, and their operations ports.
+    pub workers: Result<Vec<WorkerSessions>, String>,
 }
 
 /// Everything `status` found. `Err` on either side means the dependency could not be

@@ -22,6 +22,7 @@ pub mod session;
 pub mod task_list;
 pub mod url;
 pub mod usage;
+pub mod worker_sessions;
 
 pub use args::{DEFAULT_DATABASE_URL, DatabaseArgs};
 /// A Postgres connection, as every function of this crate takes it.

@@ -22,6 +22,7 @@ use imagefleet_tests::fixtures::{create, envelope, image_ref, owner, remove_tag}
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestBus, TestDb, TestWorker};
 use wire::CommandReply;
+use workers::ops_port::named_sessions_url;
 
 use super::{amqp_args, channel, dead_letter};
 
@@ -250,5 +251,51 @@ async fn status_exits_0_on_a_healthy_site_after_twenty_user_errors() {
     }
     let code = status::run(args(&db, &bus)).await.expect("ran");
     assert_eq!(code, ExitCode::SUCCESS);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_lists_each_worker_with_its_operations_port() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let ops = listener.local_addr().expect("its address");
+    let mut config = TestWorker::default_config(&db, &bus, "imagefleet-worker-status");
+    config.database_url =
+        named_sessions_url(&config.database_url, &config.name, ops).expect("a session URL");
+    let worker = TestWorker::run(config);
+    let mut last = None;
+    let listed = wait_until(DEADLINE, "the worker's sessions are listed", async || {
+        let report = status::gather(&args(&db, &bus)).await.expect("gathered");
+        let found = report.database.as_ref().is_ok_and(|d| {
+            d.workers
+                .as_ref()
+                .is_ok_and(|w| w.iter().any(|w| w.worker == "imagefleet-worker-status"))
+        });
+        last = Some(report);
+        found
+    })
+    .await;
+    let report = last.expect("gathered once");
+    listed.unwrap_or_else(|e| panic!("{e}: {}", render::table(&report)));
+    let database = report.database.as_ref().expect("Postgres reached");
+    let workers = database.workers.as_ref().expect("workers read");
+    assert_eq!(
+        workers.len(),
+        1,
+        "only this database's sessions: {workers:?}"
+    );
+    assert_eq!(workers[0].ops_address, ops.to_string());
+    assert!(workers[0].sessions >= 1);
+    let table = render::table(&report);
+    assert!(
+        table.contains(&format!("imagefleet-worker-status  ops http://{ops}")),
+        "{table}"
+    );
+    let json = render::json(&report);
+    assert_eq!(
+        json["postgres"]["workers"][0]["ops_address"],
+        ops.to_string()
+    );
     worker.stop().await;
 }
