@@ -22,7 +22,7 @@ fn compose() -> Yaml {
     docs.remove(0)
 }
 
-fn service<'a>(doc: &'a Yaml, name: &str) -> &'a Yaml {
+pub(crate) fn service<'a>(doc: &'a Yaml, name: &str) -> &'a Yaml {
     let service = &doc["services"][name];
     assert!(service.is_hash(), "service {name} is missing");
     service
@@ -50,7 +50,7 @@ fn env(service: &Yaml) -> Vec<(String, String)> {
     }
 }
 
-fn env_var(service: &Yaml, name: &str) -> Option<String> {
+pub(crate) fn env_var(service: &Yaml, name: &str) -> Option<String> {
     env(service)
         .into_iter()
         .find(|(k, _)| k == name)

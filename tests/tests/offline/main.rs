@@ -4,6 +4,7 @@
 //! 127.0.0.1.
 
 mod compose;
+mod compose_multi_store;
 mod dockerfile;
 mod fetch;
 mod fetch_ssrf;
