@@ -61,6 +61,9 @@ pub enum StoreError {
     /// A thread hashing the data stopped without its result (it panicked).
     #[error("hashing the data failed")]
     Hashing,
+    /// Reading a local file failed.
+    #[error("image store: reading a file: {0}")]
+    Read(std::io::Error),
     /// A request sent beside object_store (listing multipart uploads) failed.
     #[error("image store: {0}")]
     Request(String),

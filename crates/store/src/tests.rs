@@ -3,7 +3,7 @@
 
 use super::*;
 use bytes::Bytes;
-use futures::{StreamExt, stream};
+use futures::{StreamExt, TryStreamExt, stream};
 use md5::Md5;
 use sha2::{Digest, Sha512};
 use std::convert::Infallible;
@@ -91,6 +91,38 @@ async fn written_data_reads_back_whole_and_by_range_with_its_digest() {
     assert_eq!(read_all(&temp.store, id, None).await, data);
     assert_eq!(read_all(&temp.store, id, Some(10..20)).await, &data[10..20]);
     assert_eq!(temp.files().len(), 1, "only the finished blob remains");
+}
+
+#[tokio::test]
+async fn a_local_file_is_read_in_blocks_of_a_mebibyte_whatever_the_range() {
+    let temp = TempStore::new();
+    let id = ImageId::generate();
+    let data: Vec<u8> = (0..3_500_000u32).map(|i| (i % 241) as u8).collect();
+    temp.store
+        .write(Area::Images, id, chunks(&data, 1 << 20), NO_LIMIT, NoCheck)
+        .await
+        .expect("the write succeeds");
+    // Across two block boundaries, starting inside the first block.
+    let range = (1 << 20) - 7..(2 << 20) + 9;
+    let read = temp
+        .store
+        .read(Area::Images, id, Some(range.clone()))
+        .await
+        .expect("the store reads")
+        .expect("the blob exists");
+    let blocks: Vec<Bytes> = read.stream.try_collect().await.expect("blocks read");
+    assert!(blocks.iter().all(|b| b.len() <= 1 << 20), "bounded blocks");
+    assert!(
+        blocks.len() <= 3,
+        "{} reads for two mebibytes",
+        blocks.len()
+    );
+    assert_eq!(
+        blocks.concat(),
+        &data[range.start as usize..range.end as usize]
+    );
+    let whole = read_all(&temp.store, id, None).await;
+    assert_eq!(whole, data);
 }
 
 #[tokio::test]
