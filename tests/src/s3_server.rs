@@ -98,10 +98,16 @@ impl S3Server {
     /// retried for up to `retry_timeout`, as `IMAGEFLEET_STORE_URL` and the `AWS_*`
     /// variables configure one.
     pub fn store(&self, prefix: &str, retry_timeout: Duration) -> ImageStore {
+        self.store_in(&self.bucket, prefix, retry_timeout)
+    }
+
+    /// A store like [`S3Server::store`] on another bucket of the server (one that does
+    /// not exist makes a store whose every request fails).
+    pub fn store_in(&self, bucket: &str, prefix: &str, retry_timeout: Duration) -> ImageStore {
         let endpoint = format!("http://{}", self.proxy.address());
         let mut settings = SETTINGS.to_vec();
         settings.push(("aws_endpoint", &endpoint));
-        let url = format!("s3://{}/{prefix}", self.bucket);
+        let url = format!("s3://{bucket}/{prefix}");
         ImageStore::s3(&url, &settings, retry_timeout).expect("the test's S3 store opens")
     }
 

@@ -34,16 +34,32 @@ pub(super) async fn sweep(
     let begun_before = chrono::Utc::now()
         .checked_sub_signed(grace)
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    // A store that cannot be listed, or an upload that cannot be aborted, is skipped
+    // for the rest: the round reports the first failure once it has tried them all.
+    let mut first_failure = None;
     for named in janitor.stores.all() {
-        let abandoned = named.store.incomplete_uploads(begun_before).await?;
+        let abandoned = match named.store.incomplete_uploads(begun_before).await {
+            Ok(abandoned) => abandoned,
+            Err(error) => {
+                first_failure.get_or_insert(error);
+                continue;
+            }
+        };
         for upload in abandoned.iter().take(MAX_ABORTS) {
             if shutdown.is_cancelled() {
                 return Ok(());
             }
-            named.store.abort_upload(upload).await?;
-            tracing::info!(store = %named.id, key = %upload.key, initiated = %upload.initiated, "aborted an abandoned multipart upload");
-            tally.uploads_aborted += 1;
+            match named.store.abort_upload(upload).await {
+                Ok(()) => {
+                    tracing::info!(store = %named.id, key = %upload.key, initiated = %upload.initiated, "aborted an abandoned multipart upload");
+                    tally.uploads_aborted += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(store = %named.id, key = %upload.key, %error, "could not abort an abandoned multipart upload");
+                    first_failure.get_or_insert(error);
+                }
+            }
         }
     }
-    Ok(())
+    first_failure.map_or(Ok(()), |error| Err(error.into()))
 }
