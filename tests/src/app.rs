@@ -34,6 +34,13 @@ pub struct TestResponse {
     pub bytes: axum::body::Bytes,
 }
 
+/// Picks a stack's stores once its database (and data directory) exists, with the
+/// janitor's grace for multipart uploads.
+type StoreChoice = Box<dyn FnOnce(&TestDb) -> (store::Stores, Duration) + Send>;
+
+/// Local stores have no multipart uploads for the janitor to abort.
+const NO_MULTIPART_GRACE: Duration = Duration::from_secs(3600);
+
 /// The stack of one test.
 pub struct TestApp {
     /// The test's database.
@@ -109,10 +116,51 @@ impl TestApp {
     /// several named stores), the worker's janitor aborting uploads older than
     /// `multipart_grace`.
     pub async fn start_on_stores(stores: store::Stores, multipart_grace: Duration) -> Self {
-        let on_store = (stores, multipart_grace);
+        let on_store: StoreChoice = Box::new(move |_| (stores, multipart_grace));
         Self::start_full(
             DomainConfig::default(),
             Settings::default(),
+            AuthMode::Headers,
+            None,
+            ImportFilter::default(),
+            None,
+            Some(on_store),
+        )
+        .await
+    }
+
+    /// A stack on named local stores in the test's data directory (multi-store mode,
+    /// Glance's `enabled_backends`), the first being the default.
+    pub async fn start_multi_store(ids: &[&str]) -> Self {
+        Self::start_multi_store_with(ids, &[], Settings::default()).await
+    }
+
+    /// [`TestApp::start_multi_store`] with `(id, text)` store descriptions and these
+    /// gateway settings.
+    pub async fn start_multi_store_with(
+        ids: &[&str],
+        descriptions: &[(&str, &str)],
+        settings: Settings,
+    ) -> Self {
+        let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        let descriptions: Vec<(String, String)> = descriptions
+            .iter()
+            .map(|(id, text)| ((*id).to_owned(), (*text).to_owned()))
+            .collect();
+        let on_store: StoreChoice = Box::new(move |db| {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let mut entries = db.named_stores(&ids).all().to_vec();
+            for entry in &mut entries {
+                entry.description = descriptions
+                    .iter()
+                    .find(|(id, _)| *id == entry.id)
+                    .map(|(_, text)| text.clone());
+            }
+            (store::Stores::named(entries, 0), NO_MULTIPART_GRACE)
+        });
+        Self::start_full(
+            DomainConfig::default(),
+            settings,
             AuthMode::Headers,
             None,
             ImportFilter::default(),
@@ -129,7 +177,7 @@ impl TestApp {
         default_actor: Option<Actor>,
         filter: ImportFilter,
         plugins: Option<ImportPlugins>,
-        on_store: Option<(store::Stores, Duration)>,
+        on_store: Option<StoreChoice>,
     ) -> Self {
         let db = TestDb::new().await.expect("test database");
         let bus = TestBus::new().await.expect("test bus");
@@ -146,10 +194,13 @@ impl TestApp {
                     plugins,
                 ),
             ),
-            Some((stores, grace)) => (
-                stores.clone(),
-                TestWorker::start_on_stores(&db, &bus, "app-worker", stores, grace),
-            ),
+            Some(choose) => {
+                let (stores, grace) = choose(&db);
+                (
+                    stores.clone(),
+                    TestWorker::start_on_stores(&db, &bus, "app-worker", stores, grace),
+                )
+            }
         };
         let workers = vec![worker];
         let commands = CommandClient::connect(bus.url(), bus.topology().clone())

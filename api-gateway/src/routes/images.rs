@@ -80,7 +80,7 @@ pub async fn list(
     let images: Vec<Value> = page
         .images
         .iter()
-        .map(|image| crate::view::image(image, show_locations))
+        .map(|image| crate::view::image(image, show_locations, &state.stores))
         .collect();
     // As in Glance, `first` and `next` repeat every parameter but the marker: `first`
     // without one, `next` with the last image of this page first.
@@ -239,7 +239,7 @@ pub async fn delete(
 
 /// An image as JSON with its `ETag`.
 fn image_response(state: &AppState, status: StatusCode, image: &Image) -> Response {
-    let body = crate::view::image(image, state.settings.show_multiple_locations);
+    let body = crate::view::image(image, state.settings.show_multiple_locations, &state.stores);
     let mut response = (status, Json(body)).into_response();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", image.version)) {
         response.headers_mut().insert(header::ETAG, etag);
