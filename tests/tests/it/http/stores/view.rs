@@ -1,7 +1,8 @@
 //! The image in multi-store mode: `stores` lists the stores holding its data (the
 //! default one for data that lists none), never on an image without data nor on a
-//! single-store site; shown locations carry one `{"store": id}` location per store; and
-//! `stores` is read-only on create and patch.
+//! single-store site; shown locations carry one `{"store": id}` location per store;
+//! `stores` is read-only on create and patch; and a create answer names the stores
+//! (`OpenStack-image-store-ids`).
 
 use axum::http::StatusCode;
 use diesel_async::RunQueryDsl;
@@ -64,6 +65,9 @@ async fn data_that_lists_no_store_is_shown_in_the_default_store() {
 async fn a_single_store_site_shows_no_stores() {
     let app = TestApp::start().await;
     let id = upload_default(&app, b"single").await;
+    let body = json!({"name": "unnamed"});
+    let created = app.post_json("/v2/images", &owner(), body).await;
+    assert!(created.headers.get("openstack-image-store-ids").is_none());
     let shown = app.get(&format!("/v2/images/{id}"), &owner()).await;
     assert_eq!(shown.json["status"], "active", "{}", shown.text);
     assert!(shown.json.get("stores").is_none(), "{}", shown.text);
