@@ -1,7 +1,8 @@
 //! `DELETE /v2/stores/{store_id}/{image_id}` as Glance's `delete_from_store` answers
 //! it, plus our refusal while an import runs; an accepted removal takes the store off
 //! the image, a job removes that store's blob, and the image still downloads from the
-//! store that kept it.
+//! store that kept it. A late or forged event removes no copy the image lists or an
+//! import writes.
 
 use axum::http::StatusCode;
 use diesel_async::RunQueryDsl;
@@ -160,4 +161,65 @@ async fn a_running_import_blocks_the_removal() {
     let refused = app.delete(&path("cold", &id), &admin()).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
     assert!(blob(&app, "cold", &id).exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_event_removes_only_copies_no_store_or_import_claims() {
+    // The job walks the stores in configured order: fast, removed last, tells that it
+    // has decided about the others.
+    let app = TestApp::start_multi_store(&["warm", "cold", "fast"]).await;
+    let id = upload_to(&app, "cold", b"kept").await;
+    // An import is copying the image to warm; a stray copy lies in fast.
+    let mut conn = app.db.conn().await.expect("a connection");
+    diesel::sql_query(
+        "INSERT INTO image_properties (image_id, name, value) VALUES \
+         ($1::uuid, 'os_glance_import_task', $2), \
+         ($1::uuid, 'os_glance_importing_to_stores', 'warm')",
+    )
+    .bind::<diesel::sql_types::Text, _>(&id)
+    .bind::<diesel::sql_types::Text, _>(uuid::Uuid::new_v4().to_string())
+    .execute(&mut conn)
+    .await
+    .expect("mark an import to warm as running");
+    for store in ["fast", "warm"] {
+        let copy = blob(&app, store, &id);
+        std::fs::create_dir_all(copy.parent().expect("a parent")).expect("the store directory");
+        std::fs::copy(blob(&app, "cold", &id), copy).expect("a copy");
+    }
+
+    // An event claiming no store holds the data any more.
+    let event = wire::EventEnvelope {
+        schema: wire::EVENT_SCHEMA_V1.to_owned(),
+        event_id: uuid::Uuid::now_v7(),
+        occurred_at: chrono::Utc::now(),
+        aggregate: "image".to_owned(),
+        id: uuid::Uuid::parse_str(&id).expect("a uuid"),
+        version: 99,
+        event_type: "image.removed_from_store".to_owned(),
+        from_status: Some("active".to_owned()),
+        to_status: "active".to_owned(),
+        command_id: uuid::Uuid::now_v7(),
+        correlation_id: None,
+        actor: admin(),
+        snapshot: json!({"stores": []}),
+    };
+    let probe = imagefleet_tests::BusProbe::new(&app.bus).await;
+    let jobs = app.bus.topology().queue(bus::WorkQueue::Jobs);
+    let body = serde_json::to_vec(&event).expect("json");
+    probe
+        .publish_to(&jobs, &body, probe.properties("late-event"))
+        .await;
+
+    let fast = blob(&app, "fast", &id);
+    wait_until(DEADLINE, "the stray copy in fast is removed", async || {
+        !fast.exists()
+    })
+    .await
+    .expect("the job removes what nothing claims");
+    assert!(blob(&app, "cold", &id).exists(), "the image lists cold");
+    assert!(
+        blob(&app, "warm", &id).exists(),
+        "the import writes to warm"
+    );
+    probe.close().await;
 }
