@@ -75,7 +75,7 @@ pub async fn stores_detail(
     let listed = listed_stores(&state.stores)?;
     if !actor.is_admin() {
         return Err(ApiError::forbidden(
-            "You are not authorized to view the stores' details: the admin role is required.",
+            "You are not authorized to complete stores_info_detail action.",
         ));
     }
     let detailed: Vec<Value> = listed

@@ -29,8 +29,12 @@ pub(super) fn delete_from_store(
     if image.status.is_deleted() {
         return Err(Rejection::not_found("No image found with this id."));
     }
-    // Glance's `delete_image_location` policy: admins only.
-    policy::require_admin(&ctx.actor, "delete image data from a store")?;
+    // Glance's `delete_image_location` policy (admins only), with its message.
+    if !ctx.actor.is_admin() {
+        return Err(Rejection::forbidden(
+            "You are not authorized to complete delete_image_location action.",
+        ));
+    }
     if image.status != ImageStatus::Active {
         return Err(Rejection::conflict(
             "It's not allowed to remove image data from store if image status is not 'active'",

@@ -92,6 +92,10 @@ async fn glance_refusals_in_order() {
         "admins only: {}",
         by_owner.text
     );
+    assert_eq!(
+        by_owner.json["message"],
+        "You are not authorized to complete delete_image_location action."
+    );
 
     let body = json!({"name": "queued", "disk_format": "raw", "container_format": "bare"});
     let queued = app.post_json("/v2/images", &owner(), body).await;

@@ -49,6 +49,10 @@ async fn store_details_are_for_admins_and_show_each_store_settings() {
     let app = TestApp::start_multi_store(STORES).await;
     let refused = app.get("/v2/info/stores/detail", &owner()).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert_eq!(
+        refused.json["message"],
+        "You are not authorized to complete stores_info_detail action."
+    );
 
     let response = app.get("/v2/info/stores/detail", &admin()).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text);
