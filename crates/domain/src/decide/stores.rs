@@ -24,10 +24,12 @@ pub(super) fn delete_from_store(
             c.store
         )));
     }
-    let image = policy::visible_image(image, &ctx.actor)?;
-    // pending_delete is hidden from everything but restore and purge, admins included.
+    // Glance's message; pending_delete is hidden from everything but restore and purge,
+    // admins included.
+    let not_found = || Rejection::not_found(format!("Failed to find image {}", c.image_id));
+    let image = policy::visible_image(image, &ctx.actor).map_err(|_| not_found())?;
     if image.status.is_deleted() {
-        return Err(Rejection::not_found("No image found with this id."));
+        return Err(not_found());
     }
     // Glance's `delete_image_location` policy (admins only), with its message.
     if !ctx.actor.is_admin() {

@@ -75,6 +75,10 @@ async fn glance_refusals_in_order() {
         .delete(&path("fast", &missing.to_string()), &admin())
         .await;
     assert_eq!(absent.status, StatusCode::NOT_FOUND, "{}", absent.text);
+    assert_eq!(
+        absent.json["message"],
+        format!("Failed to find image {missing}")
+    );
 
     let only = app.delete(&path("fast", &id), &admin()).await;
     assert_eq!(only.status, StatusCode::FORBIDDEN, "{}", only.text);

@@ -1,12 +1,13 @@
 //! `GET /v2/info/stores` and `/v2/info/stores/detail` as Glance's discovery API answers
 //! them: 404 with a single store, the stores with the default marked (a string) and
 //! descriptions only where configured, and the admin-only detail with type, properties
-//! and weight.
+//! (a file store's and, on moto's S3 server, an S3 store's) and weight.
 
 use axum::http::StatusCode;
 use imagefleet_tests::TestApp;
 use imagefleet_tests::fixtures::{admin, owner};
 use serde_json::json;
+use std::time::Duration;
 
 use super::STORES;
 
@@ -68,4 +69,34 @@ async fn store_details_are_for_admins_and_show_each_store_settings() {
     let mut fast = detail("fast");
     fast["default"] = json!("true");
     assert_eq!(response.json, json!({"stores": [fast, detail("cold")]}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_s3_store_shows_glance_s3_properties_with_our_values() {
+    let s3 = imagefleet_tests::S3Server::start()
+        .await
+        .expect("moto's S3 server");
+    let bucket = store::NamedStore {
+        id: "bucket".to_owned(),
+        description: None,
+        kind: store::StoreKind::S3,
+        store: s3.store("stores", Duration::from_secs(30)),
+    };
+    let stores = store::Stores::named(vec![bucket], 0);
+    let app = TestApp::start_on_stores(stores, Duration::from_secs(3600)).await;
+    let response = app.get("/v2/info/stores/detail", &admin()).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    // Every S3 write is multipart in 5 MiB parts, two sent at a time.
+    let expected = json!({"stores": [{
+        "id": "bucket",
+        "default": "true",
+        "type": "s3",
+        "weight": 0,
+        "properties": {
+            "s3_store_large_object_size": 0,
+            "s3_store_large_object_chunk_size": 5 << 20,
+            "s3_store_thread_pools": 2,
+        },
+    }]});
+    assert_eq!(response.json, expected);
 }
