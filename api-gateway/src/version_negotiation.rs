@@ -24,6 +24,7 @@ pub async fn negotiate_version(
     next: Next,
 ) -> Response {
     let proxy_headers = state.settings.proxy_headers;
+    let multi_store = state.stores.is_multi();
     let path = request.uri().path();
     let trimmed = path.trim_start_matches('/');
     let (first, rest) = trimmed.split_at(trimmed.find('/').unwrap_or(trimmed.len()));
@@ -41,8 +42,11 @@ pub async fn negotiate_version(
         None => (first, rest),
     };
     // `/` has no version: Glance answers it with the same 300.
-    if !is_served(version) {
-        return choices(&Origin::of(request.headers(), request.uri(), proxy_headers));
+    if !is_served(version, multi_store) {
+        return choices(
+            &Origin::of(request.headers(), request.uri(), proxy_headers),
+            multi_store,
+        );
     }
     let routed = format!("/v2{rest}");
     if routed != path {
@@ -53,7 +57,12 @@ pub async fn negotiate_version(
             .unwrap_or_default();
         match format!("{routed}{query}").parse::<Uri>() {
             Ok(uri) => *request.uri_mut() = uri,
-            Err(_) => return choices(&Origin::of(request.headers(), request.uri(), proxy_headers)),
+            Err(_) => {
+                return choices(
+                    &Origin::of(request.headers(), request.uri(), proxy_headers),
+                    multi_store,
+                );
+            }
         }
     }
     next.run(request).await

@@ -1,18 +1,22 @@
 //! The Glance v2 representations of images, members and tasks: core attributes, extra
-//! properties flattened in, links, and timestamps as ISO 8601 with `Z`.
+//! properties flattened in, links, and timestamps as ISO 8601 with `Z`. With named
+//! stores (Glance's `enabled_backends`) an image with data shows the stores holding it,
+//! and its shown locations include one per store.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::image::Member;
 use domain::{Image, Task};
 use serde_json::{Map, Value, json};
+use store::Stores;
 
 /// Glance's timestamp form: seconds precision, `Z`.
 pub fn timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// An image as `GET /v2/images/{id}` shows it.
-pub fn image(image: &Image, show_locations: bool) -> Value {
+/// An image as `GET /v2/images/{id}` shows it, its locations only when `show_locations`
+/// (Glance's `show_multiple_locations`).
+pub fn image(image: &Image, show_locations: bool, stores: &Stores) -> Value {
     let mut body = Map::new();
     for (key, value) in &image.properties {
         body.insert(key.clone(), Value::String(value.clone()));
@@ -45,13 +49,43 @@ pub fn image(image: &Image, show_locations: bool) -> Value {
     if let Value::Object(core) = core {
         body.extend(core);
     }
+    let holding = holding_stores(image, stores);
     if show_locations {
-        body.insert("locations".into(), json!(image.locations));
-        if let Some(first) = image.locations.first() {
-            body.insert("direct_url".into(), Value::String(first.url.clone()));
+        // Each store's copy is a location, as Glance records one per store.
+        let mut locations: Vec<Value> = holding
+            .iter()
+            .filter_map(|id| stores.get(id))
+            .map(|named| {
+                let root = named.store.description().trim_end_matches('/');
+                json!({ "url": format!("{root}/images/{id}"), "metadata": { "store": named.id } })
+            })
+            .collect();
+        locations.extend(image.locations.iter().map(|l| json!(l)));
+        if let Some(first) = locations.first() {
+            body.insert("direct_url".into(), first["url"].clone());
         }
+        body.insert("locations".into(), Value::Array(locations));
+    }
+    if !holding.is_empty() {
+        body.insert("stores".into(), Value::String(holding.join(",")));
     }
     Value::Object(body)
+}
+
+/// The ids of the stores holding an image's data, in multi-store mode only: the ones it
+/// lists, or the default store for data written before stores had names (an image whose
+/// data is only at external locations is in no store).
+fn holding_stores(image: &Image, stores: &Stores) -> Vec<String> {
+    if !stores.is_multi() {
+        return Vec::new();
+    }
+    if !image.stores.is_empty() {
+        return image.stores.clone();
+    }
+    if image.checksum.is_some() && image.locations.is_empty() {
+        return vec![stores.default_store().id.clone()];
+    }
+    Vec::new()
 }
 
 /// A member as `/v2/images/{id}/members` shows it.

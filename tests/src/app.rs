@@ -19,6 +19,10 @@ use workers::jobs::ImportPlugins;
 
 use crate::{TestBus, TestDb, TestWorker};
 
+mod stores;
+
+use stores::StoreChoice;
+
 /// A response, with its body read (JSON when it parses, else `Value::Null` and `text`).
 #[derive(Debug)]
 pub struct TestResponse {
@@ -105,23 +109,6 @@ impl TestApp {
         Self::start_full(domain, settings, mode, None, filter, Some(plugins), None).await
     }
 
-    /// A stack whose gateway and worker keep image data in `stores` (an S3 bucket, or
-    /// several named stores), the worker's janitor aborting uploads older than
-    /// `multipart_grace`.
-    pub async fn start_on_stores(stores: store::Stores, multipart_grace: Duration) -> Self {
-        let on_store = (stores, multipart_grace);
-        Self::start_full(
-            DomainConfig::default(),
-            Settings::default(),
-            AuthMode::Headers,
-            None,
-            ImportFilter::default(),
-            None,
-            Some(on_store),
-        )
-        .await
-    }
-
     async fn start_full(
         domain: DomainConfig,
         settings: Settings,
@@ -129,7 +116,7 @@ impl TestApp {
         default_actor: Option<Actor>,
         filter: ImportFilter,
         plugins: Option<ImportPlugins>,
-        on_store: Option<(store::Stores, Duration)>,
+        on_store: Option<StoreChoice>,
     ) -> Self {
         let db = TestDb::new().await.expect("test database");
         let bus = TestBus::new().await.expect("test bus");
@@ -146,10 +133,13 @@ impl TestApp {
                     plugins,
                 ),
             ),
-            Some((stores, grace)) => (
-                stores.clone(),
-                TestWorker::start_on_stores(&db, &bus, "app-worker", stores, grace),
-            ),
+            Some(choose) => {
+                let (stores, grace) = choose(&db);
+                (
+                    stores.clone(),
+                    TestWorker::start_on_stores(&db, &bus, "app-worker", stores, grace),
+                )
+            }
         };
         let workers = vec![worker];
         let commands = CommandClient::connect(bus.url(), bus.topology().clone())

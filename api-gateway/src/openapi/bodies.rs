@@ -20,6 +20,15 @@ pub(super) fn named(entries: Vec<(&str, Value)>) -> Map<String, Value> {
 /// What the gateway answers with.
 pub fn responses() -> Map<String, Value> {
     let string = json!({ "type": "string" });
+    let store = json!({
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": string,
+            "description": string,
+            "default": { "const": "true", "description": "Only on the default store" },
+        },
+    });
     let counter = json!({
         "type": "object",
         "required": ["limit", "usage"],
@@ -161,6 +170,35 @@ pub fn responses() -> Map<String, Value> {
                         "value": { "type": "array", "items": string },
                     },
                 } },
+            }),
+        ),
+        (
+            "StoresInfo",
+            json!({
+                "type": "object",
+                "required": ["stores"],
+                "properties": { "stores": { "type": "array", "items": store.clone() } },
+            }),
+        ),
+        (
+            "StoresInfoDetail",
+            json!({
+                "type": "object",
+                "required": ["stores"],
+                "properties": { "stores": { "type": "array", "items": { "allOf": [store, {
+                    "type": "object",
+                    "required": ["type", "properties", "weight"],
+                    "properties": {
+                        "type": { "enum": ["file", "s3"] },
+                        "properties": {
+                            "type": "object",
+                            "description": "file: data_dir, chunk_size, thin_provisioning; \
+                                s3: s3_store_large_object_size, \
+                                s3_store_large_object_chunk_size, s3_store_thread_pools",
+                        },
+                        "weight": { "type": "integer" },
+                    },
+                }] } } },
             }),
         ),
         (

@@ -80,7 +80,7 @@ pub async fn list(
     let images: Vec<Value> = page
         .images
         .iter()
-        .map(|image| crate::view::image(image, show_locations))
+        .map(|image| crate::view::image(image, show_locations, &state.stores))
         .collect();
     // As in Glance, `first` and `next` repeat every parameter but the marker: `first`
     // without one, `next` with the last image of this page first.
@@ -101,14 +101,15 @@ pub async fn list(
     Ok(Json(body))
 }
 
-/// `POST /v2/images`: 201 with the queued image, `Location` and the import methods.
+/// `POST /v2/images`: 201 with the queued image, `Location`, the import methods and,
+/// with named stores, their ids.
 #[utoipa::path(
     post, path = "/v2/images", operation_id = "createImage", tag = "images",
     request_body(content = ref("#/components/schemas/ImageCreate"), content_type = "application/json",
         description = "Read as JSON whatever its Content-Type"),
     responses(
         (status = 201, description = "The queued image", body = ref("#/components/schemas/Image"),
-            headers(("Location" = String), ("OpenStack-image-import-methods" = String), ("ETag" = String))),
+            headers(("Location" = String), ("OpenStack-image-import-methods" = String), ("OpenStack-image-store-ids" = String, description = "With named stores only"), ("ETag" = String))),
         CreateErrors,
     )
 )]
@@ -135,6 +136,12 @@ pub async fn create(
         HeaderName::from_static("openstack-image-import-methods"),
         HeaderValue::from_static(IMPORT_METHODS),
     );
+    // With named stores Glance also names them, in configured order.
+    if state.stores.is_multi()
+        && let Ok(ids) = HeaderValue::from_str(&state.stores.ids().join(","))
+    {
+        headers.insert(HeaderName::from_static("openstack-image-store-ids"), ids);
+    }
     Ok(response)
 }
 
@@ -239,7 +246,7 @@ pub async fn delete(
 
 /// An image as JSON with its `ETag`.
 fn image_response(state: &AppState, status: StatusCode, image: &Image) -> Response {
-    let body = crate::view::image(image, state.settings.show_multiple_locations);
+    let body = crate::view::image(image, state.settings.show_multiple_locations, &state.stores);
     let mut response = (status, Json(body)).into_response();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", image.version)) {
         response.headers_mut().insert(header::ETAG, etag);

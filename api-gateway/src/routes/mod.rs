@@ -1,6 +1,7 @@
 //! The Glance v2 routes, registered in [`routes()`], one file per endpoint group:
 //! `versions`, `images`, `tags`, `members`, `actions`, `history`, `image_data` (upload
-//! and staging), `image_download`, `import`, `locations`, `tasks`, `schemas` and `info`;
+//! and staging), `image_download`, `import`, `locations`, `stores` (removing one
+//! store's copy), `tasks`, `schemas` and `info`;
 //! `ops` holds the operations endpoints, which `crate::app` serves without identity.
 //! Beside them, what the handlers share (`common`: path ids, query pairs, the image the
 //! caller may see, JSON bodies, commands answered with 204) and the request bodies
@@ -22,6 +23,7 @@ pub mod locations;
 pub mod members;
 pub mod ops;
 pub mod schemas;
+pub mod stores;
 pub mod tags;
 pub mod tasks;
 pub mod versions;
@@ -29,7 +31,7 @@ pub mod versions;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -74,11 +76,16 @@ pub fn routes() -> Router<AppState> {
             get(locations::list).post(locations::add),
         )
         .route("/v2/images/{id}/tasks", get(tasks::of_image))
+        .route(
+            "/v2/stores/{store_id}/{image_id}",
+            delete(stores::delete_from_store),
+        )
         .route("/v2/tasks", get(tasks::list).post(tasks::create))
         .route("/v2/tasks/{id}", get(tasks::show))
         .route("/v2/schemas/{name}", get(schemas::show))
         .route("/v2/info/import", get(info::import))
         .route("/v2/info/stores", get(info::stores))
+        .route("/v2/info/stores/detail", get(info::stores_detail))
         .route("/v2/info/usage", get(info::usage))
 }
 

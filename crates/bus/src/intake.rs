@@ -50,8 +50,8 @@ impl ProducerClass {
                 CreateImage(_) | UpdateImage(_) | BeginUpload(_) | CompleteUpload(_)
                 | AbortUpload(_) | BeginStage(_) | CompleteStage(_) | AbortStage(_)
                 | BeginImport(_) | DeactivateImage(_) | ReactivateImage(_) | DeleteImage(_)
-                | RestoreImage(_) | AddLocation(_) | RemoveLocation(_) | AddTag(_)
-                | RemoveTag(_) | AddMember(_) | UpdateMember(_) | RemoveMember(_)
+                | RestoreImage(_) | AddLocation(_) | RemoveLocation(_) | DeleteFromStore(_)
+                | AddTag(_) | RemoveTag(_) | AddMember(_) | UpdateMember(_) | RemoveMember(_)
                 | CreateTask(_) => true,
                 // Steps of jobs and the janitor: only the fleet takes them.
                 CompleteImport(_) | FailImport(_) | PurgeImage(_) | StartTask(_)

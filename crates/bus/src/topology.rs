@@ -37,8 +37,8 @@ pub const DELIVERY_LIMIT: i64 = 20;
 pub const DEAD_LETTER_LIMIT: i64 = 100_000;
 
 /// Routing keys of the events that start a job: a new task runs, a deleted image's
-/// data is removed.
-pub const JOB_EVENTS: [&str; 2] = ["task.pending", "image.deleted"];
+/// data is removed, a store's copy of an image's data is removed.
+pub const JOB_EVENTS: [&str; 3] = ["task.pending", "image.deleted", "image.removed_from_store"];
 
 /// Which of the two work queues a message goes to (named `commands` and `jobs` on
 /// command lines).

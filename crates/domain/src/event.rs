@@ -51,6 +51,8 @@ pub enum ImageEventKind {
     LocationAdded,
     /// A location was removed.
     LocationRemoved,
+    /// One store's copy of the data was removed; the image keeps the others.
+    RemovedFromStore,
     /// A tag was added.
     TagAdded,
     /// A tag was removed.
@@ -163,10 +165,14 @@ impl Event {
     }
 
     /// The topic routing key: `image.<new status>` when the status changed (creation is
-    /// `image.queued`), `image.updated` when it did not, `task.<new status>`, and
-    /// `task.deleted` for a purged task.
+    /// `image.queued`), `image.removed_from_store` for a store's copy removed (a job
+    /// removes its blob, so the jobs queue binds it), `image.updated` for any other
+    /// change, `task.<new status>`, and `task.deleted` for a purged task.
     pub fn routing_key(&self) -> String {
         match self {
+            Event::Image(e) if e.kind == ImageEventKind::RemovedFromStore => {
+                "image.removed_from_store".into()
+            }
             Event::Image(e) if e.from_status == Some(e.image.status) => "image.updated".into(),
             Event::Image(e) => format!("image.{}", e.image.status),
             Event::Task(e) if e.kind == TaskEventKind::Expired => "task.deleted".into(),

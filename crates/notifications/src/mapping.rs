@@ -8,7 +8,7 @@
 //! | our event | Glance notifications |
 //! |---|---|
 //! | image.created | image.create |
-//! | image.updated, tag_added/removed, location_added/removed, staged, deactivated, reactivated, restored | image.update |
+//! | image.updated, tag_added/removed, location_added/removed, removed_from_store, staged, deactivated, reactivated, restored | image.update |
 //! | image.upload_started, stage_started, import_started | image.prepare |
 //! | image.uploaded, imported | image.upload, image.activate |
 //! | image.upload_aborted, killed, stage_aborted, import_failed | image.upload at ERROR, payload a message |
@@ -269,6 +269,7 @@ fn image_notifications(
         | K::TagRemoved
         | K::LocationAdded
         | K::LocationRemoved
+        | K::RemovedFromStore
         | K::Staged
         | K::Deactivated
         | K::Reactivated

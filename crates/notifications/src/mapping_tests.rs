@@ -91,6 +91,7 @@ fn every_image_event_maps_as_the_table_says() {
         (K::Updated, &[("image.update", Info)]),
         (K::TagAdded, &[("image.update", Info)]),
         (K::LocationRemoved, &[("image.update", Info)]),
+        (K::RemovedFromStore, &[("image.update", Info)]),
         (K::Deactivated, &[("image.update", Info)]),
         (K::UploadStarted, &[("image.prepare", Info)]),
         (K::StageStarted, &[("image.prepare", Info)]),

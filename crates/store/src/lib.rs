@@ -128,6 +128,16 @@ impl ImageStore {
         &self.description
     }
 
+    /// Bytes buffered per part of a write (an S3 store's multipart part size).
+    pub fn part_size(&self) -> usize {
+        self.part_size
+    }
+
+    /// How many parts of one write are sent at the same time.
+    pub fn parts_in_flight(&self) -> usize {
+        write::PARTS_IN_FLIGHT
+    }
+
     /// The key of an image's blob in an area.
     fn key(area: Area, image_id: ImageId) -> Path {
         Path::from(format!("{}/{}", area.prefix(), image_id))

@@ -14,7 +14,7 @@ use object_store::{ObjectStoreExt, WriteMultipart};
 
 /// Parts written to the backend at once per write; with the part size this bounds the
 /// memory one write holds.
-const PARTS_IN_FLIGHT: usize = 2;
+pub(crate) const PARTS_IN_FLIGHT: usize = 2;
 
 /// What a write may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

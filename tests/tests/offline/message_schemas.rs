@@ -14,9 +14,9 @@ mod replies_and_events;
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::command::{
-    AddLocation, BeginImport, CompleteImport, CreateImage, CreateTask, FailImport, FailTask,
-    ImageRef, ImportMethod, Leased, MemberRef, PatchOperation, RemoveLocation, SucceedTask,
-    TaskRef, UpdateImage, UpdateMember,
+    AddLocation, BeginImport, CompleteImport, CreateImage, CreateTask, DeleteFromStore, FailImport,
+    FailTask, ImageRef, ImportMethod, Leased, MemberRef, PatchOperation, RemoveLocation,
+    SucceedTask, TaskRef, UpdateImage, UpdateMember,
 };
 use domain::image::{DataDigest, Location, Member};
 use domain::status::{ContainerFormat, DiskFormat, MemberStatus, TaskStatus, TaskType, Visibility};

@@ -9,6 +9,7 @@
 //! | `task.pending` | `location_import` | [`location`]: hashing a location's data |
 //! | `task.pending` | `import` | [`legacy_import`]: the tasks API's import |
 //! | `image.deleted` | | [`cleanup`]: removing the image's data |
+//! | `image.removed_from_store` | | [`store_copy`]: removing one store's copy of the data |
 //!
 //! A task's job runs under a claim ([`claim`]), one at a time per task. Jobs may run
 //! more than once (redelivery after a crash, duplicate events), so every step is
@@ -22,6 +23,7 @@ mod legacy_import;
 mod location;
 mod plugins;
 mod steps;
+mod store_copy;
 
 pub use plugins::{ConversionFormat, ImportPlugin, ImportPlugins};
 
@@ -129,6 +131,9 @@ pub async fn run(event: &EventEnvelope, trace: TraceContext, ctx: &JobContext) -
 async fn run_job(event: &EventEnvelope, ctx: &JobContext) -> Result<(), JobError> {
     match (event.aggregate.as_str(), event.to_status.as_str()) {
         ("image", "deleted") => cleanup::remove_data(ImageId::from_uuid(event.id), ctx).await,
+        ("image", _) if event.event_type == store_copy::REMOVED_FROM_STORE => {
+            store_copy::remove_copies(event, ctx).await
+        }
         ("task", "pending") => {
             let Some(claimed) = ClaimedTask::claim(TaskId::from_uuid(event.id), ctx).await? else {
                 return Ok(());

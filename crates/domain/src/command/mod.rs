@@ -4,8 +4,8 @@
 //!
 //! The payload types live beside the enum, grouped by the resource their commands act on,
 //! in files named as the files of `decide` that take them: `image_create`,
-//! `image_patch`, `data_write` (upload and stage), `import`, `locations`, `tags`,
-//! `members` and `tasks`; [`ImageRef`], the payload of every command that names only
+//! `image_patch`, `data_write` (upload and stage), `import`, `locations`, `stores`,
+//! `tags`, `members` and `tasks`; [`ImageRef`], the payload of every command that names only
 //! its image, is here. All are re-exported, so every payload is
 //! `domain::command::<Name>`. [`Target`] says which aggregates a command is about.
 
@@ -15,6 +15,7 @@ mod image_patch;
 mod import;
 mod locations;
 mod members;
+mod stores;
 mod tags;
 mod target;
 mod tasks;
@@ -25,6 +26,7 @@ pub use image_patch::{PatchOperation, UpdateImage};
 pub use import::{BeginImport, CompleteImport, FailImport, ImportMethod};
 pub use locations::{AddLocation, RemoveLocation};
 pub use members::{MemberRef, UpdateMember};
+pub use stores::DeleteFromStore;
 pub use tags::TagRef;
 pub use target::Target;
 pub use tasks::{CreateTask, FailTask, SucceedTask, TaskRef};
@@ -78,6 +80,8 @@ pub enum Command {
     AddLocation(AddLocation),
     /// A location removed; removing the last returns an active image to queued.
     RemoveLocation(RemoveLocation),
+    /// `DELETE /v2/stores/{store_id}/{image_id}`: one store's copy of the data goes.
+    DeleteFromStore(DeleteFromStore),
     /// `PUT /tags/{tag}` (idempotent).
     AddTag(TagRef),
     /// `DELETE /tags/{tag}`.
@@ -134,6 +138,7 @@ impl Command {
             PurgeImage(_) => "purge_image",
             AddLocation(_) => "add_location",
             RemoveLocation(_) => "remove_location",
+            DeleteFromStore(_) => "delete_from_store",
             AddTag(_) => "add_tag",
             RemoveTag(_) => "remove_tag",
             AddMember(_) => "add_member",
@@ -166,6 +171,7 @@ impl Command {
             FailImport(c) => Target::ImageAndTask(c.image_id, c.task_id),
             AddLocation(c) => image(&c.image_id),
             RemoveLocation(c) => image(&c.image_id),
+            DeleteFromStore(c) => image(&c.image_id),
             AddTag(c) | RemoveTag(c) => image(&c.image_id),
             AddMember(c) | RemoveMember(c) => image(&c.image_id),
             UpdateMember(c) => image(&c.image_id),

@@ -19,6 +19,7 @@
 //! | `stage.rs` | `BeginStage`, `CompleteStage`, `AbortStage` (`PUT .../stage`) |
 //! | `import.rs` | `BeginImport`, `CompleteImport`, `FailImport` (`POST .../import`) |
 //! | `locations.rs` | `AddLocation`, `RemoveLocation` |
+//! | `stores.rs` | `DeleteFromStore` (`DELETE /v2/stores/{store_id}/{image_id}`) |
 //! | `actions.rs` | `DeactivateImage`, `ReactivateImage`, `RestoreImage` (`POST .../actions/{action}`) |
 //! | `deletion.rs` | `DeleteImage` (`DELETE /v2/images/{id}`), `PurgeImage` (the scrubber) |
 //! | `tags.rs` | `AddTag`, `RemoveTag` (`.../tags/{tag}`) |
@@ -39,6 +40,7 @@ mod import;
 mod locations;
 mod members;
 mod stage;
+mod stores;
 mod tags;
 mod tasks;
 mod upload;
@@ -86,6 +88,7 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Decision {
         Command::FailImport(c) => import::fail_import(image, task, c, ctx),
         Command::AddLocation(c) => locations::add_location(image, c, ctx),
         Command::RemoveLocation(c) => locations::remove_location(image, c, ctx),
+        Command::DeleteFromStore(c) => stores::delete_from_store(image, c, ctx),
         Command::DeactivateImage(c) => actions::deactivate_image(image, c, ctx),
         Command::ReactivateImage(c) => actions::reactivate_image(image, c, ctx),
         Command::RestoreImage(c) => actions::restore_image(image, c, ctx),

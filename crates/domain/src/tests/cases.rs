@@ -4,8 +4,9 @@
 
 use super::fixtures::*;
 use crate::command::{
-    Abort, AddLocation, BeginImport, CompleteImport, CreateImage, FailImport, ImportMethod, Leased,
-    PatchOperation, RemoveLocation, StagedData, UpdateImage, UpdateMember, WithDigest,
+    Abort, AddLocation, BeginImport, CompleteImport, CreateImage, DeleteFromStore, FailImport,
+    ImportMethod, Leased, PatchOperation, RemoveLocation, StagedData, UpdateImage, UpdateMember,
+    WithDigest,
 };
 use crate::image::IMPORT_TASK_PROPERTY;
 use crate::status::MemberStatus;
@@ -39,6 +40,7 @@ pub enum Row {
     AddLocationMultiple,
     RemoveLocation,
     RemoveLastLocation,
+    DeleteFromStore,
     AddTag,
     RemoveTag,
     AddMember,
@@ -153,6 +155,13 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
                 url: location(1).url,
             })
         }
+        Row::DeleteFromStore => {
+            image.stores = vec!["fast".into(), "cold".into()];
+            Command::DeleteFromStore(DeleteFromStore {
+                image_id: IMAGE,
+                store: "fast".into(),
+            })
+        }
         Row::AddTag => Command::AddTag(tag("t2")),
         Row::RemoveTag => Command::RemoveTag(tag("t1")),
         Row::AddMember => Command::AddMember(member("p9")),
@@ -174,11 +183,14 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
         | Row::Purge
         | Row::AddLocation
         | Row::AddLocationMultiple => Actor::service(),
-        Row::Restore | Row::ImportCopyImage => admin(),
+        Row::Restore | Row::ImportCopyImage | Row::DeleteFromStore => admin(),
         Row::UpdateMember => shared_member(),
         _ => owner(),
     };
     ctx.config.delayed_delete = row == Row::DelayedDelete;
+    if row == Row::DeleteFromStore {
+        ctx.config.stores = vec!["fast".into(), "cold".into()];
+    }
     ctx.config.show_multiple_locations = matches!(
         row,
         Row::AddLocationMultiple | Row::RemoveLocation | Row::RemoveLastLocation

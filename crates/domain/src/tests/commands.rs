@@ -32,6 +32,7 @@ pub enum Kind {
     PurgeImage,
     AddLocation,
     RemoveLocation,
+    DeleteFromStore,
     AddTag,
     RemoveTag,
     AddMember,
@@ -46,11 +47,11 @@ pub enum Kind {
 
 impl Kind {
     #[rustfmt::skip]
-    pub const ALL: [Kind; 28] = [
+    pub const ALL: [Kind; 29] = [
         Kind::CreateImage, Kind::UpdateImage, Kind::BeginUpload, Kind::CompleteUpload, Kind::AbortUpload,
         Kind::BeginStage, Kind::CompleteStage, Kind::AbortStage, Kind::BeginImport, Kind::CompleteImport,
         Kind::FailImport, Kind::DeactivateImage, Kind::ReactivateImage, Kind::DeleteImage, Kind::RestoreImage,
-        Kind::PurgeImage, Kind::AddLocation, Kind::RemoveLocation, Kind::AddTag, Kind::RemoveTag,
+        Kind::PurgeImage, Kind::AddLocation, Kind::RemoveLocation, Kind::DeleteFromStore, Kind::AddTag, Kind::RemoveTag,
         Kind::AddMember, Kind::UpdateMember, Kind::RemoveMember, Kind::CreateTask, Kind::StartTask,
         Kind::SucceedTask, Kind::FailTask, Kind::ExpireTask,
     ];
@@ -76,6 +77,7 @@ impl Kind {
             Command::PurgeImage(_) => Kind::PurgeImage,
             Command::AddLocation(_) => Kind::AddLocation,
             Command::RemoveLocation(_) => Kind::RemoveLocation,
+            Command::DeleteFromStore(_) => Kind::DeleteFromStore,
             Command::AddTag(_) => Kind::AddTag,
             Command::RemoveTag(_) => Kind::RemoveTag,
             Command::AddMember(_) => Kind::AddMember,
@@ -195,6 +197,10 @@ pub fn build(kind: Kind, p: &Params, now: DateTime<Utc>) -> Command {
         Kind::RemoveLocation => Command::RemoveLocation(RemoveLocation {
             image_id,
             url: p.word.clone(),
+        }),
+        Kind::DeleteFromStore => Command::DeleteFromStore(DeleteFromStore {
+            image_id,
+            store: p.word.clone(),
         }),
         Kind::AddTag => Command::AddTag(tag),
         Kind::RemoveTag => Command::RemoveTag(tag),

@@ -37,7 +37,9 @@ pub fn actor(who: Who, command: &Command) -> Actor {
             | Command::SucceedTask(_)
             | Command::FailTask(_)
             | Command::ExpireTask(_) => Actor::service(),
-            Command::RestoreImage(_) | Command::CreateTask(_) => super::fixtures::admin(),
+            Command::RestoreImage(_) | Command::CreateTask(_) | Command::DeleteFromStore(_) => {
+                super::fixtures::admin()
+            }
             Command::BeginImport(c) if c.method == ImportMethod::CopyImage => {
                 super::fixtures::admin()
             }

@@ -47,6 +47,7 @@ pub const IMAGE_TABLE: &[(Row, [Expect<ImageStatus>; 9])] = &[
     (Row::AddLocationMultiple,[Go(Active),   CF,         CF,              CF,          Same,            CF,              CF,     NF,               NF]),
     (Row::RemoveLocation,     [CF,           CF,         CF,              CF,          Same,            Same,            CF,     NF,               NF]),
     (Row::RemoveLastLocation, [CF,           CF,         CF,              CF,          Go(Queued),      CF,              CF,     NF,               NF]),
+    (Row::DeleteFromStore,    [CF,           CF,         CF,              CF,          Same,            CF,              CF,     NF,               NF]),
     (Row::AddTag,             [Same,         Same,       Same,            Same,        Same,            Same,            Same,   NF,               NF]),
     (Row::RemoveTag,          [Same,         Same,       Same,            Same,        Same,            Same,            Same,   NF,               NF]),
     (Row::AddMember,          [Same,         Same,       Same,            Same,        Same,            Same,            Same,   NF,               NF]),
@@ -91,7 +92,9 @@ fn check(row: Row, status: ImageStatus, expect: Expect<ImageStatus>) -> Result<(
         Go(to) => to,
         _ => status,
     };
-    let key = if to == status {
+    let key = if row == Row::DeleteFromStore {
+        "image.removed_from_store".to_owned()
+    } else if to == status {
         "image.updated".to_owned()
     } else {
         format!("image.{to}")

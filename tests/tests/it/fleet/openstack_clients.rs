@@ -35,6 +35,11 @@ async fn glance_and_openstacksdk_drive_imagefleet_up() {
     run_clients("test_clients.py", &[]).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn glance_and_openstacksdk_use_named_stores() {
+    run_clients("test_stores.py", &["fast", "cold"]).await;
+}
+
 /// Runs `tests/clients/<script>` against `imagefleet up`, with one local directory as
 /// its store, or with a named store per id of `stores` (`--stores`, the first the
 /// default), each a directory of the test's data directory.

@@ -13,5 +13,6 @@ mod hostile_http;
 mod image_data;
 mod openapi;
 mod s3;
+mod stores;
 mod tenant_matrix;
 mod tracing;

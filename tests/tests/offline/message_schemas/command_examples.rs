@@ -105,6 +105,10 @@ fn example_commands() -> Vec<Command> {
             image_id: image,
             url: location().url,
         }),
+        Command::DeleteFromStore(DeleteFromStore {
+            image_id: image,
+            store: "cold".to_owned(),
+        }),
         fixtures::add_tag(image, "ubuntu"),
         fixtures::remove_tag(image, "ubuntu"),
         Command::AddMember(MemberRef {

@@ -93,7 +93,12 @@ async fn schemas_describe_what_is_served() {
     activate(&repo, id, 5).await;
     let mut shown = stored(&app, id).await;
     shown.properties.insert("os_distro".into(), "debian".into());
-    assert_valid(&app, "image", &api_gateway::view::image(&shown, false)).await;
+    assert_valid(
+        &app,
+        "image",
+        &api_gateway::view::image(&shown, false, &app.db.stores()),
+    )
+    .await;
     let body = json!({"member": "p2"});
     let members_path = format!("/v2/images/{id}/members");
     let added = app.post_json(&members_path, &owner(), body).await;
