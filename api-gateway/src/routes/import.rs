@@ -59,6 +59,7 @@ pub async fn import(
         task_id: TaskId::generate(),
         method,
         stores,
+        all_stores_must_succeed: true,
         lease_expires_at: Utc::now() + state.settings.data_lease,
         request_id: request.recorded_request_id(),
     });

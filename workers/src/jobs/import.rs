@@ -156,6 +156,7 @@ async fn complete(
         image_id,
         task_id: task.id,
         digest: stored.written.digest,
+        stores: Vec::new(),
         converted_to: stored.converted_to,
         injected: ctx.plugins.injected(roles),
     });
