@@ -42,6 +42,16 @@ pub struct TestApp {
     pub bus: TestBus,
     workers: Vec<TestWorker>,
     router: Router,
+    /// What [`TestApp::start_worker`] starts another worker with.
+    worker_setup: WorkerSetup,
+}
+
+/// The stores, import filter and multipart grace of an app started on stores of its
+/// own, for workers started later.
+#[derive(Clone)]
+struct WorkerSetup {
+    on_store: Option<(store::Stores, Duration)>,
+    filter: ImportFilter,
 }
 
 impl TestApp {
@@ -122,6 +132,33 @@ impl TestApp {
         .await
     }
 
+    /// A stack on named local stores (multi-store mode), the first the default, in a
+    /// directory of the test's own: [`TestApp::start_on_stores`] on them.
+    pub async fn start_multi_store(ids: &[&str]) -> Self {
+        Self::start_on_stores(named_local_stores(ids), Duration::from_secs(3600)).await
+    }
+
+    /// [`TestApp::start_multi_store`] whose web-downloads are checked by `filter`.
+    pub async fn start_multi_store_importing(ids: &[&str], filter: ImportFilter) -> Self {
+        Self::start_on_stores_importing(named_local_stores(ids), filter).await
+    }
+
+    /// A stack like [`TestApp::start_on_stores`] whose web-downloads are checked by
+    /// `filter`.
+    pub async fn start_on_stores_importing(stores: store::Stores, filter: ImportFilter) -> Self {
+        let on_store = (stores, Duration::from_secs(3600));
+        Self::start_full(
+            DomainConfig::default(),
+            Settings::default(),
+            AuthMode::Headers,
+            None,
+            filter,
+            None,
+            Some(on_store),
+        )
+        .await
+    }
+
     async fn start_full(
         domain: DomainConfig,
         settings: Settings,
@@ -134,6 +171,10 @@ impl TestApp {
         let db = TestDb::new().await.expect("test database");
         let bus = TestBus::new().await.expect("test bus");
         let plugins = plugins.unwrap_or_default();
+        let worker_setup = WorkerSetup {
+            on_store: on_store.clone(),
+            filter: filter.clone(),
+        };
         let (stores, worker) = match on_store {
             None => (
                 db.stores(),
@@ -148,9 +189,17 @@ impl TestApp {
             ),
             Some((stores, grace)) => (
                 stores.clone(),
-                TestWorker::start_on_stores(&db, &bus, "app-worker", stores, grace),
+                TestWorker::start_on_stores_importing(
+                    &db,
+                    &bus,
+                    "app-worker",
+                    stores.clone(),
+                    grace,
+                    filter.clone(),
+                ),
             ),
         };
+
         let workers = vec![worker];
         let commands = CommandClient::connect(bus.url(), bus.topology().clone())
             .await
@@ -176,7 +225,16 @@ impl TestApp {
             bus,
             workers,
             router,
+            worker_setup,
         }
+    }
+
+    /// The stores the gateway and workers keep image data in.
+    pub fn stores(&self) -> store::Stores {
+        self.worker_setup
+            .on_store
+            .as_ref()
+            .map_or_else(|| self.db.stores(), |(stores, _)| stores.clone())
     }
 
     /// Sends a request as `actor` (identity headers), with an optional JSON body.
@@ -348,10 +406,71 @@ impl TestApp {
         }
     }
 
+    /// Kills the workers without letting them settle anything (their connections drop,
+    /// their unacked deliveries go back to the queues).
+    pub fn kill_workers(&mut self) {
+        for worker in self.workers.drain(..) {
+            worker.abort();
+        }
+    }
+
+    /// Starts one more worker on the app's stores (one started on stores of its own)
+    /// and import filter.
+    pub fn start_worker(&mut self, name: &str) {
+        let worker = match &self.worker_setup.on_store {
+            Some((stores, grace)) => TestWorker::start_on_stores_importing(
+                &self.db,
+                &self.bus,
+                name,
+                stores.clone(),
+                *grace,
+                self.worker_setup.filter.clone(),
+            ),
+            None => TestWorker::start_importing(
+                &self.db,
+                &self.bus,
+                name,
+                DomainConfig::default(),
+                self.worker_setup.filter.clone(),
+            ),
+        };
+        self.workers.push(worker);
+    }
+
+    /// Starts a worker that applies commands and runs no jobs: with the other workers
+    /// stopped, an import begins and its job waits.
+    pub fn start_commands_worker(&mut self, name: &str) {
+        let domain = DomainConfig {
+            stores: self.stores().ids(),
+            ..DomainConfig::default()
+        };
+        let worker = TestWorker::start_commands_only(&self.db, &self.bus, name, domain);
+        self.workers.push(worker);
+    }
+
     /// Stops the workers gracefully.
     pub async fn stop(self) {
         for worker in self.workers {
             worker.stop().await;
         }
     }
+}
+
+/// Named local stores in a fresh directory under the system's temporary directory, the
+/// first the default.
+fn named_local_stores(ids: &[&str]) -> store::Stores {
+    let root = std::env::temp_dir().join(format!("imagefleet-stores-{}", uuid::Uuid::new_v4()));
+    let entries = ids
+        .iter()
+        .map(|id| {
+            let dir = root.join(id);
+            store::NamedStore {
+                id: (*id).to_owned(),
+                description: None,
+                store: store::ImageStore::local(&dir).expect("the test's store directory opens"),
+                kind: store::StoreKind::File { dir },
+            }
+        })
+        .collect();
+    store::Stores::named(entries, 0)
 }

@@ -50,11 +50,15 @@ pub(super) async fn copy(
     let mut failed = Vec::new();
     for target in &targets {
         // A worker killed mid-copy left its temporary file; this copy replaces it.
-        target
+        let cleared = target
             .store
             .remove_partial_writes(Area::Images, image.id)
-            .await?;
-        let message = match copy_from_any(&sources, target, image, &expected).await {
+            .await;
+        let copied = match cleared {
+            Ok(()) => copy_from_any(&sources, target, image, &expected).await,
+            Err(error) => Copy::Failed(error.to_string()),
+        };
+        let message = match copied {
             Copy::Done => None,
             Copy::Failed(message) => Some(message),
             Copy::NoSource(message) => {

@@ -76,15 +76,19 @@ pub(super) async fn import(
     let mut written = Vec::new();
     let mut failed = Vec::new();
     for target in &plan.targets {
-        if plan.named {
-            // A worker killed mid-write left its temporary file; this write replaces it.
+        // A worker killed mid-write left its temporary file; this write replaces it.
+        let cleared = if plan.named {
             target
                 .store
                 .remove_partial_writes(Area::Images, image.id)
-                .await?;
-        }
-        let result = match &first {
-            None => match write(ctx, image, method, &target.store).await? {
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(())
+        };
+        let result = match (&first, cleared) {
+            (_, Err(message)) => Err(message),
+            (None, Ok(())) => match write(ctx, image, method, &target.store).await? {
                 Written::Stored(stored) => {
                     first = Some((&target.store, stored));
                     Ok(())
@@ -101,7 +105,7 @@ pub(super) async fn import(
                 }
                 Written::StoreFailed(message) => Err(message),
             },
-            Some((source, stored)) => {
+            (Some((source, stored)), Ok(())) => {
                 copy_blob(source, &target.store, image, &stored.written.digest).await
             }
         };
