@@ -17,7 +17,7 @@ use std::time::Duration;
 use tower::ServiceExt;
 use workers::jobs::ImportPlugins;
 
-use crate::{TestBus, TestDb, TestWorker};
+use crate::{ScratchDir, TestBus, TestDb, TestWorker};
 
 /// A response, with its body read (JSON when it parses, else `Value::Null` and `text`).
 #[derive(Debug)]
@@ -44,6 +44,8 @@ pub struct TestApp {
     router: Router,
     /// What [`TestApp::start_worker`] starts another worker with.
     worker_setup: WorkerSetup,
+    /// The directory of stores made for the app, removed with it.
+    _store_dir: Option<ScratchDir>,
 }
 
 /// The stores, import filter and multipart grace of an app started on stores of its
@@ -135,12 +137,22 @@ impl TestApp {
     /// A stack on named local stores (multi-store mode), the first the default, in a
     /// directory of the test's own: [`TestApp::start_on_stores`] on them.
     pub async fn start_multi_store(ids: &[&str]) -> Self {
-        Self::start_on_stores(named_local_stores(ids), Duration::from_secs(3600)).await
+        let (stores, dir) = named_local_stores(ids);
+        let app = Self::start_on_stores(stores, Duration::from_secs(3600)).await;
+        Self {
+            _store_dir: Some(dir),
+            ..app
+        }
     }
 
     /// [`TestApp::start_multi_store`] whose web-downloads are checked by `filter`.
     pub async fn start_multi_store_importing(ids: &[&str], filter: ImportFilter) -> Self {
-        Self::start_on_stores_importing(named_local_stores(ids), filter).await
+        let (stores, dir) = named_local_stores(ids);
+        let app = Self::start_on_stores_importing(stores, filter).await;
+        Self {
+            _store_dir: Some(dir),
+            ..app
+        }
     }
 
     /// A stack like [`TestApp::start_on_stores`] whose web-downloads are checked by
@@ -226,6 +238,7 @@ impl TestApp {
             workers,
             router,
             worker_setup,
+            _store_dir: None,
         }
     }
 
@@ -457,9 +470,10 @@ impl TestApp {
 }
 
 /// Named local stores in a fresh directory under the system's temporary directory, the
-/// first the default.
-fn named_local_stores(ids: &[&str]) -> store::Stores {
-    let root = std::env::temp_dir().join(format!("imagefleet-stores-{}", uuid::Uuid::new_v4()));
+/// first the default, with the directory (removed when dropped).
+fn named_local_stores(ids: &[&str]) -> (store::Stores, ScratchDir) {
+    let scratch = ScratchDir::create("stores").expect("a directory for the test's stores");
+    let root = scratch.path().to_owned();
     let entries = ids
         .iter()
         .map(|id| {
@@ -472,5 +486,5 @@ fn named_local_stores(ids: &[&str]) -> store::Stores {
             }
         })
         .collect();
-    store::Stores::named(entries, 0)
+    (store::Stores::named(entries, 0), scratch)
 }
