@@ -1,5 +1,6 @@
 //! The stores of an import in multi-store mode: `import_store_done`, which the import
-//! job sends after each store, and the two comma-separated lists every import keeps on
+//! job sends after each store (written: off both lists; failed: onto the failed one),
+//! and the two comma-separated lists every import keeps on
 //! the image as Glance does (`os_glance_importing_to_stores`, the stores still to write;
 //! `os_glance_failed_import`, the stores that failed), each sorted and "" when empty.
 //! Single-store mode keeps neither (Glance writes them empty there; nothing reads them).
@@ -34,9 +35,14 @@ pub(super) fn import_store_done(
         store,
         Merge::Remove,
     );
-    if !c.succeeded {
-        merge(&mut next, FAILED_IMPORT_PROPERTY, store, Merge::Add);
-    }
+    // A store written by a rerun of the job is no longer failed, whatever the run
+    // before it found.
+    let failed = if c.succeeded {
+        Merge::Remove
+    } else {
+        Merge::Add
+    };
+    merge(&mut next, FAILED_IMPORT_PROPERTY, store, failed);
     Ok(vec![image_event(ImageEventKind::Updated, image, next)])
 }
 

@@ -226,6 +226,9 @@ fn a_store_done_leaves_the_importing_list_and_a_failed_one_joins_the_failed_list
     };
     let (twice, _) = accepted(&again, &store_done(false), &service);
     assert_eq!(twice.properties, failed.properties);
+    // A rerun that writes the store takes it off the failed list.
+    let (rewritten, _) = accepted(&again, &store_done(true), &service);
+    assert_eq!(property(&rewritten, FAILED_IMPORT_PROPERTY), Some(""));
 }
 
 #[test]
