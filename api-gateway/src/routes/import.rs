@@ -59,10 +59,16 @@ pub async fn import(
         )
         .await?
     } else {
-        // As Glance orders it: the image first (404, and 403 for a copy by a
-        // non-admin, 409 for a copy of an image that is not active), then the stores.
-        let image = visible_image(&state, &actor, image_id).await?;
+        // As Glance orders it: the body's method (400), the image (404, and 403 for a
+        // copy by a non-admin, 409 for a copy of an image that is not active), then
+        // the stores.
         let method = if copy {
+            ImportMethod::CopyImage
+        } else {
+            import_method(&state, &body)?
+        };
+        let image = visible_image(&state, &actor, image_id).await?;
+        if copy {
             policy::require_admin(&actor, "copy image data between stores")?;
             if image.status != ImageStatus::Active {
                 return Err(ApiError::new(
@@ -70,10 +76,7 @@ pub async fn import(
                     "Only images with status active can be targeted for copying",
                 ));
             }
-            ImportMethod::CopyImage
-        } else {
-            import_method(&state, &body)?
-        };
+        }
         let requested = import_stores::requested(&state.stores, &headers, &body, all_stores)?;
         let stores = if copy {
             import_stores::copy_targets(&state.stores, &image, requested, all_stores)?
