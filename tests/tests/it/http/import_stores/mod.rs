@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use axum::http::StatusCode;
 use domain::{Actor, Image, ImageId};
 use imagefleet_tests::fixtures::owner;
-use imagefleet_tests::wait::wait_until;
+pub use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestApp, TestResponse};
 use serde_json::{Value, json};
 use store::{NamedStore, StoreKind};
