@@ -2,8 +2,7 @@
 //! `os_glance_importing_to_stores` (sorted, as Glance) and taken off
 //! `os_glance_failed_import` when it begins; `import_store_done` moves one store off
 //! the first list, onto the second when it failed; the end sets the image's stores.
-//! copy-image begins on an active image, leaves it active whatever its outcome, and
-//! only adds stores.
+//! copy-image's own rules are in `copy_image`; the helpers here serve both.
 
 use super::fixtures::*;
 use crate::command::{
@@ -15,7 +14,7 @@ use crate::{
     decide,
 };
 
-fn begin(method: ImportMethod, stores: &[&str]) -> Command {
+pub(super) fn begin(method: ImportMethod, stores: &[&str]) -> Command {
     Command::BeginImport(BeginImport {
         image_id: IMAGE,
         task_id: TASK,
@@ -27,7 +26,7 @@ fn begin(method: ImportMethod, stores: &[&str]) -> Command {
     })
 }
 
-fn multi(actor: Actor) -> Context {
+pub(super) fn multi(actor: Actor) -> Context {
     Context {
         config: multi_store(),
         ..ctx(actor)
@@ -35,7 +34,7 @@ fn multi(actor: Actor) -> Context {
 }
 
 /// The image and task events of an accepted command.
-fn accepted(state: &State, command: &Command, ctx: &Context) -> (Image, Option<Task>) {
+pub(super) fn accepted(state: &State, command: &Command, ctx: &Context) -> (Image, Option<Task>) {
     let events = decide(state, command, ctx).expect("accepted");
     let mut image = None;
     let mut task = None;
@@ -48,15 +47,15 @@ fn accepted(state: &State, command: &Command, ctx: &Context) -> (Image, Option<T
     (image.expect("an image event"), task)
 }
 
-fn refused(state: &State, command: &Command, ctx: &Context) -> Rejection {
+pub(super) fn refused(state: &State, command: &Command, ctx: &Context) -> Rejection {
     decide(state, command, ctx).expect_err("refused")
 }
 
-fn property<'a>(image: &'a Image, key: &str) -> Option<&'a str> {
+pub(super) fn property<'a>(image: &'a Image, key: &str) -> Option<&'a str> {
     image.properties.get(key).map(String::as_str)
 }
 
-fn active() -> State {
+pub(super) fn active() -> State {
     State {
         image: Some(image_in(ImageStatus::Active)),
         task: None,
@@ -64,7 +63,7 @@ fn active() -> State {
 }
 
 /// The image locked by a running import of `task`.
-fn running(status: ImageStatus, task: Task) -> State {
+pub(super) fn running(status: ImageStatus, task: Task) -> State {
     let mut image = image_in(status);
     image
         .properties
@@ -73,57 +72,6 @@ fn running(status: ImageStatus, task: Task) -> State {
         image: Some(image),
         task: Some(task),
     }
-}
-
-#[test]
-fn copy_image_begins_on_an_active_image_which_stays_active_and_locked() {
-    let command = begin(ImportMethod::CopyImage, &[STORE]);
-    let (image, task) = accepted(&active(), &command, &multi(admin()));
-    assert_eq!(image.status, ImageStatus::Active);
-    assert_eq!(image.import_task(), Some(TASK));
-    assert_eq!(image.lease_expires_at, None, "a copy holds no lease");
-    assert_eq!(property(&image, IMPORTING_TO_STORES_PROPERTY), Some(STORE));
-    assert_eq!(property(&image, FAILED_IMPORT_PROPERTY), Some(""));
-    let task = task.expect("a task");
-    assert_eq!(task.status, TaskStatus::Pending);
-    assert_eq!(task.input["import_req"]["all_stores_must_succeed"], true);
-    assert_eq!(task.input["backend"], serde_json::json!([STORE]));
-}
-
-#[test]
-fn copy_image_is_refused_with_one_store_to_non_admins_and_to_stores_holding_it() {
-    let command = begin(ImportMethod::CopyImage, &[STORE]);
-    let single = refused(&active(), &command, &ctx(admin()));
-    assert_eq!(single.kind, RejectionKind::Conflict, "{}", single.message);
-    assert!(
-        single.message.contains("single store"),
-        "{}",
-        single.message
-    );
-    let owner = refused(&active(), &command, &multi(owner()));
-    assert_eq!(owner.kind, RejectionKind::Forbidden);
-    let mut held = active();
-    if let Some(image) = held.image.as_mut() {
-        image.stores = vec![STORE.to_owned()];
-    }
-    let present = refused(&held, &command, &multi(admin()));
-    assert_eq!(present.kind, RejectionKind::BadRequest);
-    assert_eq!(present.message, "Image is already present at store 'cold'");
-    let unknown = begin(ImportMethod::CopyImage, &["warm"]);
-    let unknown = refused(&active(), &unknown, &multi(admin()));
-    assert_eq!(unknown.kind, RejectionKind::BadRequest);
-    let none = refused(
-        &active(),
-        &begin(ImportMethod::CopyImage, &[]),
-        &multi(admin()),
-    );
-    assert_eq!(none.kind, RejectionKind::BadRequest);
-    let queued = State {
-        image: Some(image_in(ImageStatus::Queued)),
-        task: None,
-    };
-    let not_active = refused(&queued, &command, &multi(admin()));
-    assert_eq!(not_active.kind, RejectionKind::Conflict);
 }
 
 #[test]
@@ -252,7 +200,7 @@ fn a_store_done_is_the_services_and_names_the_running_import() {
     assert_eq!(unknown.kind, RejectionKind::BadRequest);
 }
 
-fn complete(stores: &[&str]) -> Command {
+pub(super) fn complete(stores: &[&str]) -> Command {
     Command::CompleteImport(CompleteImport {
         image_id: IMAGE,
         task_id: TASK,
@@ -263,7 +211,7 @@ fn complete(stores: &[&str]) -> Command {
     })
 }
 
-fn fail() -> Command {
+pub(super) fn fail() -> Command {
     Command::FailImport(FailImport {
         image_id: IMAGE,
         task_id: TASK,
@@ -294,55 +242,6 @@ fn an_import_ends_with_the_stores_written_and_nothing_importing() {
     assert!(failed.stores.is_empty());
     assert_eq!(property(&failed, IMPORTING_TO_STORES_PROPERTY), Some(""));
     assert_eq!(property(&failed, FAILED_IMPORT_PROPERTY), Some(STORE));
-}
-
-fn copying() -> State {
-    let mut state = running(ImageStatus::Active, copy_task_in(TaskStatus::Processing));
-    if let Some(image) = state.image.as_mut() {
-        image.stores = vec!["fast".to_owned()];
-        image
-            .properties
-            .insert(IMPORTING_TO_STORES_PROPERTY.into(), STORE.into());
-    }
-    state
-}
-
-#[test]
-fn a_copy_adds_its_stores_and_leaves_the_image_active_with_its_data() {
-    let (image, task) = accepted(&copying(), &complete(&[STORE]), &multi(Actor::service()));
-    assert_eq!(image.status, ImageStatus::Active);
-    assert_eq!(image.stores, vec!["fast", "cold"]);
-    assert_eq!(image.import_task(), None, "the lock is released");
-    assert_eq!(image.size, Some(digest().size));
-    assert_eq!(property(&image, IMPORTING_TO_STORES_PROPERTY), Some(""));
-    assert_eq!(task.map(|t| t.status), Some(TaskStatus::Success));
-}
-
-#[test]
-fn a_copy_whose_data_differs_is_refused() {
-    let Command::CompleteImport(mut other) = complete(&[STORE]) else {
-        unreachable!("complete builds a CompleteImport")
-    };
-    other.digest.os_hash_value = "cd".repeat(64);
-    let wrong = refused(
-        &copying(),
-        &Command::CompleteImport(other),
-        &multi(Actor::service()),
-    );
-    assert_eq!(wrong.kind, RejectionKind::Conflict);
-}
-
-#[test]
-fn a_failed_copy_leaves_the_image_active_with_its_stores_and_fails_the_task() {
-    let (image, task) = accepted(&copying(), &fail(), &multi(Actor::service()));
-    assert_eq!(image.status, ImageStatus::Active);
-    assert_eq!(image.stores, vec!["fast"]);
-    assert_eq!(image.size, Some(digest().size), "the data stays");
-    assert_eq!(image.import_task(), None);
-    assert_eq!(property(&image, IMPORTING_TO_STORES_PROPERTY), Some(""));
-    let task = task.expect("a task event");
-    assert_eq!(task.status, TaskStatus::Failure);
-    assert_eq!(task.message, "the store failed");
 }
 
 #[test]
