@@ -1,8 +1,8 @@
 """OpenStack clients against `imagefleet up --stores fast=...,cold=...` (multi-store
 mode, Glance's `enabled_backends`): glanceclient's `stores-info`, `image-upload
 --store` and `stores-delete`, and openstacksdk's stores API. The `glance` command acts
-as the development identity (a member); the sdk also acts as an admin through identity
-headers.
+as the development identity (a member); the sdk also acts as an admin through the admin
+token of the token file the test runner gives `imagefleet up`.
 
 Usage: test_stores.py <gateway URL>; exits non-zero on the first failing check.
 """
@@ -19,7 +19,7 @@ import openstack
 
 URL = sys.argv.pop(1) if len(sys.argv) > 1 else "http://127.0.0.1:9292"
 GLANCE = os.path.join(os.path.dirname(sys.executable), "glance")
-ADMIN = {"X-Project-Id": "admin-project", "X-User-Id": "admin-user", "X-Roles": "admin,member,reader"}
+ADMIN_TOKEN = "admin-token"
 
 
 def glance(*args, check=True):
@@ -87,15 +87,16 @@ class GlanceStores(unittest.TestCase):
 
 
 class SdkStores(unittest.TestCase):
-    def connect(self, headers=None):
-        conn = openstack.connection.Connection(
-            auth_type="none",
-            auth={"endpoint": URL},
+    def connect(self, admin=False):
+        if admin:
+            auth = {"auth_type": "admin_token", "auth": {"endpoint": URL, "token": ADMIN_TOKEN}}
+        else:
+            auth = {"auth_type": "none", "auth": {"endpoint": URL}}
+        return openstack.connection.Connection(
             image_endpoint_override=URL,
             image_api_version="2",
+            **auth,
         )
-        conn.session.additional_headers.update(headers or {})
-        return conn
 
     def test_stores_and_their_details(self):
         stores = list(self.connect().image.stores())
@@ -104,7 +105,7 @@ class SdkStores(unittest.TestCase):
         self.assertFalse(stores[1].is_default)
         with self.assertRaises(openstack.exceptions.ForbiddenException):
             list(self.connect().image.stores(details=True))
-        detailed = list(self.connect(ADMIN).image.stores(details=True))
+        detailed = list(self.connect(admin=True).image.stores(details=True))
         self.assertEqual([s.id for s in detailed], ["fast", "cold"])
         for store in detailed:
             self.assertTrue(store.properties["data_dir"].endswith("/" + store.id), store.properties)
@@ -112,7 +113,7 @@ class SdkStores(unittest.TestCase):
 
     def test_an_admin_cannot_delete_the_only_copy(self):
         image_id = upload_to("cold")
-        admin = self.connect(ADMIN)
+        admin = self.connect(admin=True)
         cold = [s for s in admin.image.stores() if s.id == "cold"][0]
         with self.assertRaises(openstack.exceptions.ForbiddenException) as refused:
             cold.delete_image(admin.image, image_id)

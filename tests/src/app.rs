@@ -46,6 +46,16 @@ pub struct TestApp {
     pub bus: TestBus,
     workers: Vec<TestWorker>,
     router: Router,
+    /// What [`TestApp::start_worker`] starts another worker with.
+    worker_setup: WorkerSetup,
+}
+
+/// The stores, import filter and multipart grace of an app started on stores of its
+/// own, for workers started later.
+#[derive(Clone)]
+struct WorkerSetup {
+    on_store: Option<(store::Stores, Duration)>,
+    filter: ImportFilter,
 }
 
 impl TestApp {
@@ -121,6 +131,11 @@ impl TestApp {
         let db = TestDb::new().await.expect("test database");
         let bus = TestBus::new().await.expect("test bus");
         let plugins = plugins.unwrap_or_default();
+        let on_store = on_store.map(|choose| choose(&db));
+        let worker_setup = WorkerSetup {
+            on_store: on_store.clone(),
+            filter: filter.clone(),
+        };
         let (stores, worker) = match on_store {
             None => (
                 db.stores(),
@@ -133,14 +148,19 @@ impl TestApp {
                     plugins,
                 ),
             ),
-            Some(choose) => {
-                let (stores, grace) = choose(&db);
-                (
-                    stores.clone(),
-                    TestWorker::start_on_stores(&db, &bus, "app-worker", stores, grace),
-                )
-            }
+            Some((stores, grace)) => (
+                stores.clone(),
+                TestWorker::start_on_stores_importing(
+                    &db,
+                    &bus,
+                    "app-worker",
+                    stores,
+                    grace,
+                    filter.clone(),
+                ),
+            ),
         };
+
         let workers = vec![worker];
         let commands = CommandClient::connect(bus.url(), bus.topology().clone())
             .await
@@ -166,6 +186,7 @@ impl TestApp {
             bus,
             workers,
             router,
+            worker_setup,
         }
     }
 

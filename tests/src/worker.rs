@@ -69,16 +69,27 @@ impl TestWorker {
         stores: store::Stores,
         multipart_grace: Duration,
     ) -> Self {
-        Self::run(FleetConfig {
-            domain: DomainConfig {
-                stores: stores.ids(),
-                ..DomainConfig::default()
-            },
-            stores,
-            multipart_grace,
-            janitor_interval: Some(JANITOR_INTERVAL),
-            ..Self::default_config(db, bus, name)
-        })
+        let filter = ImportFilter::default();
+        Self::start_on_stores_importing(db, bus, name, stores, multipart_grace, filter)
+    }
+
+    /// [`TestWorker::start_on_stores`] reading web-download URLs through `filter`.
+    pub fn start_on_stores_importing(
+        db: &TestDb,
+        bus: &TestBus,
+        name: &str,
+        stores: store::Stores,
+        multipart_grace: Duration,
+        filter: ImportFilter,
+    ) -> Self {
+        let domain = DomainConfig {
+            stores: stores.ids(),
+            ..DomainConfig::default()
+        };
+        let mut config = Self::config(db, bus, name, domain, filter, Some(JANITOR_INTERVAL));
+        config.stores = stores;
+        config.multipart_grace = multipart_grace;
+        Self::run(config)
     }
 
     /// Starts a worker committing up to `commit_batch` commands per transaction, with 4

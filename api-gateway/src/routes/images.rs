@@ -20,6 +20,7 @@ use domain::{Command, Image};
 use super::common::{
     execute_for_no_content, image_id, json_object, list_link, query_pairs, visible_image,
 };
+use super::import_stores::import_methods;
 use super::{image_create, image_patch, location_patch};
 use crate::command::{RequestContext, execute_for_image};
 use crate::error::ApiError;
@@ -30,9 +31,6 @@ use crate::openapi::{
 };
 use crate::origin::Origin;
 use crate::state::AppState;
-
-/// The import methods a single-store service offers (copy-image needs several stores).
-const IMPORT_METHODS: &str = "glance-direct,web-download";
 
 /// `GET /v2/images`: one page of the images the caller may list, with Glance's links.
 #[utoipa::path(
@@ -132,10 +130,13 @@ pub async fn create(
     if let Ok(location) = HeaderValue::from_str(&location) {
         headers.insert(header::LOCATION, location);
     }
-    headers.insert(
-        HeaderName::from_static("openstack-image-import-methods"),
-        HeaderValue::from_static(IMPORT_METHODS),
-    );
+    let methods = import_methods(&state.stores).join(",");
+    if let Ok(methods) = HeaderValue::from_str(&methods) {
+        headers.insert(
+            HeaderName::from_static("openstack-image-import-methods"),
+            methods,
+        );
+    }
     // With named stores Glance also names them, in configured order.
     if state.stores.is_multi()
         && let Ok(ids) = HeaderValue::from_str(&state.stores.ids().join(","))

@@ -19,8 +19,8 @@ use crate::state::AppState;
 /// resource reports it (Glance does the same without Keystone unified limits).
 const UNLIMITED: i64 = -1;
 
-/// `GET /v2/info/import`: the import methods a single-store deployment serves
-/// (copy-image needs several stores).
+/// `GET /v2/info/import`: the import methods on offer (copy-image only with several
+/// stores).
 #[utoipa::path(
     get, path = "/v2/info/import", operation_id = "importInfo", tag = "discovery",
     responses(
@@ -28,12 +28,12 @@ const UNLIMITED: i64 = -1;
         Unauthorized,
     )
 )]
-pub async fn import(_caller: Caller) -> Json<Value> {
+pub async fn import(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
     Json(json!({
         "import-methods": {
             "description": "Import methods available.",
             "type": "array",
-            "value": ["glance-direct", "web-download"],
+            "value": super::import_stores::import_methods(&state.stores),
         }
     }))
 }

@@ -6,7 +6,8 @@
 //! Beside them, what the handlers share (`common`: path ids, query pairs, the image the
 //! caller may see, JSON bodies, commands answered with 204) and the request bodies
 //! parsed in files of their own: `image_create` (`POST /v2/images`), `image_patch` and
-//! `location_patch` (`PATCH /v2/images/{id}`).
+//! `location_patch` (`PATCH /v2/images/{id}`), `import_stores` (an import's target
+//! stores and the import methods on offer).
 
 pub mod actions;
 pub mod common;
@@ -17,6 +18,7 @@ pub mod image_download;
 pub mod image_patch;
 pub mod images;
 pub mod import;
+pub mod import_stores;
 pub mod info;
 pub mod location_patch;
 pub mod locations;

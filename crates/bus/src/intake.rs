@@ -54,8 +54,8 @@ impl ProducerClass {
                 | AddTag(_) | RemoveTag(_) | AddMember(_) | UpdateMember(_) | RemoveMember(_)
                 | CreateTask(_) => true,
                 // Steps of jobs and the janitor: only the fleet takes them.
-                CompleteImport(_) | FailImport(_) | PurgeImage(_) | StartTask(_)
-                | SucceedTask(_) | FailTask(_) | ExpireTask(_) => false,
+                ImportStoreDone(_) | CompleteImport(_) | FailImport(_) | PurgeImage(_)
+                | StartTask(_) | SucceedTask(_) | FailTask(_) | ExpireTask(_) => false,
             },
         }
     }

@@ -46,6 +46,12 @@ pub enum ImageAction {
     CompleteImport,
     /// The import task fails.
     FailImport,
+    /// A copy-image task succeeds (for some stores at least).
+    CompleteCopy,
+    /// A copy-image task fails.
+    FailCopy,
+    /// A running import is done with one of its stores.
+    ImportStoreDone,
     /// `POST /actions/deactivate`.
     Deactivate,
     /// `POST /actions/reactivate`.
@@ -82,6 +88,9 @@ impl ImageAction {
         ImageAction::ImportCopyImage,
         ImageAction::CompleteImport,
         ImageAction::FailImport,
+        ImageAction::CompleteCopy,
+        ImageAction::FailCopy,
+        ImageAction::ImportStoreDone,
         ImageAction::Deactivate,
         ImageAction::Reactivate,
         ImageAction::Delete,
@@ -161,12 +170,14 @@ pub const fn image_step(action: ImageAction, from: ImageStatus) -> Step<ImageSta
             Conflict,
             "An image can only be imported while it is queued (web-download) or uploading (glance-direct).",
         ),
-        (A::ImportCopyImage, Active) => Refuse(
-            Conflict,
-            "copy-image copies data between stores and this deployment has a single store.",
-        ),
+        // The image stays active while its data is copied (single-store mode refuses
+        // copy-image before the table is asked).
+        (A::ImportCopyImage, Active) => Stay,
         (A::ImportCopyImage, Queued | Saving | Uploading | Importing | Deactivated | Killed) => {
-            Refuse(Conflict, "copy-image needs an active image.")
+            Refuse(
+                Conflict,
+                "Only images with status active can be targeted for copying.",
+            )
         }
         (A::CompleteImport, Importing) => Move(Active),
         (A::FailImport, Importing) => Move(Queued),
@@ -174,6 +185,19 @@ pub const fn image_step(action: ImageAction, from: ImageStatus) -> Step<ImageSta
             A::CompleteImport | A::FailImport,
             Queued | Saving | Uploading | Active | Deactivated | Killed,
         ) => Refuse(Conflict, "The image is not importing."),
+        // A copy changes no status, whatever its outcome; an admin may have deactivated
+        // the image meanwhile, which the copy does not undo.
+        (A::CompleteCopy | A::FailCopy, Active | Deactivated) => Stay,
+        (A::CompleteCopy | A::FailCopy, Queued | Saving | Uploading | Importing | Killed) => {
+            Refuse(
+                Conflict,
+                "The image is not active: no copy of its data is running.",
+            )
+        }
+        (A::ImportStoreDone, Importing | Active | Deactivated) => Stay,
+        (A::ImportStoreDone, Queued | Saving | Uploading | Killed) => {
+            Refuse(Conflict, "The image is not importing.")
+        }
 
         (A::Deactivate, Active) => Move(Deactivated),
         (A::Deactivate, Deactivated) => Stay,
@@ -230,6 +254,9 @@ pub const fn image_step(action: ImageAction, from: ImageStatus) -> Step<ImageSta
             | A::ImportCopyImage
             | A::CompleteImport
             | A::FailImport
+            | A::CompleteCopy
+            | A::FailCopy
+            | A::ImportStoreDone
             | A::Deactivate
             | A::Reactivate
             | A::Delete

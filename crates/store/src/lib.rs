@@ -157,8 +157,13 @@ impl ImageStore {
     /// to `<key>#<n>` and renames at the end, and removes that file when a write is
     /// dropped, which a killed process never does (the chaos runner's gateway kill
     /// found them). An S3 write cut off so leaves an incomplete multipart upload, which
-    /// the janitor aborts after a grace period (see `uploads`).
-    async fn remove_partial_writes(&self, area: Area, image_id: ImageId) -> Result<(), StoreError> {
+    /// the janitor aborts after a grace period (see `uploads`). A job that writes again
+    /// after its worker was killed calls this first.
+    pub async fn remove_partial_writes(
+        &self,
+        area: Area,
+        image_id: ImageId,
+    ) -> Result<(), StoreError> {
         let Some(root) = &self.local_root else {
             return Ok(());
         };

@@ -244,3 +244,53 @@ async fn delete_removes_what_a_write_cut_off_by_a_crash_left() {
         .expect("delete works");
     assert_eq!(temp.files(), vec![images.join(format!("{other}#1"))]);
 }
+
+#[tokio::test]
+async fn a_verified_copy_is_published_only_when_size_and_digests_match() {
+    let source = TempStore::new();
+    let target = TempStore::new();
+    let id = ImageId::generate();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let original = source
+        .store
+        .write(Area::Images, id, chunks(&data, 7_000), NO_LIMIT, NoCheck)
+        .await
+        .expect("written")
+        .digest;
+    let copied = target
+        .store
+        .write_verified(Area::Images, id, chunks(&data, 9_000), &original)
+        .await
+        .expect("an identical copy is accepted");
+    assert_eq!(copied.digest, original);
+    assert_eq!(read_all(&target.store, id, None).await, data);
+
+    let other = ImageId::generate();
+    let mut changed = data.clone();
+    changed[150_000] ^= 1;
+    let shorter = &data[..data.len() - 1];
+    let longer = [data.as_slice(), b"x"].concat();
+    for wrong in [changed.as_slice(), shorter, longer.as_slice()] {
+        let refused = target
+            .store
+            .write_verified(Area::Images, other, chunks(wrong, 9_000), &original)
+            .await;
+        assert!(
+            matches!(refused, Err(WriteError::Refused(_))),
+            "{refused:?}"
+        );
+        assert!(
+            !target
+                .store
+                .exists(Area::Images, other)
+                .await
+                .expect("head")
+        );
+    }
+    assert_eq!(
+        target.files().len(),
+        1,
+        "only the good copy: {:?}",
+        target.files()
+    );
+}

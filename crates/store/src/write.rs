@@ -124,6 +124,76 @@ impl ImageStore {
         S: Stream<Item = Result<Bytes, E>>,
         C: DataCheck + Send + 'static,
     {
+        self.write_accepting(area, image_id, data, limits, check, |_| Ok(()))
+            .await
+    }
+
+    /// Streams a copy of data whose size and digests are known into `area` under the
+    /// image's key, verifying them in the same pass: a copy that differs (longer,
+    /// shorter, other bytes) is refused before it becomes visible, and nothing is left
+    /// under the key.
+    pub async fn write_verified<S, E>(
+        &self,
+        area: Area,
+        image_id: ImageId,
+        data: S,
+        expected: &DataDigest,
+    ) -> Result<WrittenData, WriteError<E>>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
+        let limits = DataLimits {
+            max_bytes: u64::try_from(expected.size).unwrap_or(0),
+        };
+        let verify = |digest: &DataDigest| {
+            let same = digest.size == expected.size
+                && digest.checksum == expected.checksum
+                && digest.os_hash_value == expected.os_hash_value;
+            if same {
+                Ok(())
+            } else {
+                Err(Refused {
+                    message: format!(
+                        "the copy ({} bytes, sha512 {}) does not match the image's data ({} bytes, sha512 {})",
+                        digest.size,
+                        short(&digest.os_hash_value),
+                        expected.size,
+                        short(&expected.os_hash_value)
+                    ),
+                    harmful: false,
+                })
+            }
+        };
+        match self
+            .write_accepting(area, image_id, data, limits, NoCheck, verify)
+            .await
+        {
+            // Longer than the image's data: a copy that does not match either.
+            Err(WriteError::TooLarge { .. }) => Err(WriteError::Refused(Refused {
+                message: format!(
+                    "the copy is longer than the image's data ({} bytes)",
+                    expected.size
+                ),
+                harmful: false,
+            })),
+            other => other,
+        }
+    }
+
+    /// [`ImageStore::write`], publishing only data `accept` takes.
+    async fn write_accepting<S, E, C>(
+        &self,
+        area: Area,
+        image_id: ImageId,
+        data: S,
+        limits: DataLimits,
+        check: C,
+        accept: impl FnOnce(&DataDigest) -> Result<(), Refused>,
+    ) -> Result<WrittenData, WriteError<E>>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        C: DataCheck + Send + 'static,
+    {
         let key = Self::key(area, image_id);
         let upload = self.inner.put_multipart(&key).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_size);
@@ -142,7 +212,10 @@ impl ImageStore {
         }
         .await;
         let digest = match copied {
-            Ok(()) => pass.finish().await,
+            Ok(()) => pass.finish().await.and_then(|digest| {
+                accept(&digest).map_err(WriteError::Refused)?;
+                Ok(digest)
+            }),
             Err(error) => Err(error),
         };
         match digest {
@@ -158,4 +231,9 @@ impl ImageStore {
             }
         }
     }
+}
+
+/// The start of a hex digest, for messages.
+fn short(hex: &str) -> &str {
+    hex.get(..16).unwrap_or(hex)
 }

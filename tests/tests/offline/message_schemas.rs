@@ -15,8 +15,8 @@ mod replies_and_events;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::command::{
     AddLocation, BeginImport, CompleteImport, CreateImage, CreateTask, DeleteFromStore, FailImport,
-    FailTask, ImageRef, ImportMethod, Leased, MemberRef, PatchOperation, RemoveLocation,
-    SucceedTask, TaskRef, UpdateImage, UpdateMember,
+    FailTask, ImageRef, ImportMethod, ImportStoreDone, Leased, MemberRef, PatchOperation,
+    RemoveLocation, SucceedTask, TaskRef, UpdateImage, UpdateMember,
 };
 use domain::image::{DataDigest, Location, Member};
 use domain::status::{ContainerFormat, DiskFormat, MemberStatus, TaskStatus, TaskType, Visibility};

@@ -1,19 +1,51 @@
 //! The interoperable import's task (`api_image_import`): glance-direct copies the staged
 //! data into place, web-download reads the URL behind the import filter; either way the
 //! bytes are inspected, counted and hashed in the pass that writes them, after the
-//! configured import plugins (see [`super::plugins`]) had their turn. Success makes
-//! the image active and the task `success`; failure returns the image to queued with the
-//! task's message, and leaves no data (neither partial nor staged) behind.
+//! configured import plugins (see [`super::plugins`]) had their turn (`data`). With
+//! named stores the data goes to each of the task's stores (`targets`); copy-image
+//! copies an active image's data to more stores (`copy`). Success makes the image
+//! active (a copy: adds its stores) and the task `success`; failure returns the image
+//! to queued with the task's message, and leaves no data (neither partial nor staged)
+//! behind (a copy: the image keeps its data and stores, the copies go).
+//!
+//! Every write publishes its blob only when complete, so a worker killed mid-copy
+//! leaves at most a temporary file, which the rerun of the job (the event redelivered)
+//! removes before it writes again.
 
-use bytes::Bytes;
+mod copy;
+mod data;
+mod targets;
+
 use domain::command::{CompleteImport, FailImport, ImportMethod};
-use domain::{Command, Image, ImageId, Task, injection};
-use futures::Stream;
-use store::{Area, DataLimits, FormatCheck, WriteError};
+use domain::{Command, ImageId, Task, injection};
+use store::Area;
 
-use super::plugins::{PluginError, Stored};
+use super::plugins::Stored;
 use super::steps::{apply, start};
-use super::{JobContext, JobError, describe};
+use super::{JobContext, JobError};
+use targets::Plan;
+
+/// How an import's writing ended.
+enum Outcome {
+    /// The data is in place: in these stores (named ones only); `cleanup` goes if the
+    /// completion is refused.
+    Written {
+        stored: Stored,
+        stores: Vec<String>,
+        cleanup: Cleanup,
+    },
+    /// The task fails with this message, and this data goes.
+    Failed { message: String, cleanup: Cleanup },
+}
+
+/// The data a failed import removes once the image is given back.
+enum Cleanup {
+    /// The image's data and staged data, in every store (an import into an image
+    /// that had none).
+    Everything,
+    /// The image's data in these stores only (a copy's targets).
+    Stores(Vec<String>),
+}
 
 /// Runs an image import task to its end.
 pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
@@ -24,112 +56,55 @@ pub async fn run(task: &Task, ctx: &JobContext) -> Result<(), JobError> {
         .map_err(|e| {
         JobError::Permanent(format!("import task {}: bad method: {e}", task.id))
     })?;
+    let copying = method == ImportMethod::CopyImage;
+    let everything = || {
+        if copying {
+            Cleanup::Stores(Vec::new())
+        } else {
+            Cleanup::Everything
+        }
+    };
     start(ctx, task.id).await?;
     let roles = match requester_roles(&task.input) {
         Ok(roles) => roles,
-        Err(message) => return fail(ctx, task, image_id, message).await,
+        Err(message) => return fail(ctx, task, image_id, message, everything()).await,
     };
-    let image = ctx.image(image_id).await?;
-    let written = match image {
-        None => Err("the image no longer exists".to_owned()),
-        Some(image) => write(ctx, &image, &method).await?,
+    let Some(image) = ctx.image(image_id).await? else {
+        let gone = "the image no longer exists".to_owned();
+        return fail(ctx, task, image_id, gone, Cleanup::Everything).await;
     };
-    match written {
-        Ok(written) => complete(ctx, task, image_id, &method, &roles, written).await,
-        Err(message) => fail(ctx, task, image_id, message).await,
-    }
-}
-
-/// Writes the image's data from the method's source, through the import plugins that
-/// work on data: what was stored, or the message the task fails with.
-async fn write(
-    ctx: &JobContext,
-    image: &Image,
-    method: &ImportMethod,
-) -> Result<Result<Stored, String>, JobError> {
-    let limits = DataLimits {
-        max_bytes: ctx.image_size_cap,
+    let plan = match Plan::of(task, &ctx.stores) {
+        Ok(plan) => plan,
+        Err(message) => return fail(ctx, task, image_id, message, everything()).await,
     };
-    match method {
-        ImportMethod::GlanceDirect => {
-            let Some(staged) = ctx
-                .stores
-                .staging()
-                .read(Area::Staging, image.id, None)
-                .await?
-            else {
-                return Ok(Err(
-                    "no staged data: stage the image's data with PUT /stage first".to_owned(),
-                ));
+    let outcome = if copying {
+        copy::copy(ctx, task, &image, &plan).await?
+    } else {
+        targets::import(ctx, task, &image, &method, &plan).await?
+    };
+    match outcome {
+        Outcome::Written {
+            stored,
+            stores,
+            cleanup,
+        } => {
+            // The plugins do not run on a copy: it adds no properties either.
+            let injected = if copying {
+                Default::default()
+            } else {
+                ctx.plugins.injected(&roles)
             };
-            match store_data(ctx, image, staged.stream, limits).await {
-                // Reading the staging area failed: the store's fault, not the data's;
-                // the job runs again rather than throwing the staged data away.
-                Err(PluginError::Write(WriteError::Source(e))) => Err(e.into()),
-                stored => outcome(stored),
-            }
+            let command = Command::CompleteImport(CompleteImport {
+                image_id,
+                task_id: task.id,
+                digest: stored.written.digest,
+                stores,
+                converted_to: stored.converted_to,
+                injected,
+            });
+            complete(ctx, task, image_id, &method, command, cleanup).await
         }
-        ImportMethod::WebDownload { uri } => match ctx.fetcher.open(uri).await {
-            Ok(body) => outcome(store_data(ctx, image, body, limits).await),
-            Err(e) => {
-                let source = super::shown_url(uri);
-                Ok(Err(format!("web-download of {source} failed: {e}")))
-            }
-        },
-        ImportMethod::CopyImage => Ok(Err("copy-image needs more than one store".to_owned())),
-    }
-}
-
-/// Stores `data` as the image's data: through the data plugins when one is configured,
-/// else straight from the source.
-async fn store_data<S, E>(
-    ctx: &JobContext,
-    image: &Image,
-    data: S,
-    limits: DataLimits,
-) -> Result<Stored, PluginError<E>>
-where
-    S: Stream<Item = Result<Bytes, E>>,
-{
-    if ctx.plugins.touch_data() {
-        return ctx
-            .plugins
-            .store(&ctx.stores.default_store().store, image, data, limits)
-            .await;
-    }
-    let check = FormatCheck::for_image(image);
-    match ctx
-        .stores
-        .default_store()
-        .store
-        .write(Area::Images, image.id, data, limits, check)
-        .await
-    {
-        Ok(written) => Ok(Stored {
-            written,
-            converted_to: None,
-        }),
-        Err(error) => Err(PluginError::Write(error)),
-    }
-}
-
-/// What a data pass comes to: stored, a message for the task, or a transient failure.
-fn outcome<E: std::fmt::Display>(
-    stored: Result<Stored, PluginError<E>>,
-) -> Result<Result<Stored, String>, JobError> {
-    match stored {
-        Ok(stored) => Ok(Ok(stored)),
-        Err(PluginError::Write(error)) => describe(error).map(Err),
-        Err(PluginError::Failed(message)) => Ok(Err(message)),
-        // A full scratch disk would fail every retry alike: the task fails and says so.
-        Err(PluginError::Scratch(error)) if error.kind() == std::io::ErrorKind::StorageFull => {
-            Ok(Err(format!(
-                "the import plugins' scratch area is full (IMAGEFLEET_SCRATCH_DIR): {error}"
-            )))
-        }
-        Err(PluginError::Scratch(error)) => Err(JobError::Transient(format!(
-            "the import plugins' scratch area: {error}"
-        ))),
+        Outcome::Failed { message, cleanup } => fail(ctx, task, image_id, message, cleanup).await,
     }
 }
 
@@ -144,21 +119,16 @@ fn requester_roles(input: &serde_json::Value) -> Result<Vec<String>, String> {
     }
 }
 
+/// Sends the completion; if it is refused, fails the task while the image is still
+/// the task's (`cleanup` then goes).
 async fn complete(
     ctx: &JobContext,
     task: &Task,
     image_id: ImageId,
     method: &ImportMethod,
-    roles: &[String],
-    stored: Stored,
+    command: Command,
+    cleanup: Cleanup,
 ) -> Result<(), JobError> {
-    let command = Command::CompleteImport(CompleteImport {
-        image_id,
-        task_id: task.id,
-        digest: stored.written.digest,
-        converted_to: stored.converted_to,
-        injected: ctx.plugins.injected(roles),
-    });
     match apply(ctx, task.id, "complete", command).await? {
         Ok(_) => {
             if matches!(method, ImportMethod::GlanceDirect) {
@@ -174,7 +144,7 @@ async fn complete(
                 // Still ours: the completion itself was refused (an injected property
                 // past the quota, say). The task fails with why, and the image goes back
                 // to queued at once rather than when its lease runs out.
-                return fail(ctx, task, image_id, rejection.message).await;
+                return fail(ctx, task, image_id, rejection.message, cleanup).await;
             }
             // The image moved on while the data was copied. Only a deleted image's key
             // is certainly nobody's: another writer may hold a reset image by now, and
@@ -194,6 +164,7 @@ async fn fail(
     task: &Task,
     image_id: ImageId,
     message: String,
+    cleanup: Cleanup,
 ) -> Result<(), JobError> {
     tracing::info!(task.id = %task.id, %message, "import failed");
     let command = Command::FailImport(FailImport {
@@ -205,11 +176,18 @@ async fn fail(
     // back: a rerun of this job (the outcome replayed) may find the image in another
     // writer's hands, whose data must stay.
     match apply(ctx, task.id, "fail", command).await? {
-        Ok(applied) if !applied.replayed => {
-            for area in [Area::Images, Area::Staging] {
-                ctx.stores.delete_everywhere(area, image_id).await?;
+        Ok(applied) if !applied.replayed => match cleanup {
+            Cleanup::Everything => {
+                for area in [Area::Images, Area::Staging] {
+                    ctx.stores.delete_everywhere(area, image_id).await?;
+                }
             }
-        }
+            Cleanup::Stores(ids) => {
+                for named in ids.iter().filter_map(|id| ctx.stores.get(id)) {
+                    named.store.delete(Area::Images, image_id).await?;
+                }
+            }
+        },
         Ok(_) => {}
         Err(rejection) => {
             tracing::warn!(task.id = %task.id, %rejection, "import could not be failed")
@@ -233,15 +211,5 @@ mod tests {
         );
         let malformed = roles(json!({ injection::REQUESTER_ROLES: "admin" }));
         assert!(malformed.is_err_and(|message| message.contains("requester roles are unreadable")));
-    }
-
-    #[test]
-    fn a_full_scratch_disk_fails_the_task_and_other_scratch_errors_are_retried() {
-        let scratch =
-            |kind| outcome::<std::io::Error>(Err(PluginError::Scratch(std::io::Error::from(kind))));
-        let full = scratch(std::io::ErrorKind::StorageFull);
-        assert!(matches!(full, Ok(Err(message)) if message.contains("scratch area is full")));
-        let broken = scratch(std::io::ErrorKind::PermissionDenied);
-        assert!(matches!(broken, Err(JobError::Transient(_))));
     }
 }

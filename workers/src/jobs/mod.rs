@@ -5,7 +5,7 @@
 //!
 //! | event | task type | job |
 //! |---|---|---|
-//! | `task.pending` | `api_image_import` | [`import`]: glance-direct and web-download, through the [`plugins`] |
+//! | `task.pending` | `api_image_import` | [`import`]: glance-direct and web-download (through the [`plugins`]) into one or more stores; copy-image |
 //! | `task.pending` | `location_import` | [`location`]: hashing a location's data |
 //! | `task.pending` | `import` | [`legacy_import`]: the tasks API's import |
 //! | `image.deleted` | | [`cleanup`]: removing the image's data |

@@ -1,5 +1,6 @@
 //! The payloads of the interoperable import (`POST /v2/images/{id}/import`) and of its
-//! task's end: `begin_import`, `complete_import`, `fail_import`.
+//! task's progress and end: `begin_import`, `import_store_done`, `complete_import`,
+//! `fail_import`.
 
 use crate::ids::{ImageId, TaskId};
 use crate::image::DataDigest;
@@ -40,11 +41,37 @@ pub struct BeginImport {
     /// Target stores, if named.
     #[serde(default)]
     pub stores: Vec<String>,
+    /// Whether one store failing fails the whole import (Glance's
+    /// `all_stores_must_succeed`, true unless the request says otherwise).
+    #[serde(default = "must_succeed")]
+    pub all_stores_must_succeed: bool,
     /// After this the janitor may fail the import.
     pub lease_expires_at: DateTime<Utc>,
     /// The request that asked for it.
     #[serde(default)]
     pub request_id: Option<String>,
+}
+
+/// Glance's default for `all_stores_must_succeed`, for commands sent before it was
+/// carried.
+fn must_succeed() -> bool {
+    true
+}
+
+/// A running import is done with one store: written (`succeeded`) or failed. Sent by
+/// the import job after each store, so the image's `os_glance_importing_to_stores` and
+/// `os_glance_failed_import` follow the import while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportStoreDone {
+    /// The image.
+    pub image_id: ImageId,
+    /// Its import task.
+    pub task_id: TaskId,
+    /// The store.
+    pub store: String,
+    /// Whether the data was written there.
+    pub succeeded: bool,
 }
 
 /// The import's data is in place.
@@ -57,6 +84,10 @@ pub struct CompleteImport {
     pub task_id: TaskId,
     /// What was written.
     pub digest: DataDigest,
+    /// The stores the data was written to (multi-store mode): the image's stores become
+    /// these, or for copy-image its stores and these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stores: Vec<String>,
     /// The format the `image_conversion` plugin converted the data to: the image takes
     /// it as its `disk_format`, with `container_format` bare (as Glance's plugin sets).
     #[serde(default, skip_serializing_if = "Option::is_none")]

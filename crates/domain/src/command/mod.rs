@@ -23,7 +23,7 @@ mod tasks;
 pub use data_write::{Abort, Leased, StagedData, WithDigest};
 pub use image_create::CreateImage;
 pub use image_patch::{PatchOperation, UpdateImage};
-pub use import::{BeginImport, CompleteImport, FailImport, ImportMethod};
+pub use import::{BeginImport, CompleteImport, FailImport, ImportMethod, ImportStoreDone};
 pub use locations::{AddLocation, RemoveLocation};
 pub use members::{MemberRef, UpdateMember};
 pub use stores::DeleteFromStore;
@@ -62,9 +62,14 @@ pub enum Command {
     AbortStage(Abort),
     /// `POST /import`: -> importing, and a pending `api_image_import` task.
     BeginImport(BeginImport),
-    /// The import task succeeded: importing -> active, task -> success.
+    /// The import job is done with one store (written or failed): the image's store
+    /// progress properties follow.
+    ImportStoreDone(ImportStoreDone),
+    /// The import task succeeded: importing -> active (a copy stays active), task ->
+    /// success.
     CompleteImport(CompleteImport),
-    /// The import task failed: importing -> queued, task -> failure.
+    /// The import task failed: importing -> queued (a copy stays active), task ->
+    /// failure.
     FailImport(FailImport),
     /// `POST /actions/deactivate`.
     DeactivateImage(ImageRef),
@@ -129,6 +134,7 @@ impl Command {
             CompleteStage(_) => "complete_stage",
             AbortStage(_) => "abort_stage",
             BeginImport(_) => "begin_import",
+            ImportStoreDone(_) => "import_store_done",
             CompleteImport(_) => "complete_import",
             FailImport(_) => "fail_import",
             DeactivateImage(_) => "deactivate_image",
@@ -167,6 +173,7 @@ impl Command {
             DeactivateImage(c) | ReactivateImage(c) | DeleteImage(c) | RestoreImage(c)
             | PurgeImage(c) => image(&c.image_id),
             BeginImport(c) => Target::ImageAndTask(c.image_id, c.task_id),
+            ImportStoreDone(c) => Target::ImageAndTask(c.image_id, c.task_id),
             CompleteImport(c) => Target::ImageAndTask(c.image_id, c.task_id),
             FailImport(c) => Target::ImageAndTask(c.image_id, c.task_id),
             AddLocation(c) => image(&c.image_id),

@@ -1,21 +1,24 @@
 //! `POST /v2/images/{id}/import`: `begin_import` (-> importing, with a pending
-//! `api_image_import` task), and its end, which moves the image and its task together:
-//! `complete_import` (-> active, task success) and `fail_import` (-> queued, task failure).
+//! `api_image_import` task; copy-image leaves the image active), and its end, which
+//! moves the image and its task together: `complete_import` (-> active, task success)
+//! and `fail_import` (-> queued, task failure). A copy's end leaves the image's status
+//! and data as they were: it only adds stores, or fails the task. The store lists an
+//! import keeps are in `import_stores`.
 
 use super::Decision;
-use super::common::{image_event, modifiable, moved, service_image, step};
+use super::common::{image_event, modifiable, moved, step};
 use super::data_write::check_digest;
+use super::import_stores::{self, is_copy, running_import};
 use super::tasks::{finish_task, new_task};
 use crate::command::{BeginImport, CompleteImport, FailImport, ImportMethod};
 use crate::context::Context;
 use crate::event::ImageEventKind;
-use crate::ids::TaskId;
-use crate::image::{IMPORT_TASK_PROPERTY, Image};
+use crate::image::{DataDigest, IMPORT_TASK_PROPERTY, Image};
 use crate::rejection::Rejection;
 use crate::status::{ContainerFormat, ImageStatus, TaskType};
 use crate::task::Task;
 use crate::transitions::{ImageAction, TaskAction};
-use crate::{injection, policy, validate};
+use crate::{injection, policy, stores, validate};
 use chrono::SubsecRound;
 
 pub(super) fn begin_import(
@@ -25,6 +28,7 @@ pub(super) fn begin_import(
     ctx: &Context,
 ) -> Decision {
     let image = modifiable(image, None, ctx)?;
+    let copy = c.method == ImportMethod::CopyImage;
     let action = match &c.method {
         ImportMethod::GlanceDirect => ImageAction::ImportGlanceDirect,
         ImportMethod::WebDownload { uri } if uri.trim().is_empty() => {
@@ -46,6 +50,11 @@ pub(super) fn begin_import(
         )));
     }
     let to = step(image, action)?;
+    if copy && ctx.config.stores.is_empty() {
+        return Err(Rejection::conflict(
+            "copy-image copies data between stores and this deployment has a single store.",
+        ));
+    }
     if action == ImageAction::ImportGlanceDirect && image.lease_expires_at.is_some() {
         // Uploading with a lease: PUT /stage is still streaming (complete_stage drops it).
         return Err(Rejection::conflict(
@@ -63,16 +72,25 @@ pub(super) fn begin_import(
             c.task_id
         )));
     }
+    check_stores(image, c, copy, ctx)?;
     let mut next = moved(image, to, ctx);
     next.properties
         .insert(IMPORT_TASK_PROPERTY.to_owned(), c.task_id.to_string());
-    // Kept to microseconds, as Postgres stores it (see `data_write`).
-    next.lease_expires_at = Some(c.lease_expires_at.trunc_subsecs(6));
+    // A copy leaves the image active, which no lease sweep looks at: it holds none.
+    if !copy {
+        // Kept to microseconds, as Postgres stores it (see `data_write`).
+        next.lease_expires_at = Some(c.lease_expires_at.trunc_subsecs(6));
+    }
+    import_stores::begin(&mut next, &c.stores, &ctx.config);
     // The requester's roles go with the task: the job's `inject_image_metadata` step
     // decides by them (Glance's plugin reads the request context's roles).
     let input = serde_json::json!({
         "image_id": image.id,
-        "import_req": { "method": c.method, "stores": c.stores },
+        "import_req": {
+            "method": c.method,
+            "stores": c.stores,
+            "all_stores_must_succeed": c.all_stores_must_succeed,
+        },
         "backend": c.stores,
         injection::REQUESTER_ROLES: ctx.actor.roles,
     });
@@ -91,26 +109,36 @@ pub(super) fn begin_import(
     ])
 }
 
-/// The image and the import task it is locked by, for the service that ends an import.
-fn importing<'a>(
-    image: Option<&'a Image>,
-    task: Option<&'a Task>,
-    task_id: TaskId,
-    action: ImageAction,
+/// The import's target stores: known ones; for copy-image at least one, none already
+/// holding the image (400, as Glance answers); `all_stores_must_succeed` false only
+/// where there are stores to fail (400, as Glance).
+fn check_stores(
+    image: &Image,
+    c: &BeginImport,
+    copy: bool,
     ctx: &Context,
-) -> Result<(&'a Image, &'a Task, Option<ImageStatus>), Rejection> {
-    let image = service_image(image, ctx)?;
-    // The status first: a deleted image is gone (404) whatever its properties say.
-    let to = step(image, action)?;
-    let task =
-        task.ok_or_else(|| Rejection::not_found(format!("No task found with id {task_id}.")))?;
-    if image.import_task() != Some(task.id) {
-        return Err(Rejection::conflict(format!(
-            "Task {} is not the running import of image {}.",
-            task.id, image.id
-        )));
+) -> Result<(), Rejection> {
+    if !c.all_stores_must_succeed && ctx.config.stores.is_empty() {
+        return Err(Rejection::bad_request(
+            "All_stores_must_succeed can only be set with enabled_backends.",
+        ));
     }
-    Ok((image, task, to))
+    for store in &c.stores {
+        stores::known(store, &ctx.config)?;
+    }
+    if copy {
+        if c.stores.is_empty() {
+            return Err(Rejection::bad_request(
+                "copy-image needs the stores to copy the image to.",
+            ));
+        }
+        if let Some(present) = c.stores.iter().find(|s| image.stores.contains(s)) {
+            return Err(Rejection::bad_request(format!(
+                "Image is already present at store '{present}'"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The image once its import has ended, in the status the table gave: no longer held by
@@ -119,6 +147,7 @@ fn import_ended(image: &Image, to: Option<ImageStatus>, ctx: &Context) -> Image 
     let mut next = moved(image, to, ctx);
     next.properties.remove(IMPORT_TASK_PROPERTY);
     next.lease_expires_at = None;
+    import_stores::end(&mut next, &ctx.config);
     next
 }
 
@@ -128,31 +157,64 @@ pub(super) fn complete_import(
     c: &CompleteImport,
     ctx: &Context,
 ) -> Decision {
-    let (image, task, to) = importing(image, task, c.task_id, ImageAction::CompleteImport, ctx)?;
+    let copy = task.is_some_and(is_copy);
+    let action = if copy {
+        ImageAction::CompleteCopy
+    } else {
+        ImageAction::CompleteImport
+    };
+    let (image, task, to) = running_import(image, task, c.task_id, action, ctx)?;
     check_digest(&c.digest, ctx)?;
     for (key, value) in &c.injected {
         injection::injectable(key, value)?;
+    }
+    for store in &c.stores {
+        stores::known(store, &ctx.config)?;
+    }
+    if copy && !same_data(image, &c.digest) {
+        return Err(Rejection::conflict(format!(
+            "The copied data of image {} does not match its recorded size and checksums.",
+            image.id
+        )));
     }
     let task_event = finish_task(task, TaskAction::Succeed, ctx, |t| {
         t.result = Some(serde_json::json!({ "image_id": image.id }));
     })?;
     let mut next = import_ended(image, to, ctx);
-    next.set_data(&c.digest);
-    if let Some(format) = c.converted_to {
-        next.disk_format = Some(format);
-        next.container_format = Some(ContainerFormat::Bare);
+    if copy {
+        for store in &c.stores {
+            if !next.stores.contains(store) {
+                next.stores.push(store.clone());
+            }
+        }
+    } else {
+        next.set_data(&c.digest);
+        if let Some(format) = c.converted_to {
+            next.disk_format = Some(format);
+            next.container_format = Some(ContainerFormat::Bare);
+        }
+        next.properties.extend(c.injected.clone());
+        next.stores = c.stores.clone();
     }
-    next.properties.extend(c.injected.clone());
     // Glance's quota proxy counts the injected properties when the image is saved.
     validate::quota(
         "image properties",
         next.properties.len(),
         ctx.config.image_property_quota,
     )?;
-    Ok(vec![
-        image_event(ImageEventKind::Imported, image, next),
-        task_event,
-    ])
+    let kind = if copy {
+        ImageEventKind::Updated
+    } else {
+        ImageEventKind::Imported
+    };
+    Ok(vec![image_event(kind, image, next), task_event])
+}
+
+/// Whether `digest` describes the data the image already has.
+fn same_data(image: &Image, digest: &DataDigest) -> bool {
+    image.size == Some(digest.size)
+        && image.checksum.as_deref() == Some(digest.checksum.as_str())
+        && image.os_hash_value.as_deref() == Some(digest.os_hash_value.as_str())
 }
 
 pub(super) fn fail_import(
@@ -161,14 +223,23 @@ pub(super) fn fail_import(
     c: &FailImport,
     ctx: &Context,
 ) -> Decision {
-    let (image, task, to) = importing(image, task, c.task_id, ImageAction::FailImport, ctx)?;
+    let copy = task.is_some_and(is_copy);
+    let action = if copy {
+        ImageAction::FailCopy
+    } else {
+        ImageAction::FailImport
+    };
+    let (image, task, to) = running_import(image, task, c.task_id, action, ctx)?;
     let task_event = finish_task(task, TaskAction::Fail, ctx, |t| {
         t.message = c.message.clone()
     })?;
     let mut next = import_ended(image, to, ctx);
-    next.clear_data();
-    Ok(vec![
-        image_event(ImageEventKind::ImportFailed, image, next),
-        task_event,
-    ])
+    // A failed copy leaves the image as it was, with its data where it was.
+    let kind = if copy {
+        ImageEventKind::Updated
+    } else {
+        next.clear_data();
+        ImageEventKind::ImportFailed
+    };
+    Ok(vec![image_event(kind, image, next), task_event])
 }

@@ -18,6 +18,7 @@
 //! | `upload.rs` | `BeginUpload`, `CompleteUpload`, `AbortUpload` (`PUT .../file`) |
 //! | `stage.rs` | `BeginStage`, `CompleteStage`, `AbortStage` (`PUT .../stage`) |
 //! | `import.rs` | `BeginImport`, `CompleteImport`, `FailImport` (`POST .../import`) |
+//! | `import_stores.rs` | `ImportStoreDone`, and the store lists every import keeps |
 //! | `locations.rs` | `AddLocation`, `RemoveLocation` |
 //! | `stores.rs` | `DeleteFromStore` (`DELETE /v2/stores/{store_id}/{image_id}`) |
 //! | `actions.rs` | `DeactivateImage`, `ReactivateImage`, `RestoreImage` (`POST .../actions/{action}`) |
@@ -37,6 +38,7 @@ mod deletion;
 mod image_create;
 mod image_patch;
 mod import;
+mod import_stores;
 mod locations;
 mod members;
 mod stage;
@@ -84,6 +86,7 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Decision {
         Command::CompleteStage(c) => stage::complete_stage(image, c, ctx),
         Command::AbortStage(c) => stage::abort_stage(image, c, ctx),
         Command::BeginImport(c) => import::begin_import(image, task, c, ctx),
+        Command::ImportStoreDone(c) => import_stores::import_store_done(image, task, c, ctx),
         Command::CompleteImport(c) => import::complete_import(image, task, c, ctx),
         Command::FailImport(c) => import::fail_import(image, task, c, ctx),
         Command::AddLocation(c) => locations::add_location(image, c, ctx),

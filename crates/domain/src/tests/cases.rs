@@ -5,8 +5,8 @@
 use super::fixtures::*;
 use crate::command::{
     Abort, AddLocation, BeginImport, CompleteImport, CreateImage, DeleteFromStore, FailImport,
-    ImportMethod, Leased, PatchOperation, RemoveLocation, StagedData, UpdateImage, UpdateMember,
-    WithDigest,
+    ImportMethod, ImportStoreDone, Leased, PatchOperation, RemoveLocation, StagedData, UpdateImage,
+    UpdateMember, WithDigest,
 };
 use crate::image::IMPORT_TASK_PROPERTY;
 use crate::status::MemberStatus;
@@ -28,8 +28,13 @@ pub enum Row {
     ImportGlanceDirect,
     ImportWebDownload,
     ImportCopyImage,
+    /// copy-image with named stores.
+    CopyImageMulti,
+    ImportStoreDone,
     CompleteImport,
     FailImport,
+    CompleteCopy,
+    FailCopy,
     Deactivate,
     Reactivate,
     Delete,
@@ -72,7 +77,12 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
         image_id: IMAGE,
         task_id: TASK,
         method,
-        stores: Vec::new(),
+        stores: if row == Row::CopyImageMulti {
+            vec![STORE.to_owned()]
+        } else {
+            Vec::new()
+        },
+        all_stores_must_succeed: true,
         lease_expires_at: lease,
         request_id: None,
     };
@@ -110,19 +120,43 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
         Row::ImportWebDownload => Command::BeginImport(import(ImportMethod::WebDownload {
             uri: "https://example.org/cirros.img".into(),
         })),
-        Row::ImportCopyImage => Command::BeginImport(import(ImportMethod::CopyImage)),
-        Row::CompleteImport | Row::FailImport => {
+        Row::ImportCopyImage | Row::CopyImageMulti => {
+            Command::BeginImport(import(ImportMethod::CopyImage))
+        }
+        Row::ImportStoreDone => {
+            image
+                .properties
+                .insert(IMPORT_TASK_PROPERTY.into(), TASK.to_string());
+            task = Some(task_in(TaskStatus::Processing));
+            Command::ImportStoreDone(ImportStoreDone {
+                image_id: IMAGE,
+                task_id: TASK,
+                store: STORE.into(),
+                succeeded: true,
+            })
+        }
+        Row::CompleteImport | Row::FailImport | Row::CompleteCopy | Row::FailCopy => {
             // The command names the image's running import: the lock and a processing
             // task are in place in every status, so only the status decides.
             image
                 .properties
                 .insert(IMPORT_TASK_PROPERTY.into(), TASK.to_string());
-            task = Some(task_in(TaskStatus::Processing));
-            if row == Row::CompleteImport {
+            let copy = matches!(row, Row::CompleteCopy | Row::FailCopy);
+            task = Some(if copy {
+                copy_task_in(TaskStatus::Processing)
+            } else {
+                task_in(TaskStatus::Processing)
+            });
+            if matches!(row, Row::CompleteImport | Row::CompleteCopy) {
                 Command::CompleteImport(CompleteImport {
                     image_id: IMAGE,
                     task_id: TASK,
                     digest: digest(),
+                    stores: if copy {
+                        vec![STORE.to_owned()]
+                    } else {
+                        Vec::new()
+                    },
                     converted_to: None,
                     injected: Default::default(),
                 })
@@ -180,13 +214,22 @@ pub fn case(row: Row, status: ImageStatus) -> Case {
         | Row::AbortStage
         | Row::CompleteImport
         | Row::FailImport
+        | Row::CompleteCopy
+        | Row::FailCopy
+        | Row::ImportStoreDone
         | Row::Purge
         | Row::AddLocation
         | Row::AddLocationMultiple => Actor::service(),
-        Row::Restore | Row::ImportCopyImage | Row::DeleteFromStore => admin(),
+        Row::Restore | Row::ImportCopyImage | Row::CopyImageMulti | Row::DeleteFromStore => admin(),
         Row::UpdateMember => shared_member(),
         _ => owner(),
     };
+    if matches!(
+        row,
+        Row::CopyImageMulti | Row::ImportStoreDone | Row::CompleteCopy | Row::FailCopy
+    ) {
+        ctx.config = multi_store();
+    }
     ctx.config.delayed_delete = row == Row::DelayedDelete;
     if row == Row::DeleteFromStore {
         ctx.config.stores = vec!["fast".into(), "cold".into()];

@@ -2,7 +2,7 @@
 //! random parts; `Kind::of` is an exhaustive match, so a new command type does not
 //! compile here until the generators know it.
 
-use super::fixtures::digest;
+use super::fixtures::{STORE, digest};
 use super::strategies::{IMAGES, Params, TASKS, sample_params};
 use crate::Command;
 use crate::command::*;
@@ -23,6 +23,7 @@ pub enum Kind {
     CompleteStage,
     AbortStage,
     BeginImport,
+    ImportStoreDone,
     CompleteImport,
     FailImport,
     DeactivateImage,
@@ -47,9 +48,10 @@ pub enum Kind {
 
 impl Kind {
     #[rustfmt::skip]
-    pub const ALL: [Kind; 29] = [
+    pub const ALL: [Kind; 30] = [
         Kind::CreateImage, Kind::UpdateImage, Kind::BeginUpload, Kind::CompleteUpload, Kind::AbortUpload,
-        Kind::BeginStage, Kind::CompleteStage, Kind::AbortStage, Kind::BeginImport, Kind::CompleteImport,
+        Kind::BeginStage, Kind::CompleteStage, Kind::AbortStage, Kind::BeginImport, Kind::ImportStoreDone,
+        Kind::CompleteImport,
         Kind::FailImport, Kind::DeactivateImage, Kind::ReactivateImage, Kind::DeleteImage, Kind::RestoreImage,
         Kind::PurgeImage, Kind::AddLocation, Kind::RemoveLocation, Kind::DeleteFromStore, Kind::AddTag, Kind::RemoveTag,
         Kind::AddMember, Kind::UpdateMember, Kind::RemoveMember, Kind::CreateTask, Kind::StartTask,
@@ -68,6 +70,7 @@ impl Kind {
             Command::CompleteStage(_) => Kind::CompleteStage,
             Command::AbortStage(_) => Kind::AbortStage,
             Command::BeginImport(_) => Kind::BeginImport,
+            Command::ImportStoreDone(_) => Kind::ImportStoreDone,
             Command::CompleteImport(_) => Kind::CompleteImport,
             Command::FailImport(_) => Kind::FailImport,
             Command::DeactivateImage(_) => Kind::DeactivateImage,
@@ -168,14 +171,31 @@ pub fn build(kind: Kind, p: &Params, now: DateTime<Utc>) -> Command {
                 },
                 _ => ImportMethod::CopyImage,
             },
-            stores: Vec::new(),
+            // Copies go to a store; the others to the default one.
+            stores: if p.method == 2 {
+                vec![STORE.to_owned()]
+            } else {
+                Vec::new()
+            },
+            all_stores_must_succeed: p.flag || p.method != 2,
             lease_expires_at: now + Duration::hours(1),
             request_id: None,
+        }),
+        Kind::ImportStoreDone => Command::ImportStoreDone(ImportStoreDone {
+            image_id,
+            task_id,
+            store: STORE.to_owned(),
+            succeeded: p.flag,
         }),
         Kind::CompleteImport => Command::CompleteImport(CompleteImport {
             image_id,
             task_id,
             digest: data,
+            stores: if p.method == 2 {
+                vec![STORE.to_owned()]
+            } else {
+                Vec::new()
+            },
             converted_to: None,
             injected: Default::default(),
         }),

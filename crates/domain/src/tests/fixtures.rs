@@ -27,6 +27,19 @@ pub const IMAGE: ImageId =
 /// The import task of the fixture image.
 pub const TASK: TaskId =
     TaskId::from_uuid(Uuid::from_u128(0x2222_2222_2222_4222_8222_2222_2222_2222));
+/// The named stores of multi-store fixtures ("fast" the default), and the one copies
+/// go to.
+pub const STORES: [&str; 2] = ["fast", "cold"];
+pub const STORE: &str = "cold";
+
+/// The domain settings of a deployment with [`STORES`].
+pub fn multi_store() -> DomainConfig {
+    DomainConfig {
+        stores: STORES.iter().map(|s| (*s).to_owned()).collect(),
+        ..DomainConfig::default()
+    }
+}
+
 /// The version fixture aggregates are loaded at (anything but 1 shows "+1", not "=2").
 pub const VERSION: i64 = 5;
 
@@ -169,6 +182,18 @@ pub fn task_in(status: TaskStatus) -> Task {
         updated_at: t0(),
         deleted: false,
         deleted_at: None,
+    }
+}
+
+/// [`task_in`] as a copy-image import to [`STORE`] records it.
+pub fn copy_task_in(status: TaskStatus) -> Task {
+    Task {
+        input: serde_json::json!({
+            "image_id": IMAGE,
+            "import_req": { "method": { "name": "copy-image" }, "stores": [STORE] },
+            "backend": [STORE],
+        }),
+        ..task_in(status)
     }
 }
 

@@ -29,6 +29,7 @@ pub fn actor(who: Who, command: &Command) -> Actor {
             | Command::AbortUpload(_)
             | Command::CompleteStage(_)
             | Command::AbortStage(_)
+            | Command::ImportStoreDone(_)
             | Command::CompleteImport(_)
             | Command::FailImport(_)
             | Command::PurgeImage(_)
@@ -103,6 +104,8 @@ const SCRIPTS: &[(u8, &[Kind])] = &[
     (0, &[Kind::CreateImage, Kind::BeginStage, Kind::CompleteStage, Kind::BeginImport, Kind::StartTask, Kind::CompleteImport]),
     (1, &[Kind::CreateImage, Kind::BeginImport, Kind::StartTask, Kind::FailImport, Kind::BeginImport, Kind::StartTask]),
     (1, &[Kind::CreateImage, Kind::BeginImport, Kind::FailTask, Kind::FailImport, Kind::CompleteImport, Kind::DeleteImage]),
+    (2, &[Kind::CreateImage, Kind::BeginUpload, Kind::CompleteUpload, Kind::BeginImport, Kind::StartTask, Kind::ImportStoreDone, Kind::CompleteImport]),
+    (2, &[Kind::CreateImage, Kind::BeginUpload, Kind::CompleteUpload, Kind::BeginImport, Kind::StartTask, Kind::ImportStoreDone, Kind::FailImport]),
     (0, &[Kind::CreateImage, Kind::AddLocation, Kind::AddLocation, Kind::RemoveLocation, Kind::RemoveLocation, Kind::DeleteImage]),
     (0, &[Kind::DeleteImage, Kind::RestoreImage, Kind::PurgeImage, Kind::DeleteImage, Kind::PurgeImage, Kind::CreateImage]),
     (0, &[Kind::AddMember, Kind::UpdateMember, Kind::AddTag, Kind::UpdateImage, Kind::RemoveTag, Kind::RemoveMember]),
@@ -111,7 +114,7 @@ const SCRIPTS: &[(u8, &[Kind])] = &[
 
 /// One script on one image and task, with random issuers, settings and clock.
 fn script() -> impl Strategy<Value = Vec<Step>> {
-    let steps = prop::collection::vec(step(), 6);
+    let steps = prop::collection::vec(step(), 7);
     (
         select(SCRIPTS.to_vec()),
         0..IMAGES.len(),

@@ -25,6 +25,7 @@ fn complete(injected: &[(&str, &str)]) -> Command {
         image_id: IMAGE,
         task_id: TASK,
         digest: digest(),
+        stores: Vec::new(),
         converted_to: Some(DiskFormat::Raw),
         injected: injected
             .iter()
@@ -88,6 +89,7 @@ fn begin_import_records_the_requesters_roles() {
             uri: "https://example.com/disk.img".to_owned(),
         },
         stores: Vec::new(),
+        all_stores_must_succeed: true,
         lease_expires_at: now() + chrono::Duration::hours(1),
         request_id: None,
     });

@@ -49,7 +49,14 @@ impl World {
 }
 
 fn context(step: &Step, command: &Command, now: DateTime<Utc>) -> Context {
+    // Copy-image histories (method 2) run with named stores, the others without.
+    let stores = if step.params.method == 2 {
+        super::fixtures::multi_store().stores
+    } else {
+        Vec::new()
+    };
     let config = DomainConfig {
+        stores,
         delayed_delete: step.delayed_delete,
         show_multiple_locations: step.multiple_locations,
         scrub_time: Duration::hours(1),

@@ -35,8 +35,12 @@ pub const IMAGE_TABLE: &[(Row, [Expect<ImageStatus>; 9])] = &[
     (Row::ImportGlanceDirect, [CF,           CF,         Go(Importing),   CF,          CF,              CF,              CF,     NF,               NF]),
     (Row::ImportWebDownload,  [Go(Importing), CF,        CF,              CF,          CF,              CF,              CF,     NF,               NF]),
     (Row::ImportCopyImage,    [CF,           CF,         CF,              CF,          CF,              CF,              CF,     NF,               NF]),
+    (Row::CopyImageMulti,     [CF,           CF,         CF,              CF,          Same,            CF,              CF,     NF,               NF]),
+    (Row::ImportStoreDone,    [CF,           CF,         CF,              Same,        Same,            Same,            CF,     NF,               NF]),
     (Row::CompleteImport,     [CF,           CF,         CF,              Go(Active),  CF,              CF,              CF,     NF,               NF]),
     (Row::FailImport,         [CF,           CF,         CF,              Go(Queued),  CF,              CF,              CF,     NF,               NF]),
+    (Row::CompleteCopy,       [CF,           CF,         CF,              CF,          Same,            Same,            CF,     NF,               NF]),
+    (Row::FailCopy,           [CF,           CF,         CF,              CF,          Same,            Same,            CF,     NF,               NF]),
     (Row::Deactivate,         [FB,           FB,         FB,              FB,          Go(Deactivated), Noop,            FB,     NF,               NF]),
     (Row::Reactivate,         [FB,           FB,         FB,              FB,          Noop,            Go(Active),      FB,     NF,               NF]),
     (Row::Delete,             [DEL,          DEL,        DEL,             DEL,         DEL,             DEL,             DEL,    NF,               NF]),
@@ -109,9 +113,11 @@ fn check(row: Row, status: ImageStatus, expect: Expect<ImageStatus>) -> Result<(
         ));
     }
     let task_expect = match row {
-        Row::ImportGlanceDirect | Row::ImportWebDownload => Some((TaskStatus::Pending, 1)),
-        Row::CompleteImport => Some((TaskStatus::Success, VERSION + 1)),
-        Row::FailImport => Some((TaskStatus::Failure, VERSION + 1)),
+        Row::ImportGlanceDirect | Row::ImportWebDownload | Row::CopyImageMulti => {
+            Some((TaskStatus::Pending, 1))
+        }
+        Row::CompleteImport | Row::CompleteCopy => Some((TaskStatus::Success, VERSION + 1)),
+        Row::FailImport | Row::FailCopy => Some((TaskStatus::Failure, VERSION + 1)),
         _ => None,
     };
     match (tasks.as_slice(), task_expect) {

@@ -1,6 +1,7 @@
 //! The existing OpenStack clients against the service as `imagefleet up` runs it:
 //! `tests/clients/test_clients.py` drives python-glanceclient's `glance` command and
-//! openstacksdk (from PyPI) over HTTP, with no identity headers, as an operator would.
+//! openstacksdk (from PyPI) over HTTP, with no identity headers, as an operator would;
+//! `test_copy_image.py` copies images between two named stores with both.
 //! The service runs in-process through the library behind `imagefleet up`, parsed from
 //! the same flags, on a database it creates and migrates itself and a RabbitMQ vhost
 //! of its own (so it declares its default topology, as a fresh site does).
@@ -9,11 +10,14 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use clap::Parser;
-use imagefleet_cli::up::{UpArgs, run_until};
+use imagefleet_cli::up::{DEVELOPMENT_PROJECT, UpArgs, run_until};
 use imagefleet_tests::python::{client_script, python};
 use imagefleet_tests::wait::wait_until;
 use imagefleet_tests::{TestDb, TestVhost};
 use tokio_util::sync::CancellationToken;
+
+/// The token the client scripts send for an admin's requests (copy-image is admin-only).
+const ADMIN_TOKEN: &str = "admin-token";
 
 /// `imagefleet up`'s flags, as the binary parses them.
 #[derive(Parser)]
@@ -38,6 +42,11 @@ async fn glance_and_openstacksdk_drive_imagefleet_up() {
 #[tokio::test(flavor = "multi_thread")]
 async fn glance_and_openstacksdk_use_named_stores() {
     run_clients("test_stores.py", &["fast", "cold"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn glance_and_openstacksdk_copy_an_image_between_stores() {
+    run_clients("test_copy_image.py", &["fast", "cold"]).await;
 }
 
 /// Runs `tests/clients/<script>` against `imagefleet up`, with one local directory as
@@ -69,6 +78,24 @@ async fn run_clients(script: &str, stores: &[&str]) {
     if !stores.is_empty() {
         flags.extend(["--stores", &named]);
     }
+    // Tokens for the clients: the ones sent without a real identity (the `glance`
+    // runs' "unused", keystoneauth's no-auth "notused") act as `imagefleet up`'s
+    // default identity, as a request without a token does; and an admin's.
+    let token_file = db.data_dir().join("tokens.json");
+    std::fs::create_dir_all(db.data_dir()).expect("the test's data directory");
+    let member = serde_json::json!({
+        "project_id": DEVELOPMENT_PROJECT,
+        "user_id": format!("{DEVELOPMENT_PROJECT}-user"),
+        "roles": ["member", "reader"],
+    });
+    let tokens = serde_json::json!({"tokens": {
+        "unused": member,
+        "notused": member,
+        ADMIN_TOKEN: {"project_id": DEVELOPMENT_PROJECT, "user_id": "admin-user", "roles": ["admin", "member", "reader"]},
+    }});
+    std::fs::write(&token_file, tokens.to_string()).expect("the token file is written");
+    let token_file = token_file.display().to_string();
+    flags.extend(["--auth", "token-file", "--token-file", &token_file]);
     let up = imagefleet_tests::flags::parse_without_env::<Up>(flags)
         .expect("imagefleet up's flags parse");
     let shutdown = CancellationToken::new();

@@ -177,6 +177,7 @@ async fn an_image_lists_its_import_tasks_for_its_project() {
         task_id,
         method,
         stores: Vec::new(),
+        all_stores_must_succeed: true,
         lease_expires_at,
         request_id: None,
     };

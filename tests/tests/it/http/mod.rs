@@ -11,6 +11,7 @@ mod api_tasks_info;
 mod glance_parity;
 mod hostile_http;
 mod image_data;
+mod import_stores;
 mod openapi;
 mod s3;
 mod stores;

@@ -19,6 +19,7 @@ fn example_commands() -> Vec<Command> {
             task_id: task,
             method,
             stores: vec!["local".to_owned()],
+            all_stores_must_succeed: false,
             lease_expires_at: at(1),
             request_id: Some("req-1".to_owned()),
         })
@@ -74,10 +75,17 @@ fn example_commands() -> Vec<Command> {
             uri: "https://example.invalid/cirros.img".to_owned(),
         }),
         begin_import(ImportMethod::CopyImage),
+        Command::ImportStoreDone(ImportStoreDone {
+            image_id: image,
+            task_id: task,
+            store: "local".to_owned(),
+            succeeded: false,
+        }),
         Command::CompleteImport(CompleteImport {
             image_id: image,
             task_id: task,
             digest: digest(),
+            stores: vec!["local".to_owned()],
             converted_to: Some(domain::status::DiskFormat::Raw),
             injected: [("hw_vendor".to_owned(), "acme".to_owned())].into(),
         }),

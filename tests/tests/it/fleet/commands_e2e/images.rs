@@ -55,6 +55,7 @@ pub(super) async fn staged_and_imported(b: &mut Bus) {
         task_id: t1,
         method: ImportMethod::GlanceDirect,
         stores: vec![],
+        all_stores_must_succeed: true,
         lease_expires_at: lease(),
         request_id: None,
     };
@@ -77,6 +78,7 @@ pub(super) async fn staged_and_imported(b: &mut Bus) {
         image_id: ib,
         task_id: t1,
         digest: digest(10),
+        stores: Vec::new(),
         converted_to: None,
         injected: Default::default(),
     };
@@ -104,6 +106,7 @@ pub(super) async fn web_download_fails_then_locations(b: &mut Bus) {
         task_id: t2,
         method,
         stores: vec![],
+        all_stores_must_succeed: true,
         lease_expires_at: lease(),
         request_id: None,
     };

@@ -75,6 +75,7 @@ async fn a_stale_import_fails_its_task_and_leaves_no_data() {
         task_id,
         method: ImportMethod::GlanceDirect,
         stores: Vec::new(),
+        all_stores_must_succeed: true,
         lease_expires_at: past(),
         request_id: None,
     };

@@ -3,8 +3,10 @@
 //! (see `S3Server`). Upload, ranged download and delete through the gateway; a gateway
 //! killed mid-multipart-upload (no object, the upload aborted by the janitor); and the
 //! server down mid-download (the client's download fails, nothing is corrupted); and
-//! the store's listing and abort of incomplete uploads that the janitor relies on.
+//! the store's listing and abort of incomplete uploads that the janitor relies on;
+//! copy-image between a local store and S3, a worker killed mid-copy among them.
 
+mod copy_image;
 mod crash;
 mod outage;
 mod round_trip;
