@@ -18,7 +18,9 @@ use domain::image::IMPORT_TASK_PROPERTY;
 use domain::{ImageId, ImageStatus, TaskId};
 
 /// The statuses that hold a lease (SPEC 2: saving, uploading, importing).
-const LEASED: [&str; 3] = ["saving", "uploading", "importing"];
+/// An active image (or one deactivated meanwhile) holds a lease only while copy-image
+/// copies it to more stores.
+const LEASED: [&str; 5] = ["saving", "uploading", "importing", "active", "deactivated"];
 
 /// An image whose lease ran out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +50,9 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// Images in saving, uploading or importing whose `lease_expires_at` is before `now`.
+/// Images in saving, uploading or importing, or active (or deactivated) ones being
+/// copied, whose
+/// `lease_expires_at` is before `now`.
 pub async fn stale_leases(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,

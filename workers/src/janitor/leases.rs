@@ -2,7 +2,9 @@
 //! by a gateway or worker that died (or took far longer than it may). The janitor gives
 //! it back: saving -> queued (AbortUpload), uploading -> queued (AbortStage), importing
 //! -> queued with its task in failure (FailImport), and removes the partial data
-//! (saving: the image area; uploading: staging; importing: both).
+//! (saving: the image area; uploading: staging; importing: both). An active (or since
+//! deactivated) image holds a lease only while copy-image copies it: its task fails, the image keeps its status
+//! and stores, and no data is removed.
 //!
 //! The command goes first and the data second, on purpose. A holder that is slow rather
 //! than dead may still finish: were the data removed first, its completion could land
@@ -70,6 +72,19 @@ fn plan(image: &StaleLease) -> Option<(Command, &'static [Area])> {
                 message: IMPORT_LEASE_EXPIRED.to_owned(),
             };
             Some((Command::FailImport(fail), &[Area::Images, Area::Staging]))
+        }
+        // A copy-image whose job stopped: the task fails and the image stays active
+        // with its stores. Nothing is removed: its data stays where it is listed, and a
+        // copy that reached a target store unrecorded is replaced by the next copy
+        // there or removed with the image.
+        ImageStatus::Active | ImageStatus::Deactivated => {
+            let task_id = image.import_task?;
+            let fail = FailImport {
+                image_id: image.image_id,
+                task_id,
+                message: IMPORT_LEASE_EXPIRED.to_owned(),
+            };
+            Some((Command::FailImport(fail), &[]))
         }
         // The query selects only leased statuses; anything else is not ours to touch.
         _ => None,

@@ -76,11 +76,10 @@ pub(super) fn begin_import(
     let mut next = moved(image, to, ctx);
     next.properties
         .insert(IMPORT_TASK_PROPERTY.to_owned(), c.task_id.to_string());
-    // A copy leaves the image active, which no lease sweep looks at: it holds none.
-    if !copy {
-        // Kept to microseconds, as Postgres stores it (see `data_write`).
-        next.lease_expires_at = Some(c.lease_expires_at.trunc_subsecs(6));
-    }
+    // A copy too holds a lease, though its image stays active: a copy whose job is lost
+    // for good is failed by the janitor, which releases the lock.
+    // Kept to microseconds, as Postgres stores it (see `data_write`).
+    next.lease_expires_at = Some(c.lease_expires_at.trunc_subsecs(6));
     import_stores::begin(&mut next, &c.stores, &ctx.config);
     // The requester's roles go with the task: the job's `inject_image_metadata` step
     // decides by them (Glance's plugin reads the request context's roles).

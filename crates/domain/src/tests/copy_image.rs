@@ -1,5 +1,5 @@
 //! copy-image in the domain: it begins on an active image in multi-store mode, which
-//! stays active and locked without a lease; it is refused with one store, to
+//! stays active and locked under a lease; it is refused with one store, to
 //! non-admins and for a store already holding the image; its end adds its stores (the
 //! copy's data must be the image's) or fails only the task.
 
@@ -17,7 +17,7 @@ fn copy_image_begins_on_an_active_image_which_stays_active_and_locked() {
     let (image, task) = accepted(&active(), &command, &multi(admin()));
     assert_eq!(image.status, ImageStatus::Active);
     assert_eq!(image.import_task(), Some(TASK));
-    assert_eq!(image.lease_expires_at, None, "a copy holds no lease");
+    assert!(image.lease_expires_at.is_some(), "a copy holds a lease");
     assert_eq!(property(&image, IMPORTING_TO_STORES_PROPERTY), Some(STORE));
     assert_eq!(property(&image, FAILED_IMPORT_PROPERTY), Some(""));
     let task = task.expect("a task");

@@ -21,7 +21,9 @@ use db::leader::JANITOR_LOCK_KEY;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer};
 use diesel_async::RunQueryDsl;
-use domain::command::{BeginImport, CreateTask, FailTask, ImportMethod, Leased, TaskRef};
+use domain::command::{
+    BeginImport, CreateTask, FailTask, ImportMethod, Leased, TaskRef, WithDigest,
+};
 use domain::status::TaskType;
 use domain::{Actor, Command, DomainConfig, Image, ImageId, Task, TaskId, TaskStatus};
 use imagefleet_tests::fixtures::{admin, create, envelope, owner};

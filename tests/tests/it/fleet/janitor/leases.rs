@@ -1,5 +1,6 @@
 //! Stale upload, stage and import leases: given back (the image queued again, an
-//! import's task failed) with their data removed.
+//! import's task failed) with their data removed; a stale copy-image fails its task and
+//! leaves the active image and its data as they were.
 
 use super::*;
 
@@ -103,4 +104,70 @@ async fn a_stale_import_fails_its_task_and_leaves_no_data() {
     assert_eq!(image.import_task(), None, "the import lock is released");
     assert_eq!(image.lease_expires_at, None);
     worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_copy_fails_its_task_and_the_image_keeps_its_status_stores_and_data() {
+    let db = TestDb::new().await.expect("test database");
+    let bus = TestBus::new().await.expect("test bus");
+    let stores = db.named_stores(&["fast", "cold"]);
+    let domain = DomainConfig {
+        stores: stores.ids(),
+        ..DomainConfig::default()
+    };
+    let repo = Repository::new(db.pool().clone(), domain);
+    let id = queued(&repo).await;
+    lease(&repo, id, Area::Images, future()).await;
+    let data = futures::stream::iter([Ok::<_, Infallible>(Bytes::from_static(b"the data"))]);
+    let limits = DataLimits { max_bytes: 1 << 20 };
+    let fast = &stores.get("fast").expect("configured").store;
+    let written = fast
+        .write(Area::Images, id, data, limits, NoCheck)
+        .await
+        .expect("data written");
+    let uploaded = WithDigest {
+        image_id: id,
+        digest: written.digest,
+        store: Some("fast".to_owned()),
+    };
+    apply(&repo, Actor::service(), Command::CompleteUpload(uploaded)).await;
+    let task_id = TaskId::generate();
+    let copy = BeginImport {
+        image_id: id,
+        task_id,
+        method: ImportMethod::CopyImage,
+        stores: vec!["cold".to_owned()],
+        all_stores_must_succeed: true,
+        lease_expires_at: past(),
+        request_id: None,
+    };
+    apply(&repo, admin(), Command::BeginImport(copy)).await;
+    // The copy's worker died and its job is lost for good.
+    no_jobs(&db).await;
+
+    let worker = TestWorker::start_on_stores(&db, &bus, "janitor", stores.clone(), future_grace());
+    wait_until(DEADLINE, "the copy's lock is released", async || {
+        stored_image(&db, id).await.import_task().is_none()
+    })
+    .await
+    .expect("the janitor fails the stale copy");
+    let image = stored_image(&db, id).await;
+    assert_eq!(image.status.as_str(), "active", "a copy changes no status");
+    assert_eq!(image.stores, vec!["fast".to_owned()]);
+    assert_eq!(image.lease_expires_at, None);
+    let task = stored_task(&db, task_id).await;
+    assert_eq!(task.status, TaskStatus::Failure);
+    assert_eq!(task.message, IMPORT_LEASE_EXPIRED);
+    assert!(
+        fast.exists(Area::Images, id)
+            .await
+            .expect("the store answers"),
+        "the image's data stays"
+    );
+    worker.stop().await;
+}
+
+/// No multipart uploads in local stores: any grace will do.
+fn future_grace() -> Duration {
+    Duration::from_secs(3600)
 }
