@@ -51,16 +51,13 @@ pub fn image(image: &Image, show_locations: bool, stores: &Stores) -> Value {
     }
     let holding = holding_stores(image, stores);
     if show_locations {
-        // Each store's copy is a location, as Glance records one per store.
-        let mut locations: Vec<Value> = holding
-            .iter()
-            .filter_map(|id| stores.get(id))
-            .map(|named| {
-                let root = named.store.description().trim_end_matches('/');
-                json!({ "url": format!("{root}/images/{id}"), "metadata": { "store": named.id } })
-            })
-            .collect();
-        locations.extend(image.locations.iter().map(|l| json!(l)));
+        // Each store's copy is a location, as Glance records one per store; after the
+        // image's own, whose indexes location patches (`remove /locations/N`) use.
+        let mut locations: Vec<Value> = image.locations.iter().map(|l| json!(l)).collect();
+        locations.extend(holding.iter().filter_map(|id| stores.get(id)).map(|named| {
+            let root = named.store.description().trim_end_matches('/');
+            json!({ "url": format!("{root}/images/{id}"), "metadata": { "store": named.id } })
+        }));
         if let Some(first) = locations.first() {
             body.insert("direct_url".into(), first["url"].clone());
         }

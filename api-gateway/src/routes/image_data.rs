@@ -166,9 +166,10 @@ fn target_store<'a>(
         ),
         _ => None,
     };
+    // glance_store's words for an unknown store, which Glance answers with.
     state.stores.for_write(named).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "Store '{}' is not one of this deployment's stores.",
+            "Unknown scheme '{}' found in URI",
             named.unwrap_or_default()
         ))
     })

@@ -122,7 +122,9 @@ fn worker_lines(database: &DatabaseStatus, out: &mut String) {
                 let _ = writeln!(
                     out,
                     "{label:10}  {}  ops http://{}  ({} sessions{from})",
-                    worker.worker, worker.ops_address, worker.sessions
+                    worker.worker,
+                    worker.reachable_ops_address(),
+                    worker.sessions
                 );
             }
         }
@@ -215,7 +217,7 @@ fn database_json(report: &StatusReport, database: &DatabaseStatus) -> Value {
                 .map(|w| {
                     json!({
                         "name": w.worker,
-                        "ops_address": w.ops_address,
+                        "ops_address": w.reachable_ops_address(),
                         "client_addr": w.client_addr,
                         "sessions": w.sessions,
                         "since": w.since.map(|t| t.to_rfc3339()),

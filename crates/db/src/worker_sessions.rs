@@ -35,16 +35,63 @@ pub struct WorkerSessions {
     pub since: Option<DateTime<Utc>>,
 }
 
-// Postgres cuts `application_name` at 63 bytes: a name cut inside its address still
-// lists, with the address as far as it goes.
-const WORKERS: &str = "SELECT split_part(application_name, '@', 1) AS worker, \
-     substr(application_name, strpos(application_name, '@') + 1) AS ops_address, \
+impl WorkerSessions {
+    /// Where the operations port answers, as another host reaches it: a worker bound to
+    /// every interface (`0.0.0.0`, `::`) is reached at the address its sessions come
+    /// from.
+    pub fn reachable_ops_address(&self) -> String {
+        let unspecified = ["0.0.0.0:", "[::]:"]
+            .iter()
+            .find_map(|any| self.ops_address.strip_prefix(any));
+        match (unspecified, &self.client_addr) {
+            (Some(port), Some(client)) if client.contains(':') => format!("[{client}]:{port}"),
+            (Some(port), Some(client)) => format!("{client}:{port}"),
+            _ => self.ops_address.clone(),
+        }
+    }
+}
+
+// The name is split at its last `@`, and only names ending in `@host:port` count, so an
+// operator's name may hold an `@` and other applications' sessions are left out.
+// Postgres cuts `application_name` at 63 bytes: a name cut inside its port still lists.
+const WORKERS: &str = "SELECT regexp_replace(application_name, '@[^@]*$', '') AS worker, \
+     substring(application_name from '@([^@]*)$') AS ops_address, \
      host(client_addr) AS client_addr, count(*) AS sessions, min(backend_start) AS since \
      FROM pg_stat_activity \
-     WHERE datname = current_database() AND application_name LIKE '%@%' \
+     WHERE datname = current_database() AND application_name ~ '@[^@]+:[0-9]+$' \
      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
 
 /// The workers with sessions on this database, by name.
 pub async fn workers(conn: &mut AsyncPgConnection) -> Result<Vec<WorkerSessions>, DbError> {
     Ok(diesel::sql_query(WORKERS).load(conn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions(ops_address: &str, client_addr: Option<&str>) -> WorkerSessions {
+        WorkerSessions {
+            worker: "imagefleet-worker".to_owned(),
+            ops_address: ops_address.to_owned(),
+            client_addr: client_addr.map(str::to_owned),
+            sessions: 1,
+            since: None,
+        }
+    }
+
+    #[test]
+    fn a_port_bound_to_every_interface_is_shown_at_the_sessions_address() {
+        let reachable = |ops, client| sessions(ops, client).reachable_ops_address();
+        assert_eq!(
+            reachable("0.0.0.0:9464", Some("172.18.0.6")),
+            "172.18.0.6:9464"
+        );
+        assert_eq!(reachable("[::]:9464", Some("fd00::6")), "[fd00::6]:9464");
+        assert_eq!(
+            reachable("127.0.0.1:9465", Some("127.0.0.1")),
+            "127.0.0.1:9465"
+        );
+        assert_eq!(reachable("0.0.0.0:9464", None), "0.0.0.0:9464");
+    }
 }

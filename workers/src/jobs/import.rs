@@ -17,7 +17,7 @@ mod data;
 mod targets;
 
 use domain::command::{CompleteImport, FailImport, ImportMethod};
-use domain::{Command, ImageId, Task, injection};
+use domain::{Command, Image, ImageId, ImageStatus, Task, injection};
 use store::Area;
 
 use super::plugins::Stored;
@@ -151,10 +151,7 @@ async fn complete(
             // its data must not go (what is left there is overwritten by its next write
             // or removed with the image).
             tracing::warn!(task.id = %task.id, %rejection, "import finished for an image that moved on");
-            if image.is_none_or(|image| image.status.is_deleted()) {
-                ctx.stores.delete_everywhere(Area::Images, image_id).await?;
-            }
-            Ok(())
+            remove_if_gone(ctx, image.as_ref(), image_id, cleanup).await
         }
     }
 }
@@ -176,21 +173,46 @@ async fn fail(
     // back: a rerun of this job (the outcome replayed) may find the image in another
     // writer's hands, whose data must stay.
     match apply(ctx, task.id, "fail", command).await? {
-        Ok(applied) if !applied.replayed => match cleanup {
-            Cleanup::Everything => {
-                for area in [Area::Images, Area::Staging] {
-                    ctx.stores.delete_everywhere(area, image_id).await?;
-                }
-            }
-            Cleanup::Stores(ids) => {
-                for named in ids.iter().filter_map(|id| ctx.stores.get(id)) {
-                    named.store.delete(Area::Images, image_id).await?;
-                }
-            }
-        },
+        Ok(applied) if !applied.replayed => remove(ctx, image_id, cleanup).await?,
         Ok(_) => {}
         Err(rejection) => {
-            tracing::warn!(task.id = %task.id, %rejection, "import could not be failed")
+            tracing::warn!(task.id = %task.id, %rejection, "import could not be failed");
+            // Deleted meanwhile: what this task wrote may have landed after the image's
+            // cleanup ran.
+            let image = ctx.image(image_id).await?;
+            remove_if_gone(ctx, image.as_ref(), image_id, cleanup).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes what a task wrote when its image is gone for good: deleted, or no longer
+/// recorded. An image in pending_delete keeps its data (an admin may restore it), and a
+/// copy's cleanup names only the stores it wrote to.
+async fn remove_if_gone(
+    ctx: &JobContext,
+    image: Option<&Image>,
+    image_id: ImageId,
+    cleanup: Cleanup,
+) -> Result<(), JobError> {
+    if image.is_none_or(|image| image.status == ImageStatus::Deleted) {
+        remove(ctx, image_id, cleanup).await?;
+    }
+    Ok(())
+}
+
+/// Removes `cleanup`'s data of the image.
+async fn remove(ctx: &JobContext, image_id: ImageId, cleanup: Cleanup) -> Result<(), JobError> {
+    match cleanup {
+        Cleanup::Everything => {
+            for area in [Area::Images, Area::Staging] {
+                ctx.stores.delete_everywhere(area, image_id).await?;
+            }
+        }
+        Cleanup::Stores(ids) => {
+            for named in ids.iter().filter_map(|id| ctx.stores.get(id)) {
+                named.store.delete(Area::Images, image_id).await?;
+            }
         }
     }
     Ok(())

@@ -76,6 +76,12 @@ pub enum JobError {
 }
 
 impl JobContext {
+    /// The task as it is now, if it exists.
+    pub async fn task(&self, task_id: TaskId) -> Result<Option<domain::Task>, JobError> {
+        self.read(async |conn| document::task_by_id(conn, task_id.as_uuid()).await)
+            .await
+    }
+
     /// The image as it is now, if it exists.
     pub async fn image(&self, image_id: ImageId) -> Result<Option<Image>, JobError> {
         self.read(async |conn| document::image_by_id(conn, image_id.as_uuid()).await)

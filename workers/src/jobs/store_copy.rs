@@ -1,8 +1,8 @@
 //! Removing the copy of an image's data that `delete_from_store` took off one of its
 //! stores. The event's snapshot tells which stores still held the data then; a blob in
 //! any other store goes, unless the image (read from the database now) lists that
-//! store again or a running import writes to it, so a forged or late event cannot
-//! remove live data.
+//! store again or a running import writes to it (its task's target stores), so a
+//! forged or late event cannot remove live data.
 
 use super::{JobContext, JobError};
 use domain::image::IMPORTING_TO_STORES_PROPERTY;
@@ -41,8 +41,15 @@ pub async fn remove_copies(event: &EventEnvelope, ctx: &JobContext) -> Result<()
         .map(|named| named.id.as_str())
         .collect();
     let mut importing = stores::split(image.properties.get(IMPORTING_TO_STORES_PROPERTY));
-    if image.import_task().is_some() && importing.is_empty() {
-        // An import that names no store writes to the default one.
+    if let Some(task_id) = image.import_task() {
+        // Every store the running import writes to, also those it has finished with
+        // (they leave the importing list before the image lists them); one that names
+        // none writes to the default store.
+        let task = ctx.task(task_id).await?;
+        let backend = task.and_then(|t| {
+            serde_json::from_value::<Vec<String>>(t.input["backend"].clone()).ok()
+        });
+        importing.extend(backend.unwrap_or_default());
         importing.push(ctx.stores.default_store().id.clone());
     }
     for named in ctx.stores.all() {
