@@ -92,7 +92,8 @@ pub async fn run_consumer(
         };
         match session.await {
             Ok(()) => {
-                if let Err(error) = connection.close(200, "shutting down".into()).await {
+                let close = connection.close(200, "shutting down".into());
+                if let Err(error) = bounded_close(close).await {
                     tracing::debug!(%error, "closing the consumer connection");
                 }
                 return;
@@ -109,6 +110,23 @@ pub async fn run_consumer(
             }
         }
     }
+}
+
+/// Longest a closing handshake (a consumer's cancel, a channel's or connection's close)
+/// waits for the broker's answer at shutdown: a node that stopped answering must not
+/// hold a stopping worker (the full test suite caught one that did, under load, after a
+/// cluster node was stopped). What is left unclosed goes with the process.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `close` within [`CLOSE_TIMEOUT`]; an unanswered close is an error like a refused one.
+async fn bounded_close(
+    close: impl Future<Output = Result<(), lapin::Error>>,
+) -> Result<(), lapin::Error> {
+    tokio::time::timeout(CLOSE_TIMEOUT, close)
+        .await
+        .unwrap_or_else(|_| {
+            Err(lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Closing).into())
+        })
 }
 
 /// Pause between a failed consumer session and the next.
@@ -197,16 +215,14 @@ async fn consume(
     if result.is_ok() {
         // Stop the flow first; deliveries already prefetched but not started are
         // requeued by the broker when the channel closes.
-        channel
-            .basic_cancel(consumer.tag(), BasicCancelOptions::default())
-            .await?;
+        bounded_close(channel.basic_cancel(consumer.tag(), BasicCancelOptions::default())).await?;
     }
     while in_flight.join_next().await.is_some() {}
     if result.is_ok() {
         // Close the channel before the connection: lapin reports a channel it finds
         // still open at connection close as a connection error.
-        channel.close(200, "shutting down".into()).await?;
-        publisher.close().await?;
+        bounded_close(channel.close(200, "shutting down".into())).await?;
+        bounded_close(publisher.close()).await?;
     }
     result
 }

@@ -46,9 +46,8 @@ pub async fn remove_copies(event: &EventEnvelope, ctx: &JobContext) -> Result<()
         // (they leave the importing list before the image lists them); one that names
         // none writes to the default store.
         let task = ctx.task(task_id).await?;
-        let backend = task.and_then(|t| {
-            serde_json::from_value::<Vec<String>>(t.input["backend"].clone()).ok()
-        });
+        let backend = task
+            .and_then(|t| serde_json::from_value::<Vec<String>>(t.input["backend"].clone()).ok());
         importing.extend(backend.unwrap_or_default());
         importing.push(ctx.stores.default_store().id.clone());
     }

@@ -39,6 +39,9 @@ pub const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
 /// with [`CommandClient::with_publish_timeout`].
 pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Longest [`CommandClient::close`] waits for the broker to answer its close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The connection name the broker shows for a client made by [`CommandClient::connect`].
 pub const DEFAULT_CONNECTION_NAME: &str = "imagefleet-command-client";
 
@@ -192,8 +195,14 @@ impl CommandClient {
         let link = self.inner.link.lock().await.take();
         if let Some(link) = link {
             link.fail_waiters(|| ClientError::Closed);
-            if let Err(error) = link.connection.close(200, "client closed".into()).await {
-                tracing::debug!(%error, "closing the command client's connection");
+            // Bounded: a broker that stopped answering must not hold a stopping gateway.
+            let close = link.connection.close(200, "client closed".into());
+            match tokio::time::timeout(CLOSE_TIMEOUT, close).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "closing the command client's connection")
+                }
+                Err(_) => tracing::debug!("the broker did not answer the client's close in time"),
             }
         }
     }
