@@ -195,10 +195,16 @@ async fn remove_if_gone(
     image_id: ImageId,
     cleanup: Cleanup,
 ) -> Result<(), JobError> {
-    if image.is_none_or(|image| image.status == ImageStatus::Deleted) {
+    if gone_for_good(image) {
         remove(ctx, image_id, cleanup).await?;
     }
     Ok(())
+}
+
+/// Whether an image's data is nobody's: deleted, or no longer recorded (pending_delete
+/// is not: a restore brings the image back with its data).
+fn gone_for_good(image: Option<&Image>) -> bool {
+    image.is_none_or(|image| image.status == ImageStatus::Deleted)
 }
 
 /// Removes `cleanup`'s data of the image.
@@ -222,6 +228,34 @@ async fn remove(ctx: &JobContext, image_id: ImageId, cleanup: Cleanup) -> Result
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_a_deleted_or_vanished_image_is_gone_for_good() {
+        let image = |status| {
+            let mut image: Image = serde_json::from_value(json!({
+                "id": ImageId::generate(), "version": 1, "status": "active", "name": null,
+                "visibility": "shared", "protected": false, "os_hidden": false, "owner": "p",
+                "checksum": null, "os_hash_algo": null, "os_hash_value": null, "size": null,
+                "virtual_size": null, "min_disk": 0, "min_ram": 0, "disk_format": null,
+                "container_format": null, "tags": [], "properties": {}, "members": [],
+                "locations": [], "created_at": "2026-12-07T00:00:00Z",
+                "updated_at": "2026-12-07T00:00:00Z", "deleted_at": null,
+                "lease_expires_at": null
+            }))
+            .expect("an image");
+            image.status = status;
+            image
+        };
+        assert!(gone_for_good(None));
+        assert!(gone_for_good(Some(&image(ImageStatus::Deleted))));
+        for kept in [
+            ImageStatus::PendingDelete,
+            ImageStatus::Active,
+            ImageStatus::Queued,
+        ] {
+            assert!(!gone_for_good(Some(&image(kept))), "{kept:?}");
+        }
+    }
 
     #[test]
     fn missing_requester_roles_are_none_and_malformed_ones_fail_the_import() {
