@@ -170,8 +170,10 @@ pub(super) fn copy_error(error: WriteError<store::StoreError>) -> String {
     }
 }
 
-/// Tells the domain the import is done with `store` (a rerun with the same outcome
-/// replays the step).
+/// Tells the domain the import is done with `store`. The step is named after the
+/// image's version when this run read it: a rerun that finds the image as the run
+/// before left it replays that run's steps, while one that follows a step of it (a
+/// store written, then failing again) is a new step and applied.
 pub(super) async fn store_done(
     ctx: &JobContext,
     task: &Task,
@@ -186,8 +188,13 @@ pub(super) async fn store_done(
         store: store.to_owned(),
         succeeded,
     });
-    if let Err(rejection) =
-        apply(ctx, task.id, &format!("store/{store}/{outcome}"), command).await?
+    if let Err(rejection) = apply(
+        ctx,
+        task.id,
+        &format!("store/{store}/{outcome}/{}", image.version),
+        command,
+    )
+    .await?
     {
         tracing::warn!(task.id = %task.id, store, %rejection, "store progress refused");
     }
