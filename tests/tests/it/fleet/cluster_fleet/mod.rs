@@ -226,10 +226,27 @@ async fn the_fleet_on_a_cluster_loses_nothing_when_the_commands_queues_leader_st
         findings.order_violations
     );
 
-    client.close().await;
-    for worker in workers {
-        worker.stop().await;
+    // Teardown, each step bounded and named: under the full suite's load a run once
+    // stayed parked here for ten minutes after every assertion above had passed, and it
+    // could not be reproduced on demand. A step that overruns is reported, not waited
+    // for, so what this test promises stays what fails it; the report says where to look.
+    let overran = |step: &str| {
+        eprintln!("teardown: {step} did not finish within {TEARDOWN:?}; left to the runtime's end")
+    };
+    if tokio::time::timeout(TEARDOWN, client.close())
+        .await
+        .is_err()
+    {
+        overran("closing the command client");
+    }
+    for (n, worker) in workers.into_iter().enumerate() {
+        if tokio::time::timeout(TEARDOWN, worker.stop()).await.is_err() {
+            overran(&format!("stopping worker {n}"));
+        }
     }
     drop(reader);
     tokio::task::block_in_place(|| drop(cluster));
 }
+
+/// How long each teardown step may take before it is reported and left.
+const TEARDOWN: Duration = Duration::from_secs(60);

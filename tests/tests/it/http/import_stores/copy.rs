@@ -2,7 +2,8 @@
 //! from the store holding it to the ones named, verified there; at the end it lists
 //! both stores. `all_stores` copies only to the stores that lack the image (none
 //! lacking it: 202 and nothing to do). A copy that does not match the image's
-//! checksums fails the task and leaves the image as it was.
+//! checksums fails the task and leaves the image as it was. A download falls back to
+//! the copy when the first store fails.
 
 use super::*;
 use domain::image::{FAILED_IMPORT_PROPERTY, IMPORTING_TO_STORES_PROPERTY};
@@ -52,6 +53,21 @@ async fn copy_image_copies_fast_to_cold_and_the_image_lists_both() {
     assert!(copy == data, "the copy in cold is the image's data");
     // With its first store's data gone, the image is served from the copy.
     std::fs::remove_file(store_dir(&app, "fast").join("images").join(&id)).expect("removed");
+    assert_eq!(download(&app, &id).await, data);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_falls_back_to_the_next_store_when_the_first_fails() {
+    let app = TestApp::start_multi_store(&STORES).await;
+    let data = pattern(500_000);
+    let id = uploaded_image(&app, &data).await;
+    let accepted = import_as(&app, &admin(), &id, copy_to(&["cold"])).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text);
+    let task = finished_task(&app, &id).await;
+    assert_eq!(task["status"], "success", "{task}");
+    // The first store cannot be read at all now (its image area is not a directory).
+    break_store(&app, "fast");
     assert_eq!(download(&app, &id).await, data);
     app.stop().await;
 }
