@@ -166,7 +166,12 @@ async fn unsafe_images_fail_web_download_and_glance_direct_imports() {
         assert!(message.contains("unsafe"), "{name}: {task}");
         wait_status(&app, &id, "queued").await;
     }
-    assert!(app.db.data_files().is_empty(), "{:?}", app.db.data_files());
+    // The job removes staged data right after it gives the image back.
+    wait_until(DEADLINE, "no data is left", async || {
+        app.db.data_files().is_empty()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {:?}", app.db.data_files()));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -80,7 +80,7 @@ async fn finished_task(app: &TestApp, id: &str) -> Value {
 }
 
 /// Asserts the import failed with a message containing `expected`, the image is back
-/// to queued without data, and the scratch area is empty.
+/// to queued without data, and (soon after) no data file nor scratch is left.
 async fn assert_failed(app: &TestApp, id: &str, expected: &str, scratch: &ScratchDir) {
     let task = finished_task(app, id).await;
     assert_eq!(task["status"], "failure", "{task}");
@@ -92,7 +92,12 @@ async fn assert_failed(app: &TestApp, id: &str, expected: &str, scratch: &Scratc
         shown["size"].is_null() && shown["checksum"].is_null(),
         "{shown}"
     );
-    assert!(app.db.data_files().is_empty(), "{:?}", app.db.data_files());
+    // The job removes the data right after the image is given back (command first).
+    wait_until(DEADLINE, "no data is left", async || {
+        app.db.data_files().is_empty()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {:?}", app.db.data_files()));
     scratch_emptied(scratch).await;
 }
 
