@@ -138,15 +138,22 @@ impl BusProbe {
     /// Publishes a command; its correlation id is its command id.
     pub async fn publish(&self, command: &CommandEnvelope) {
         let body = serde_json::to_vec(command).expect("an envelope serialises");
-        self.publish_bytes(&body, &command.command_id.to_string())
+        self.publish_with(&body, self.command_properties(command))
             .await;
+    }
+
+    /// A command's properties as a Rust producer sends them: with its target, the key
+    /// of the commands queue's shards.
+    fn command_properties(&self, command: &CommandEnvelope) -> BasicProperties {
+        let properties = self.properties(&command.command_id.to_string());
+        bus::headers::with_target(properties, command)
     }
 
     /// Publishes many commands, then waits for all their confirms at once.
     pub async fn publish_all(&self, commands: &[CommandEnvelope]) {
         for command in commands {
             let body = serde_json::to_vec(command).expect("an envelope serialises");
-            let properties = self.properties(&command.command_id.to_string());
+            let properties = self.command_properties(command);
             self.channel
                 .basic_publish(
                     self.topology.commands_exchange().into(),

@@ -79,6 +79,12 @@ impl TestBus {
     /// Declares a fresh topology under `test_<unix seconds>_<random>`; the first one of
     /// a test process also sweeps leftovers of killed runs.
     pub async fn new() -> anyhow::Result<Self> {
+        Self::sharded(1).await
+    }
+
+    /// As [`TestBus::new`], with the commands queue split into `shards` queues (the
+    /// broker needs the `rabbitmq_consistent_hash_exchange` plugin from 2).
+    pub async fn sharded(shards: u16) -> anyhow::Result<Self> {
         let url = amqp_url();
         SWEPT
             .get_or_init(|| async { sweep_leftovers(&url).await })
@@ -93,7 +99,8 @@ impl TestBus {
                 [100, 200, 300]
                     .map(std::time::Duration::from_millis)
                     .to_vec(),
-            );
+            )
+            .with_command_shards(shards);
         let connection = connect(&url, "imagefleet-test-setup")
             .await
             .context("connecting to RabbitMQ")?;

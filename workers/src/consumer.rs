@@ -13,7 +13,7 @@ use std::time::Duration;
 use bus::connection::{connect_with_backoff, login_of};
 use bus::flow::PublishFlow;
 use bus::intake::{Intake, IntakePolicy};
-use bus::{Topology, WorkQueue};
+use bus::{QueueShard, Topology, WorkQueue};
 use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
@@ -25,14 +25,15 @@ use tokio_util::sync::CancellationToken;
 use crate::delivery::{self, DeliveryContext};
 use crate::publisher::{Publisher, PublisherSettings};
 
-/// What one consumer needs to know.
+/// What one consumer needs to know. A consumer of the commands queue consumes every
+/// shard of it on one channel.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
     /// RabbitMQ URL.
     pub amqp_url: String,
     /// Names of exchanges and queues.
     pub topology: Topology,
-    /// The queue to consume.
+    /// The queue to consume (all its shards).
     pub queue: WorkQueue,
     /// Deliveries processed at once, and so the prefetch: a delivery the broker sends
     /// ahead of the work comes back with every other when a session ends, and counts
@@ -49,9 +50,11 @@ pub struct ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    /// The prefetch: the deliveries worked on at once.
+    /// The prefetch of each of the queue's shards: together they take the deliveries
+    /// worked on at once (quorum queues count a prefetch per consumer, not per channel).
     pub fn prefetch(&self) -> u16 {
-        u16::try_from(self.concurrency.max(1)).unwrap_or(u16::MAX)
+        let shards = self.topology.shards(self.queue).len().max(1);
+        u16::try_from(self.concurrency.max(1).div_ceil(shards)).unwrap_or(u16::MAX)
     }
 }
 
@@ -145,16 +148,22 @@ async fn consume(
     channel
         .basic_qos(config.prefetch(), BasicQosOptions::default())
         .await?;
-    let queue = config.topology.queue(config.queue);
-    let mut consumer = channel
-        .basic_consume(
-            queue.into(),
-            config.name.clone().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    tracing::info!(queue = ?config.queue, prefetch = config.prefetch(), concurrency = config.concurrency, "consuming");
+    let mut tags = Vec::new();
+    let mut streams = Vec::new();
+    for shard in config.topology.shards(config.queue) {
+        let consumer = channel
+            .basic_consume(
+                config.topology.shard_queue(shard).into(),
+                format!("{}-{}", config.name, shard.shard).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tags.push(consumer.tag());
+        streams.push(consumer.map(move |delivery| (shard, delivery)));
+    }
+    let mut deliveries = futures::stream::select_all(streams);
+    tracing::info!(queue = ?config.queue, shards = tags.len(), prefetch = config.prefetch(), concurrency = config.concurrency, "consuming");
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut in_flight = JoinSet::new();
     // Cancelled when a delivery could not be settled: the publishing channel is broken,
@@ -186,14 +195,13 @@ async fn consume(
         let next = tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
             () = broken.cancelled() => break Err(session_broken()),
-            next = consumer.next() => next,
+            next = deliveries.next() => next,
         };
         match next {
-            Some(Ok(delivery)) => {
-                let (context, publisher, queue, broken, intake) = (
+            Some((queue, Ok(delivery))) => {
+                let (context, publisher, broken, intake) = (
                     context.clone(),
                     publisher.clone(),
-                    config.queue,
                     broken.clone(),
                     Arc::clone(intake),
                 );
@@ -202,7 +210,7 @@ async fn consume(
                     drop(permit);
                 });
             }
-            Some(Err(error)) => break Err(error),
+            Some((_, Err(error))) => break Err(error),
             None => {
                 break Err(lapin::ErrorKind::InvalidConnectionState(
                     lapin::ConnectionState::Closed,
@@ -215,7 +223,9 @@ async fn consume(
     if result.is_ok() {
         // Stop the flow first; deliveries already prefetched but not started are
         // requeued by the broker when the channel closes.
-        bounded_close(channel.basic_cancel(consumer.tag(), BasicCancelOptions::default())).await?;
+        for tag in tags {
+            bounded_close(channel.basic_cancel(tag, BasicCancelOptions::default())).await?;
+        }
     }
     while in_flight.join_next().await.is_some() {}
     if result.is_ok() {
@@ -244,7 +254,7 @@ fn session_broken() -> lapin::Error {
 /// every delivery it holds back to the queue, each a step towards its delivery limit.
 async fn settle(
     delivery: Delivery,
-    queue: WorkQueue,
+    queue: QueueShard,
     context: &DeliveryContext,
     publisher: &Publisher,
     intake: &Intake,

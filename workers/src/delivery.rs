@@ -12,7 +12,7 @@
 //! `traceparent` header (or starts one) and records `trace.id` beside `correlation.id`.
 
 use bus::intake::Intake;
-use bus::{WorkQueue, headers};
+use bus::{QueueShard, WorkQueue, headers};
 use domain::CommandId;
 use lapin::BasicProperties;
 use lapin::message::Delivery;
@@ -70,7 +70,7 @@ pub fn parse(body: &[u8]) -> Result<CommandEnvelope, Outcome> {
 /// while settling: the delivery stays unacked and the broker redelivers it.
 pub async fn process(
     delivery: Delivery,
-    queue: WorkQueue,
+    queue: QueueShard,
     context: &DeliveryContext,
     publisher: &Publisher,
     intake: &Intake,
@@ -80,7 +80,7 @@ pub async fn process(
     let outcome =
         if let Err(rejection) = intake.check_message(&delivery.properties, delivery.data.len()) {
             count_unreadable(Outcome::refused_unread(None, rejection))
-        } else if queue == WorkQueue::Jobs && is_event(&delivery.data) {
+        } else if queue.queue == WorkQueue::Jobs && is_event(&delivery.data) {
             run_job(&delivery.data, trace, context).await
         } else {
             run_command(&delivery.data, &delivery.properties, trace, context, intake).await

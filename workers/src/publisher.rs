@@ -18,7 +18,7 @@ use bus::confirm::Confirms;
 use bus::failure_class::RETRYING;
 use bus::flow::{PublishFlow, watch_blocking};
 use bus::intake::Intake;
-use bus::{FailureClass, Topology, WorkQueue, headers};
+use bus::{FailureClass, QueueShard, Topology, headers};
 use lapin::message::Delivery;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
@@ -280,15 +280,15 @@ impl Publisher {
     pub async fn dead_letter(
         &self,
         delivery: &Delivery,
-        queue: WorkQueue,
+        source: QueueShard,
         class: &str,
         reason: &str,
         attempts: i64,
     ) -> Result<(), lapin::Error> {
-        let origin = self.topology.queue(queue);
+        let origin = self.topology.shard_queue(source);
         tracing::warn!(queue = %origin, class, reason, attempts, "dead-lettering a command");
         let properties = self.annotated(delivery, &origin, class, reason, attempts);
-        let target: ShortString = self.topology.dead_letter_queue(queue).into();
+        let target: ShortString = self.topology.dead_letter_queue(source.queue).into();
         self.publish(
             &self.topology.dead_letter_exchange(),
             target.as_str(),
@@ -299,17 +299,17 @@ impl Publisher {
         .await?;
         // The class, not the free-text reason: label values must stay a small set.
         let reason = FailureClass::from_header(class).map_or("other", FailureClass::metric_label);
-        metrics::counter!(DEAD_LETTERED, "queue" => queue_label(queue), "reason" => reason)
+        metrics::counter!(DEAD_LETTERED, "queue" => queue_label(source.queue), "reason" => reason)
             .increment(1);
         Ok(())
     }
 
-    /// Sends a retryable failure to the next retry queue, or dead-letters it once the
-    /// retry steps are used up.
+    /// Sends a retryable failure to the next retry queue of its shard, or dead-letters
+    /// it once the retry steps are used up.
     pub async fn retry_or_dead_letter(
         &self,
         delivery: &Delivery,
-        queue: WorkQueue,
+        source: QueueShard,
         reason: &str,
     ) -> Result<(), lapin::Error> {
         let attempts = attempts_of(&delivery.properties);
@@ -319,7 +319,7 @@ impl Publisher {
             return self
                 .dead_letter(
                     delivery,
-                    queue,
+                    source,
                     FailureClass::RetriesExhausted.as_str(),
                     &reason,
                     attempts,
@@ -327,17 +327,17 @@ impl Publisher {
                 .await;
         }
         tracing::info!(attempt = attempts + 1, reason, "retrying a command later");
-        let origin = self.topology.queue(queue);
+        let origin = self.topology.shard_queue(source);
         let properties = self.annotated(delivery, &origin, RETRYING, reason, attempts + 1);
         self.publish(
             "",
-            &self.topology.retry_queue(queue, step),
+            &self.topology.shard_retry_queue(source, step),
             &delivery.data,
             properties,
             true,
         )
         .await?;
-        metrics::counter!(COMMAND_RETRIES, "queue" => queue_label(queue)).increment(1);
+        metrics::counter!(COMMAND_RETRIES, "queue" => queue_label(source.queue)).increment(1);
         Ok(())
     }
 }

@@ -8,7 +8,8 @@
 //! topology: makes the images,
 //! publishes `--commands N` (default 3000) commands of a mix at full speed `--runs`
 //! times (default 3) for the commands/s, then once more at half that rate for the
-//! command-to-event latency (p50, p99, p999). `pgbench` then runs the same transaction
+//! command-to-event latency (p50, p99, p999), with the commands queue in `--shards N`
+//! queues (default 1). `pgbench` then runs the same transaction
 //! on the last run's database with as many clients as the fleet has transactions open. Prints the table and appends it to `BENCHMARKS.md` under "Fleet" (not with
 //! `--no-append`, nor with fewer than 3 runs).
 //!
@@ -48,10 +49,12 @@ struct Args {
     append: bool,
     /// Only the full-speed runs: no half-peak run, no pgbench (for `scripts/bench-fleet-cpu`).
     throughput_only: bool,
+    /// Queues the commands queue is split into (`IMAGEFLEET_COMMAND_SHARDS`).
+    shards: u16,
 }
 
 const USAGE: &str = "usage: bench-fleet [--commands N] [--images N,N] [--workers N,N] \
-                     [--batches N,N] [--runs N] [--no-append] [--throughput-only]";
+                     [--batches N,N] [--runs N] [--shards N] [--no-append] [--throughput-only]";
 
 fn list(value: Option<String>, name: &str) -> anyhow::Result<Vec<usize>> {
     let value = value.with_context(|| format!("{name} needs a list of numbers ({USAGE})"))?;
@@ -75,6 +78,7 @@ fn parse_args() -> anyhow::Result<Args> {
         runs: 3,
         append: true,
         throughput_only: false,
+        shards: 1,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -84,6 +88,18 @@ fn parse_args() -> anyhow::Result<Args> {
             "--images" => args.images = list(given.next(), "--images")?,
             "--workers" => args.workers = list(given.next(), "--workers")?,
             "--batches" => args.batches = list(given.next(), "--batches")?,
+            "--shards" => {
+                let shards = single(list(given.next(), "--shards")?)?;
+                args.shards = u16::try_from(shards)
+                    .ok()
+                    .filter(|&n| n <= bus::topology::MAX_COMMAND_SHARDS)
+                    .with_context(|| {
+                        format!(
+                            "--shards takes at most {}",
+                            bus::topology::MAX_COMMAND_SHARDS
+                        )
+                    })?;
+            }
             "--no-append" => args.append = false,
             "--throughput-only" => {
                 args.throughput_only = true;
@@ -108,6 +124,7 @@ fn single(numbers: Vec<usize>) -> anyhow::Result<usize> {
 
 /// One run on a fresh database and topology; returns its figures and the database.
 async fn run_once(
+    shards: u16,
     images: usize,
     workers: usize,
     batch: usize,
@@ -116,7 +133,7 @@ async fn run_once(
     run: usize,
 ) -> anyhow::Result<(Run, TestDb)> {
     let db = TestDb::new().await?;
-    let bus = TestBus::new().await?;
+    let bus = TestBus::sharded(shards).await?;
     let fleet: Vec<TestWorker> = (0..workers)
         .map(|i| TestWorker::start_batched(&db, &bus, &format!("bench-{i}"), batch))
         .collect();
@@ -144,11 +161,19 @@ async fn configuration(
 ) -> anyhow::Result<Row> {
     let mut flood = Vec::new();
     for run in 1..=args.runs {
-        let (measured, _) =
-            run_once(images, workers, batch, args.commands, Pace::Flood, run).await?;
+        let (measured, _) = run_once(
+            args.shards,
+            images,
+            workers,
+            batch,
+            args.commands,
+            Pace::Flood,
+            run,
+        )
+        .await?;
         eprintln!(
-            "images {images}, workers {workers}, batch {batch}, run {run}: {:.0} commands/s",
-            measured.per_second
+            "images {images}, workers {workers}, batch {batch}, shards {}, run {run}: {:.0} commands/s",
+            args.shards, measured.per_second
         );
         flood.push(measured);
     }
@@ -175,6 +200,7 @@ async fn configuration(
     let paced_rate = peak / 2.0;
     let paced_commands = ((paced_rate * PACED_SECONDS) as usize).clamp(500, args.commands.max(500));
     let (paced, db) = run_once(
+        args.shards,
         images,
         workers,
         batch,
@@ -217,11 +243,13 @@ async fn main() -> anyhow::Result<()> {
     println!("{table}");
     if args.append && args.runs >= 3 {
         let settings = format!(
-            "{} full-speed runs per configuration (median shown, each run listed), {} commands each; \
+            "{} full-speed runs per configuration (median shown, each run listed), {} commands each, \
+             {} command shard(s); \
              the half-peak run lasts about {PACED_SECONDS} s; pgbench `-n -c C -j C -T {}`, C = \
              {CONCURRENCY_PER_WORKER} x workers.",
             args.runs,
             args.commands,
+            args.shards,
             pgbench::SECONDS
         );
         let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");

@@ -46,14 +46,20 @@ pub async fn queues(
 fn named_queues(topology: &Topology) -> Vec<(String, QueueKind, WorkQueue)> {
     let mut names = Vec::new();
     for queue in WorkQueue::ALL {
-        names.push((topology.queue(queue), QueueKind::Work, queue));
+        let shards = topology.shards(queue);
+        for &shard in &shards {
+            names.push((topology.shard_queue(shard), QueueKind::Work, queue));
+        }
         names.push((
             topology.dead_letter_queue(queue),
             QueueKind::DeadLetter,
             queue,
         ));
-        for step in 0..topology.retry_delays().len() {
-            names.push((topology.retry_queue(queue, step), QueueKind::Retry, queue));
+        for &shard in &shards {
+            for step in 0..topology.retry_delays().len() {
+                let name = topology.shard_retry_queue(shard, step);
+                names.push((name, QueueKind::Retry, queue));
+            }
         }
     }
     names

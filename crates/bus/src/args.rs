@@ -17,11 +17,17 @@ pub struct AmqpArgs {
     /// Prefix of every exchange and queue name (`imagefleet.commands`, ...).
     #[arg(long, env = "IMAGEFLEET_TOPOLOGY_PREFIX", default_value = crate::topology::DEFAULT_PREFIX)]
     pub topology_prefix: String,
+    /// Queues the commands queue is split into, behind a consistent-hash exchange on
+    /// each command's image (RabbitMQ's `rabbitmq_consistent_hash_exchange` plugin,
+    /// needed from 2): every process of a site must use the same number.
+    #[arg(long, env = "IMAGEFLEET_COMMAND_SHARDS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(crate::topology::MAX_COMMAND_SHARDS)))]
+    pub command_shards: u16,
 }
 
 impl AmqpArgs {
     /// The topology these settings name.
     pub fn topology(&self) -> crate::Topology {
-        crate::Topology::new(self.topology_prefix.clone())
+        crate::Topology::new(self.topology_prefix.clone()).with_command_shards(self.command_shards)
     }
 }

@@ -4,6 +4,7 @@
 use lapin::BasicProperties;
 use lapin::types::AMQPValue;
 
+use wire::CommandEnvelope;
 use wire::trace_context::TraceContext;
 
 /// How many times the message has been tried (1 on the first retry).
@@ -16,6 +17,12 @@ pub const FAILURE_REASON: &str = "x-imagefleet-failure-reason";
 pub const FAILURE_CLASS: &str = "x-imagefleet-failure-class";
 /// The work queue a dead-lettered message came from.
 pub const ORIGIN_QUEUE: &str = "x-imagefleet-origin-queue";
+
+/// The command's target, as its image's id (or its task's when it names no image): the
+/// commands' hash exchange routes on it when the commands queue is sharded, so one
+/// image's commands share a queue and keep their order. Rust producers set it from the
+/// envelope; a producer that leaves it out has all its commands on one shard.
+pub const TARGET: &str = "x-imagefleet-target";
 
 /// The producer a message was first sent by, when an operator forwards it (a worker's
 /// retries and dead letters, `imagefleet dlq replay`): see [`super::intake`].
@@ -43,5 +50,14 @@ pub fn with_traceparent(properties: BasicProperties, context: &TraceContext) -> 
         TRACEPARENT.into(),
         AMQPValue::LongString(context.to_string().into()),
     );
+    properties.with_headers(table)
+}
+
+/// `properties` with the [`TARGET`] header of `envelope`'s command (the other headers
+/// kept).
+pub fn with_target(properties: BasicProperties, envelope: &CommandEnvelope) -> BasicProperties {
+    let mut table = properties.headers().clone().unwrap_or_default();
+    let target = envelope.command.target().primary().to_string();
+    table.insert(TARGET.into(), AMQPValue::LongString(target.into()));
     properties.with_headers(table)
 }

@@ -16,4 +16,4 @@ pub mod topology;
 pub use args::{AmqpArgs, DEFAULT_AMQP_URL};
 pub use backoff::Backoff;
 pub use failure_class::FailureClass;
-pub use topology::{Topology, WorkQueue};
+pub use topology::{QueueShard, Topology, WorkQueue};

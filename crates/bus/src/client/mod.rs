@@ -247,7 +247,8 @@ impl CommandClient {
 }
 
 /// The AMQP properties of a command message from `user` (the connection's login), with
-/// the envelope's trace context in the `traceparent` header when it has one. Every Rust
+/// the command's target in the `x-imagefleet-target` header (the shard key) and the
+/// envelope's trace context in the `traceparent` header when it has one. Every Rust
 /// producer (gateway, `imagefleet publish`, tests) publishes through here.
 pub fn properties(envelope: &CommandEnvelope, user: &str) -> BasicProperties {
     let issued_at = u64::try_from(envelope.issued_at.timestamp()).unwrap_or_default();
@@ -258,6 +259,7 @@ pub fn properties(envelope: &CommandEnvelope, user: &str) -> BasicProperties {
         .with_message_id(envelope.command_id.to_string().into())
         .with_type(envelope.command.type_name().into())
         .with_timestamp(issued_at);
+    let properties = super::headers::with_target(properties, envelope);
     match &envelope.trace {
         Some(context) => super::headers::with_traceparent(properties, context),
         None => properties,

@@ -8,6 +8,7 @@ mod amqp_halfopen;
 mod broker_cluster;
 mod bus_settings;
 mod client;
+mod command_shards;
 pub(crate) mod hostile_bus;
 mod permanent_failures;
 mod poison;

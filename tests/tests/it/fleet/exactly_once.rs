@@ -1,7 +1,8 @@
 //! The fleet: three workers with their own connections apply 10,000 commands over 200
 //! images, a tenth of them delivered twice, in random order. Every command has its
 //! effect once, each image's state is the replay of its accepted commands, and
-//! subscribers see one event per transition, gapless and in order per image.
+//! subscribers see one event per transition, gapless and in order per image; the same
+//! holds with the commands queue split into four shards.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -56,8 +57,20 @@ struct EventRow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_workers_apply_every_command_once_and_publish_every_transition_in_order() {
-    let db = TestDb::new().await.expect("test database");
     let bus = TestBus::new().await.expect("test bus");
+    apply_once_in_order(bus, COMMANDS).await;
+}
+
+/// The same over four command shards (each image's commands on one of them), which
+/// every worker consumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_four_command_shards_three_workers_apply_every_command_once_in_order() {
+    let bus = TestBus::sharded(4).await.expect("test bus");
+    apply_once_in_order(bus, 3_000).await;
+}
+
+async fn apply_once_in_order(bus: TestBus, commands: usize) {
+    let db = TestDb::new().await.expect("test database");
     let workers: Vec<TestWorker> = (0..WORKERS)
         .map(|i| TestWorker::start(&db, &bus, &format!("fleet-{i}")))
         .collect();
@@ -69,7 +82,8 @@ async fn three_workers_apply_every_command_once_and_publish_every_transition_in_
         .iter()
         .map(|id| envelope(owner(), create(*id, "fleet")))
         .collect();
-    let commands: Vec<CommandEnvelope> = (0..COMMANDS)
+    let count = commands;
+    let commands: Vec<CommandEnvelope> = (0..count)
         .map(|n| {
             let image = *images.choose(&mut rng).expect("images");
             let (actor, command) = random_command(&mut rng, n, image);
@@ -77,7 +91,7 @@ async fn three_workers_apply_every_command_once_and_publish_every_transition_in_
         })
         .collect();
     let mut deliveries: Vec<CommandEnvelope> = commands.clone();
-    deliveries.extend(commands.choose_multiple(&mut rng, COMMANDS / 10).cloned());
+    deliveries.extend(commands.choose_multiple(&mut rng, count / 10).cloned());
     deliveries.shuffle(&mut rng);
     let started = Instant::now();
     // Creations first and awaited: a command racing ahead of its image's creation
@@ -183,10 +197,11 @@ async fn three_workers_apply_every_command_once_and_publish_every_transition_in_
         *last = event.version;
     }
     println!(
-        "fleet: {} commands ({} deliveries with {} duplicates) over {IMAGES} images by {WORKERS} workers: {} applied, {} events received ({} duplicate deliveries dropped), gaps 0, applied twice 0; applied in {:.2?}",
-        COMMANDS,
+        "fleet: {} commands ({} deliveries with {} duplicates) over {IMAGES} images by {WORKERS} workers on {} command shard(s): {} applied, {} events received ({} duplicate deliveries dropped), gaps 0, applied twice 0; applied in {:.2?}",
+        count,
         deliveries.len(),
-        deliveries.len() - COMMANDS,
+        deliveries.len() - count,
+        bus.topology().command_shards(),
         accepted_now,
         seen.len(),
         duplicates,

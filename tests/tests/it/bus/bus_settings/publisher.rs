@@ -76,7 +76,7 @@ async fn a_dead_letter_into_a_full_dead_letter_queue_is_refused() {
     for n in 0..6 {
         let letter = delivery(&channel, &topology, format!("poison {n}").as_bytes()).await;
         match publisher
-            .dead_letter(&letter, WorkQueue::Commands, "permanent", "test", 0)
+            .dead_letter(&letter, WorkQueue::Commands.into(), "permanent", "test", 0)
             .await
         {
             Ok(()) => accepted += 1,
@@ -117,7 +117,7 @@ async fn a_retry_into_a_missing_retry_queue_is_returned_as_an_error() {
     let publisher = publisher(bus.url(), topology).await;
     let failed = delivery(&channel, topology, b"failed for a retryable reason").await;
     let retried = publisher
-        .retry_or_dead_letter(&failed, WorkQueue::Commands, "database unavailable")
+        .retry_or_dead_letter(&failed, WorkQueue::Commands.into(), "database unavailable")
         .await;
     assert!(retried.is_err(), "an unroutable retry is not confirmed");
 }

@@ -34,6 +34,7 @@ fn amqp_args(bus: &TestBus) -> AmqpArgs {
     AmqpArgs {
         amqp_url: bus.url().to_owned(),
         topology_prefix: bus.topology().prefix().to_owned(),
+        command_shards: bus.topology().command_shards(),
     }
 }
 

@@ -81,6 +81,7 @@ fn status_args(db: &TestDb, bus: &TestBus) -> StatusArgs {
         amqp: AmqpArgs {
             amqp_url: bus.url().to_owned(),
             topology_prefix: bus.topology().prefix().to_owned(),
+            command_shards: bus.topology().command_shards(),
         },
         database_url: db.url().to_owned(),
         max_outbox_lag: 3600.0,
