@@ -1,6 +1,6 @@
 //! Retryable failures: with Postgres unreachable, a command goes through every retry
 //! queue (each a TTL, so nothing spins) and is then dead-lettered as retryable with its
-//! attempt count, while the worker stays up.
+//! attempt count, while the worker stays up; with command shards, on its own shard.
 
 use std::time::Duration;
 
@@ -10,16 +10,18 @@ use domain::ImageId;
 use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{TestBus, TestDb, TestWorker};
+use lapin::message::Delivery;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use tokio_util::sync::CancellationToken;
+use wire::CommandEnvelope;
 use workers::{FleetConfig, run_fleet};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dead_lettered() {
-    let bus = TestBus::new().await.expect("test bus");
+/// Starts a worker on an unreachable database, publishes `commands` as every producer
+/// does, and returns their dead letters as they arrive.
+async fn dead_letters_of(bus: &TestBus, commands: &[CommandEnvelope]) -> Vec<Delivery> {
     // A database URL nobody listens on: every attempt fails as "unavailable".
     let unreachable = TestDb::reserve().await.expect("reserved name");
     let config = FleetConfig {
@@ -29,7 +31,7 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
         commit_batch: 1,
         // The janitor would only retry its lock session against the dead database.
         janitor_interval: None,
-        ..TestWorker::default_config(&unreachable, &bus, "retry-worker")
+        ..TestWorker::default_config(&unreachable, bus, "retry-worker")
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run_fleet(config, shutdown.clone()));
@@ -71,30 +73,53 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
         )
         .await
         .expect("consume");
+    for command in commands {
+        channel
+            .basic_publish(
+                bus.topology().commands_exchange().into(),
+                bus.topology().queue(WorkQueue::Commands).into(),
+                BasicPublishOptions::default(),
+                &serde_json::to_vec(command).expect("json"),
+                // As every producer does: JSON, signed with the connection's user.
+                bus::client::properties(command, &bus::connection::login_of(bus.url())),
+            )
+            .await
+            .expect("publish");
+    }
+    let mut letters = Vec::new();
+    while letters.len() < commands.len() {
+        let letter = tokio::time::timeout(Duration::from_secs(60), dead.next())
+            .await
+            .expect("dead-lettered before the deadline")
+            .expect("stream open")
+            .expect("delivery");
+        letters.push(letter);
+    }
+    assert!(!worker.is_finished(), "the worker stays up");
+    shutdown.cancel();
+    worker
+        .await
+        .expect("worker task")
+        .expect("worker stopped cleanly");
+    connection.close(0, "done".into()).await.expect("close");
+    letters
+}
+
+fn header(letter: &Delivery, name: &str) -> Option<AMQPValue> {
+    letter
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(name).cloned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dead_lettered() {
+    let bus = TestBus::new().await.expect("test bus");
     let command = envelope(owner(), create(ImageId::generate(), "retry"));
-    channel
-        .basic_publish(
-            bus.topology().commands_exchange().into(),
-            bus.topology().queue(WorkQueue::Commands).into(),
-            BasicPublishOptions::default(),
-            &serde_json::to_vec(&command).expect("json"),
-            // As every producer does: JSON, signed with the connection's user.
-            bus::client::properties(&command, &bus::connection::login_of(bus.url())),
-        )
-        .await
-        .expect("publish");
-    let letter = tokio::time::timeout(Duration::from_secs(60), dead.next())
-        .await
-        .expect("dead-lettered before the deadline")
-        .expect("stream open")
-        .expect("delivery");
-    let header = |name: &str| {
-        letter
-            .properties
-            .headers()
-            .as_ref()
-            .and_then(|h| h.inner().get(name).cloned())
-    };
+    let letters = dead_letters_of(&bus, std::slice::from_ref(&command)).await;
+    let letter = &letters[0];
+    let header = |name: &str| header(letter, name);
     assert_eq!(
         header(headers::FAILURE_CLASS),
         Some(AMQPValue::LongString("retries-exhausted".into()))
@@ -118,11 +143,39 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
             .map(|m| m.to_string()),
         Some(command.command_id.to_string())
     );
-    assert!(!worker.is_finished(), "the worker stays up");
-    shutdown.cancel();
-    worker
-        .await
-        .expect("worker task")
-        .expect("worker stopped cleanly");
-    connection.close(0, "done".into()).await.expect("close");
+}
+
+/// With the commands queue in shards, a retried command comes back to its own shard:
+/// each letter names the shard it was last taken from, and sixteen images' commands are
+/// not all on shard 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_command_shards_a_retried_command_stays_on_its_shard_until_dead_lettered() {
+    let bus = TestBus::sharded(4).await.expect("test bus");
+    let commands: Vec<CommandEnvelope> = (0..16)
+        .map(|_| envelope(owner(), create(ImageId::generate(), "retry")))
+        .collect();
+    let letters = dead_letters_of(&bus, &commands).await;
+    let shards: Vec<String> = bus
+        .topology()
+        .shards(WorkQueue::Commands)
+        .into_iter()
+        .map(|shard| bus.topology().shard_queue(shard))
+        .collect();
+    let mut origins = std::collections::HashSet::new();
+    for letter in &letters {
+        assert_eq!(
+            header(letter, headers::FAILURE_CLASS),
+            Some(AMQPValue::LongString("retries-exhausted".into()))
+        );
+        let Some(AMQPValue::LongString(origin)) = header(letter, headers::ORIGIN_QUEUE) else {
+            panic!("a letter names its origin queue");
+        };
+        let origin = origin.to_string();
+        assert!(shards.contains(&origin), "{origin} is a shard");
+        origins.insert(origin);
+    }
+    assert!(
+        origins.len() > 1,
+        "retries came back to their shards: {origins:?}"
+    );
 }
