@@ -160,7 +160,13 @@ async fn consume(
             )
             .await?;
         tags.push(consumer.tag());
-        streams.push(consumer.map(move |delivery| (shard, delivery)));
+        // Each shard's stream ends with a `None` of its own: one shard's consumer that
+        // the broker cancels (its queue deleted) ends the session, as the one queue's
+        // did before shards, instead of leaving that shard unconsumed.
+        let stream = consumer
+            .map(move |delivery| (shard, Some(delivery)))
+            .chain(futures::stream::iter([(shard, None)]));
+        streams.push(stream);
     }
     let mut deliveries = futures::stream::select_all(streams);
     tracing::info!(queue = ?config.queue, shards = tags.len(), prefetch = config.prefetch(), concurrency = config.concurrency, "consuming");
@@ -198,7 +204,7 @@ async fn consume(
             next = deliveries.next() => next,
         };
         match next {
-            Some((queue, Ok(delivery))) => {
+            Some((queue, Some(Ok(delivery)))) => {
                 let (context, publisher, broken, intake) = (
                     context.clone(),
                     publisher.clone(),
@@ -210,8 +216,9 @@ async fn consume(
                     drop(permit);
                 });
             }
-            Some((_, Err(error))) => break Err(error),
-            None => {
+            Some((_, Some(Err(error)))) => break Err(error),
+            Some((_, None)) | None => {
+                tracing::warn!(queue = ?config.queue, "a consumer's stream ended");
                 break Err(lapin::ErrorKind::InvalidConnectionState(
                     lapin::ConnectionState::Closed,
                 )
