@@ -13,6 +13,11 @@
 //! for before/after figures) and never appends.
 //!
 //! Run: `cargo run --release -p imagefleet-bench --bin bench-gateway`
+//!
+//! Beside the reference Glance (issue 18: the same Python client for both, a new
+//! connection per request, plus keep-alive cases with wrk, `imagefleet up --workers 2`
+//! against Glance 33 with Postgres and 2 uWSGI processes), in one command:
+//! `ANCHOR_ROOT=<its directory> scripts/bench-glance` (see its header).
 //! Needs the local Postgres and RabbitMQ, and `rabbitmqctl` on PATH.
 
 // A binary's root looks up modules beside it, in src/bin/; these live in a folder of
