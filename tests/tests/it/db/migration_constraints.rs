@@ -166,6 +166,17 @@ async fn events_are_append_only() -> anyhow::Result<()> {
         .execute(&mut conn)
         .await;
     refused(result, restrict).context("changing event_type")?;
+    // A JSON column and one added by a later migration are covered as well.
+    let result = diesel::update(row)
+        .set(events::snapshot.eq(json!({"forged": true})))
+        .execute(&mut conn)
+        .await;
+    refused(result, restrict).context("changing the snapshot")?;
+    let result = diesel::update(row)
+        .set(events::traceparent.eq(Some("forged")))
+        .execute(&mut conn)
+        .await;
+    refused(result, restrict).context("changing traceparent")?;
     let result = diesel::delete(row).execute(&mut conn).await;
     refused(result, restrict).context("deleting")?;
     let result = diesel::sql_query("TRUNCATE events")
