@@ -50,11 +50,13 @@ pub struct ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    /// The prefetch of each of the queue's shards: together they take the deliveries
-    /// worked on at once (quorum queues count a prefetch per consumer, not per channel).
+    /// The prefetch of each of the queue's shards (a prefetch counts per consumer):
+    /// together they take at most the deliveries worked on at once, and each at least
+    /// one. So one shard alone (a hot image, or the shard every command without the
+    /// target header shares) fills only its part of the worker's concurrency.
     pub fn prefetch(&self) -> u16 {
         let shards = self.topology.shards(self.queue).len().max(1);
-        u16::try_from(self.concurrency.max(1).div_ceil(shards)).unwrap_or(u16::MAX)
+        u16::try_from((self.concurrency / shards).max(1)).unwrap_or(u16::MAX)
     }
 }
 
@@ -227,14 +229,25 @@ async fn consume(
         }
         while in_flight.try_join_next().is_some() {}
     };
-    if result.is_ok() {
+    let cancelled = if result.is_ok() {
         // Stop the flow first; deliveries already prefetched but not started are
-        // requeued by the broker when the channel closes.
-        for tag in tags {
-            bounded_close(channel.basic_cancel(tag, BasicCancelOptions::default())).await?;
-        }
-    }
+        // requeued by the broker when the channel closes. Every shard's cancel at once,
+        // under one bound, and the work in flight finishes whatever they answer.
+        let cancels = tags
+            .into_iter()
+            .map(|tag| channel.basic_cancel(tag, BasicCancelOptions::default()));
+        bounded_close(async {
+            futures::future::join_all(cancels)
+                .await
+                .into_iter()
+                .collect::<Result<(), _>>()
+        })
+        .await
+    } else {
+        Ok(())
+    };
     while in_flight.join_next().await.is_some() {}
+    cancelled?;
     if result.is_ok() {
         // Close the channel before the connection: lapin reports a channel it finds
         // still open at connection close as a connection error.

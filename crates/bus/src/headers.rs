@@ -20,8 +20,10 @@ pub const ORIGIN_QUEUE: &str = "x-imagefleet-origin-queue";
 
 /// The command's target, as its image's id (or its task's when it names no image): the
 /// commands' hash exchange routes on it when the commands queue is sharded, so one
-/// image's commands share a queue and keep their order. Rust producers set it from the
-/// envelope; a producer that leaves it out has all its commands on one shard.
+/// image's commands share a queue, in publish order. The value is the UUID as an AMQP
+/// long string, lowercase with hyphens (the exchange hashes the bytes: another spelling
+/// is another key). Rust producers set it from the envelope; commands without it all
+/// share one shard.
 pub const TARGET: &str = "x-imagefleet-target";
 
 /// The producer a message was first sent by, when an operator forwards it (a worker's

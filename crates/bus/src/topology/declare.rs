@@ -1,6 +1,6 @@
 //! Declaring (and, for tests, deleting) a [`Topology`] on the broker: idempotent, so
-//! every process declares it at every start, and a change of the command shard count
-//! rebinds the commands exchange to match.
+//! every process declares it at every start. A start only adds routes, never removes
+//! one another process may rely on: see [`Topology::declare`].
 
 use lapin::options::{
     ExchangeBindOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
@@ -18,12 +18,16 @@ const CONSISTENT_HASH: &str = "x-consistent-hash";
 impl Topology {
     /// Declares everything; safe to call from every process at every start.
     ///
-    /// With one command shard the commands queue is bound to the commands exchange
-    /// directly, and the hash exchanges of an earlier sharded set-up are deleted. With
-    /// several, the commands exchange routes the commands key to a consistent-hash
-    /// exchange on [`TARGET`] that spreads over the shards, and the direct
-    /// binding is removed. Processes that disagree on the count move the routing back
-    /// and forth, but every command still reaches a queue: shard 0 is bound either way.
+    /// With one command shard the commands key is bound straight to the commands queue.
+    /// With several, the commands exchange routes it to a consistent-hash exchange on
+    /// [`crate::headers::TARGET`] bound to every shard, and the direct binding is then
+    /// removed (the new route exists first, so no command is unroutable meanwhile).
+    /// Nothing else is ever removed here: a process with a smaller count (an operator's
+    /// `imagefleet tail` without the setting, say) adds the direct binding back, which
+    /// puts a second copy of some commands on shard 0 (applied once, by command id)
+    /// until a sharded process starts; lowering the count is an operator's step (the
+    /// shard queues past it are deleted once empty, which unbinds them; README,
+    /// "Changing the command shards").
     pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
         let durable = ExchangeDeclareOptions {
             durable: true,
@@ -51,10 +55,11 @@ impl Topology {
         for key in JOB_EVENTS {
             bind(channel, &jobs, &self.events_exchange(), key).await?;
         }
+        let commands = self.queue(WorkQueue::Commands);
         if self.command_shards() > 1 {
             self.route_commands_by_hash(channel).await
         } else {
-            self.route_commands_directly(channel).await
+            bind(channel, &commands, &self.commands_exchange(), &commands).await
         }
     }
 
@@ -115,23 +120,6 @@ impl Topology {
             &dead_letters,
         )
         .await
-    }
-
-    /// One shard: the commands key goes straight to the commands queue.
-    async fn route_commands_directly(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        let commands = self.queue(WorkQueue::Commands);
-        bind(channel, &commands, &self.commands_exchange(), &commands).await?;
-        // Deleting an exchange removes its bindings, the one from the commands exchange
-        // included; deleting one that does not exist is no error.
-        for exchange in [
-            self.command_hash_exchange(),
-            self.command_unhashed_exchange(),
-        ] {
-            channel
-                .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
-                .await?;
-        }
-        Ok(())
     }
 
     /// Several shards: the commands key goes to the hash exchange, bound to every shard

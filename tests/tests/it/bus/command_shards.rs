@@ -1,17 +1,18 @@
 //! The commands queue split into shards (`IMAGEFLEET_COMMAND_SHARDS`): one image's
-//! commands share a shard and keep their order, a command without the target header
-//! still reaches a shard, and a site that changes its shard count loses no command.
+//! commands share a shard in publish order, a command without the target header still
+//! reaches a shard, and a site that changes its shard count as the README says routes
+//! every command once (and loses none when a process with another count starts).
 //! Needs the broker's `rabbitmq_consistent_hash_exchange` plugin.
 
 use std::collections::{HashMap, HashSet};
 
 use bus::connection::connect;
-use bus::{Topology, WorkQueue};
+use bus::{QueueShard, Topology, WorkQueue};
 use domain::ImageId;
 use imagefleet_tests::fixtures::*;
 use imagefleet_tests::{BusProbe, TestBus};
 use lapin::Channel;
-use lapin::options::{BasicAckOptions, BasicGetOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions};
 use wire::CommandEnvelope;
 
 /// Takes every message from each shard queue, in queue order: the command ids per shard.
@@ -120,48 +121,98 @@ async fn each_images_commands_share_one_shard_in_the_order_they_were_published()
     probe.close().await;
 }
 
+/// Deletes shard `k` and its retry queues, as an operator lowering the count does.
+async fn delete_shard(channel: &Channel, topology: &Topology, k: u16) {
+    let shard = QueueShard {
+        queue: WorkQueue::Commands,
+        shard: k,
+    };
+    let mut names = vec![topology.shard_queue(shard)];
+    names.extend((0..topology.retry_delays().len()).map(|s| topology.shard_retry_queue(shard, s)));
+    for name in names {
+        channel
+            .queue_delete(name.into(), QueueDeleteOptions::default())
+            .await
+            .expect("delete");
+    }
+}
+
+fn ids(commands: &[CommandEnvelope]) -> HashSet<String> {
+    commands.iter().map(|c| c.command_id.to_string()).collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn changing_the_shard_count_leaves_every_command_on_a_queue_the_workers_consume() {
+async fn raising_and_lowering_the_shard_count_as_the_readme_says_routes_every_command_once() {
     let bus = TestBus::new().await.expect("test bus");
     let connection = connect(bus.url(), "shards-test").await.expect("connection");
     let channel = connection.create_channel().await.expect("channel");
     let probe = BusProbe::new(&bus).await;
-    let sharded = bus.topology().clone().with_command_shards(4);
-    let (_, before) = commands_for(8, 2);
-    let (_, during) = commands_for(8, 2);
-    let (_, after) = commands_for(8, 2);
+    let four = bus.topology().clone().with_command_shards(4);
+    let two = bus.topology().clone().with_command_shards(2);
 
-    probe.publish_all(&before).await;
-    sharded.declare(&channel).await.expect("sharded");
-    probe.publish_all(&during).await;
+    // One shard: everything on shard 0, which keeps its queue when sharding starts.
+    let (_, one_shard) = commands_for(8, 2);
+    probe.publish_all(&one_shard).await;
+    four.declare(&channel).await.expect("four shards");
+    let (_, sharded) = commands_for(8, 2);
+    probe.publish_all(&sharded).await;
+    let held = drain(&channel, &four).await;
+    assert!(ids(&one_shard).is_subset(&held[0].iter().cloned().collect()));
+    assert_eq!(held.concat().len(), 32, "every command once");
+    assert!(
+        held.iter().skip(1).any(|s| !s.is_empty()),
+        "shards past 0 are used"
+    );
+
+    // Down to two: the emptied shards 2 and 3 are deleted, which unbinds them.
+    delete_shard(&channel, &four, 3).await;
+    delete_shard(&channel, &four, 2).await;
+    two.declare(&channel).await.expect("two shards");
+    let (_, on_two) = commands_for(16, 1);
+    probe.publish_all(&on_two).await;
+    let held = drain(&channel, &two).await;
+    assert_eq!(held.concat().len(), 16, "none went to a deleted shard");
+    assert_eq!(
+        held.concat().into_iter().collect::<HashSet<_>>(),
+        ids(&on_two)
+    );
+
+    // Down to one: the hash exchange stays, bound to shard 0 alone, beside the direct
+    // route to the same queue; each command is queued there once.
+    delete_shard(&channel, &two, 1).await;
+    bus.topology().declare(&channel).await.expect("one shard");
+    let (_, on_one) = commands_for(16, 1);
+    probe.publish_all(&on_one).await;
+    let held = drain(&channel, bus.topology()).await;
+    assert_eq!(held[0].len(), 16, "each command once on shard 0");
+    assert_eq!(
+        held[0].iter().cloned().collect::<HashSet<_>>(),
+        ids(&on_one)
+    );
+
+    // A process with count 1 on a sharded site (say `imagefleet tail` without the
+    // setting) adds the direct route back: commands are copied to shard 0, none lost.
+    four.declare(&channel).await.expect("four shards again");
     bus.topology()
         .declare(&channel)
         .await
-        .expect("one shard again");
-    probe.publish_all(&after).await;
+        .expect("a stray one-shard process");
+    let (_, mixed) = commands_for(16, 1);
+    probe.publish_all(&mixed).await;
+    let held = drain(&channel, &four).await;
+    let seen: HashSet<String> = held.concat().into_iter().collect();
+    assert_eq!(seen, ids(&mixed), "no command lost");
+    assert_eq!(
+        held[0].iter().cloned().collect::<HashSet<_>>(),
+        ids(&mixed),
+        "shard 0 has a copy of each"
+    );
 
-    let shards = drain(&channel, &sharded).await;
-    let ids = |commands: &[CommandEnvelope]| -> HashSet<String> {
-        commands.iter().map(|c| c.command_id.to_string()).collect()
-    };
-    let first: HashSet<String> = shards[0].iter().cloned().collect();
-    assert!(
-        ids(&before).is_subset(&first),
-        "shard 0 keeps the queue of one shard"
-    );
-    assert!(
-        ids(&after).is_subset(&first),
-        "one shard routes to shard 0 again"
-    );
-    let all: Vec<String> = shards.concat();
-    assert_eq!(all.len(), 48, "no command lost, none routed twice");
-    assert!(ids(&during).is_subset(&all.iter().cloned().collect()));
     connection.close(0, "done".into()).await.expect("close");
     probe.close().await;
-    // The sharded names are deleted with the bus's own (the hash exchanges are gone).
-    sharded_cleanup(&bus, &sharded).await;
+    // The bus deletes its one-shard names when dropped; the sharded ones go here.
+    sharded_cleanup(&bus, &four).await;
 }
-
 /// Deletes the extra shard queues the bus's own one-shard topology does not list.
 async fn sharded_cleanup(bus: &TestBus, sharded: &Topology) {
     let connection = connect(bus.url(), "shards-cleanup")

@@ -122,7 +122,12 @@ async fn user_errors_are_answered_acked_and_recorded_not_dead_lettered() {
     let retries: usize = {
         let mut total = 0;
         for step in 0..bus.topology().retry_delays().len() {
-            total += depth(&bus, &bus.topology().retry_queue(WorkQueue::Commands, step)).await;
+            total += depth(
+                &bus,
+                &bus.topology()
+                    .shard_retry_queue(WorkQueue::Commands.into(), step),
+            )
+            .await;
         }
         total
     };

@@ -2,6 +2,7 @@
 //! queue (each a TTL, so nothing spins) and is then dead-lettered as retryable with its
 //! attempt count, while the worker stays up; with command shards, on its own shard.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bus::connection::connect;
@@ -9,10 +10,11 @@ use bus::{WorkQueue, headers};
 use domain::ImageId;
 use futures::StreamExt;
 use imagefleet_tests::fixtures::*;
-use imagefleet_tests::{TestBus, TestDb, TestWorker};
+use imagefleet_tests::{BusProbe, TestBus, TestDb, TestWorker};
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use tokio_util::sync::CancellationToken;
@@ -145,23 +147,43 @@ async fn a_command_that_keeps_failing_for_a_retryable_reason_is_retried_then_dea
     );
 }
 
+/// The shard queue each command is routed to, learnt by publishing a copy of it (same
+/// target header) while no worker consumes, and taking the copies back.
+async fn shard_of_each(bus: &TestBus, commands: &[CommandEnvelope]) -> HashMap<String, String> {
+    let probe = BusProbe::new(bus).await;
+    probe.publish_all(commands).await;
+    let connection = connect(bus.url(), "retry-shards")
+        .await
+        .expect("connection");
+    let channel = connection.create_channel().await.expect("channel");
+    let mut found = HashMap::new();
+    for shard in bus.topology().shards(WorkQueue::Commands) {
+        let queue = bus.topology().shard_queue(shard);
+        while let Some(copy) = channel
+            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get")
+        {
+            let id = copy.delivery.properties.correlation_id().as_ref();
+            found.insert(id.map(|c| c.to_string()).unwrap_or_default(), queue.clone());
+        }
+    }
+    connection.close(0, "done".into()).await.expect("close");
+    probe.close().await;
+    found
+}
+
 /// With the commands queue in shards, a retried command comes back to its own shard:
-/// each letter names the shard it was last taken from, and sixteen images' commands are
-/// not all on shard 0.
+/// each letter names, as its origin, the very shard the command was routed to.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_command_shards_a_retried_command_stays_on_its_shard_until_dead_lettered() {
     let bus = TestBus::sharded(4).await.expect("test bus");
     let commands: Vec<CommandEnvelope> = (0..16)
         .map(|_| envelope(owner(), create(ImageId::generate(), "retry")))
         .collect();
+    let routed = shard_of_each(&bus, &commands).await;
+    assert_eq!(routed.len(), commands.len(), "every copy was found");
     let letters = dead_letters_of(&bus, &commands).await;
-    let shards: Vec<String> = bus
-        .topology()
-        .shards(WorkQueue::Commands)
-        .into_iter()
-        .map(|shard| bus.topology().shard_queue(shard))
-        .collect();
-    let mut origins = std::collections::HashSet::new();
     for letter in &letters {
         assert_eq!(
             header(letter, headers::FAILURE_CLASS),
@@ -170,12 +192,12 @@ async fn with_command_shards_a_retried_command_stays_on_its_shard_until_dead_let
         let Some(AMQPValue::LongString(origin)) = header(letter, headers::ORIGIN_QUEUE) else {
             panic!("a letter names its origin queue");
         };
-        let origin = origin.to_string();
-        assert!(shards.contains(&origin), "{origin} is a shard");
-        origins.insert(origin);
+        let id = letter
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.to_string());
+        let id = id.unwrap_or_default();
+        assert_eq!(origin.to_string(), routed[&id], "{id} stayed on its shard");
     }
-    assert!(
-        origins.len() > 1,
-        "retries came back to their shards: {origins:?}"
-    );
 }

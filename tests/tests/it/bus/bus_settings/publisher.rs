@@ -109,7 +109,9 @@ async fn a_retry_into_a_missing_retry_queue_is_returned_as_an_error() {
     let channel = connection.create_channel().await.expect("channel");
     channel
         .queue_delete(
-            topology.retry_queue(WorkQueue::Commands, 0).into(),
+            topology
+                .shard_retry_queue(WorkQueue::Commands.into(), 0)
+                .into(),
             QueueDeleteOptions::default(),
         )
         .await

@@ -121,7 +121,7 @@ async fn an_unknown_producer_is_refused_whatever_actor_it_claims_and_replays_sta
     // A reply_to naming one of the fleet's queues (a retry queue nobody consumes) would
     // have the worker write into it: the refusal is dead-lettered but not answered.
     let topology = bus.topology();
-    let retry = topology.retry_queue(WorkQueue::Commands, 2);
+    let retry = topology.shard_retry_queue(WorkQueue::Commands.into(), 2);
     let aimed = BasicProperties::default()
         .with_user_id(mallory.name().into())
         .with_content_type("application/json".into())
