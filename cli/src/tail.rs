@@ -17,7 +17,7 @@ use lapin::options::{
     BasicCancelOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{FieldTable, ShortString};
-use lapin::{Channel, Consumer};
+use lapin::{Channel, Connection, Consumer};
 use tokio_util::sync::CancellationToken;
 
 /// Arguments of `imagefleet tail`.
@@ -45,12 +45,13 @@ impl Tail {
     /// Declares the topology (so tail may start before the fleet), then the temporary
     /// queue with its bindings, and starts consuming.
     pub async fn start(
+        connection: &Connection,
         channel: &Channel,
         topology: &Topology,
         binds: &[String],
     ) -> anyhow::Result<Self> {
         topology
-            .declare(channel)
+            .declare(connection)
             .await
             .context("declaring the topology")?;
         let options = QueueDeclareOptions {
@@ -141,7 +142,7 @@ pub async fn run(args: TailArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("connecting to RabbitMQ")?;
     let channel = connection.create_channel().await?;
-    let tail = Tail::start(&channel, &args.amqp.topology(), &args.binds).await?;
+    let tail = Tail::start(&connection, &channel, &args.amqp.topology(), &args.binds).await?;
     let shutdown = shared::shutdown::on_signal();
     let mut stdout = std::io::stdout();
     let seen = tail.run(args.count, &shutdown, &mut stdout).await?;

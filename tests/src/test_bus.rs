@@ -104,9 +104,8 @@ impl TestBus {
         let connection = connect(&url, "imagefleet-test-setup")
             .await
             .context("connecting to RabbitMQ")?;
-        let channel = connection.create_channel().await?;
         topology
-            .declare(&channel)
+            .declare(&connection)
             .await
             .context("declaring the test topology")?;
         connection.close(0, "set up".into()).await?;

@@ -50,13 +50,16 @@ pub struct ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    /// The prefetch of each of the queue's shards (a prefetch counts per consumer):
-    /// together they take at most the deliveries worked on at once, and each at least
-    /// one. So one shard alone (a hot image, or the shard every command without the
-    /// target header shares) fills only its part of the worker's concurrency.
-    pub fn prefetch(&self) -> u16 {
+    /// The prefetch of the queue's shard `index` (a prefetch counts per consumer): the
+    /// deliveries worked on at once, shared out so that the shards' prefetches add up to
+    /// them, and each at least one (so with more shards than that, one each). One shard
+    /// alone (a hot image, or the shard every command without the target header
+    /// shares) fills only its part of the worker's concurrency.
+    pub fn prefetch(&self, index: usize) -> u16 {
         let shards = self.topology.shards(self.queue).len().max(1);
-        u16::try_from((self.concurrency / shards).max(1)).unwrap_or(u16::MAX)
+        let concurrency = self.concurrency.max(1);
+        let share = concurrency / shards + usize::from(index < concurrency % shards);
+        u16::try_from(share.max(1)).unwrap_or(u16::MAX)
     }
 }
 
@@ -146,13 +149,17 @@ async fn consume(
     shutdown: &CancellationToken,
 ) -> Result<(), lapin::Error> {
     let channel = connection.create_channel().await?;
-    config.topology.declare(&channel).await?;
-    channel
-        .basic_qos(config.prefetch(), BasicQosOptions::default())
-        .await?;
+    config.topology.declare(connection).await?;
     let mut tags = Vec::new();
     let mut streams = Vec::new();
-    for shard in config.topology.shards(config.queue) {
+    let mut prefetches = Vec::new();
+    for (index, shard) in config.topology.shards(config.queue).into_iter().enumerate() {
+        // A prefetch applies to the consumers the channel starts after it.
+        let prefetch = config.prefetch(index);
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        prefetches.push(prefetch);
         let consumer = channel
             .basic_consume(
                 config.topology.shard_queue(shard).into(),
@@ -171,7 +178,7 @@ async fn consume(
         streams.push(stream);
     }
     let mut deliveries = futures::stream::select_all(streams);
-    tracing::info!(queue = ?config.queue, shards = tags.len(), prefetch = config.prefetch(), concurrency = config.concurrency, "consuming");
+    tracing::info!(queue = ?config.queue, ?prefetches, concurrency = config.concurrency, "consuming");
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut in_flight = JoinSet::new();
     // Cancelled when a delivery could not be settled: the publishing channel is broken,

@@ -171,7 +171,7 @@ impl Relay {
         bounded(
             limit,
             "declaring the topology",
-            config.topology.declare(&channel),
+            config.topology.declare(&broker),
         )
         .await?;
         if let Some(notifications) = &config.notifications {

@@ -49,7 +49,7 @@ impl Link {
     ) -> Result<Self, lapin::Error> {
         let connection = connect(url, name).await?;
         let channel = connection.create_channel().await?;
-        topology.declare(&channel).await?;
+        topology.declare(&connection).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;

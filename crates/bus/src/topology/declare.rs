@@ -6,8 +6,9 @@ use lapin::options::{
     ExchangeBindOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
     QueueDeclareOptions, QueueDeleteOptions,
 };
+use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ErrorKind, ExchangeKind};
 
 use super::{DELIVERY_LIMIT, JOB_EVENTS, QueueShard, Topology, WorkQueue};
 use crate::headers::TARGET;
@@ -16,19 +17,21 @@ use crate::headers::TARGET;
 const CONSISTENT_HASH: &str = "x-consistent-hash";
 
 impl Topology {
-    /// Declares everything; safe to call from every process at every start.
+    /// Declares everything, on a channel of its own that it closes; safe to call from
+    /// every process at every start.
     ///
-    /// With one command shard the commands key is bound straight to the commands queue.
-    /// With several, the commands exchange routes it to a consistent-hash exchange on
-    /// [`crate::headers::TARGET`] bound to every shard, and the direct binding is then
-    /// removed (the new route exists first, so no command is unroutable meanwhile).
-    /// Nothing else is ever removed here: a process with a smaller count (an operator's
-    /// `imagefleet tail` without the setting, say) adds the direct binding back, which
-    /// puts a second copy of some commands on shard 0 (applied once, by command id)
-    /// until a sharded process starts; lowering the count is an operator's step (the
-    /// shard queues past it are deleted once empty, which unbinds them; README,
-    /// "Changing the command shards").
-    pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+    /// With one command shard the commands key is bound straight to the commands queue,
+    /// unless the site routes it by hash already (another process has several shards,
+    /// or the count was lowered to 1 and the hash exchange left bound to shard 0): a
+    /// process without the setting (an operator's `imagefleet tail`, say) must not put
+    /// a second route beside the hash one. With several shards, the commands exchange
+    /// routes the key to a consistent-hash exchange on [`crate::headers::TARGET`] bound
+    /// to every shard, and the direct binding is then removed (the new route exists
+    /// first, so no command is unroutable meanwhile). Nothing else is ever removed
+    /// here: lowering the count is an operator's step (README, "Changing the command
+    /// shards").
+    pub async fn declare(&self, connection: &Connection) -> Result<(), lapin::Error> {
+        let channel = &connection.create_channel().await?;
         let durable = ExchangeDeclareOptions {
             durable: true,
             ..Default::default()
@@ -57,9 +60,33 @@ impl Topology {
         }
         let commands = self.queue(WorkQueue::Commands);
         if self.command_shards() > 1 {
-            self.route_commands_by_hash(channel).await
-        } else {
-            bind(channel, &commands, &self.commands_exchange(), &commands).await
+            self.route_commands_by_hash(channel).await?;
+        } else if !self.routed_by_hash(connection).await? {
+            bind(channel, &commands, &self.commands_exchange(), &commands).await?;
+        }
+        channel.close(200, "declared".into()).await
+    }
+
+    /// Whether the commands' hash exchange exists. A passive declare of a missing
+    /// exchange closes its channel, so it runs on one of its own.
+    async fn routed_by_hash(&self, connection: &Connection) -> Result<bool, lapin::Error> {
+        let probe = connection.create_channel().await?;
+        let passive = ExchangeDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let kind = ExchangeKind::Custom(CONSISTENT_HASH.into());
+        let hash = self.command_hash_exchange();
+        match probe
+            .exchange_declare(hash.as_str().into(), kind, passive, FieldTable::default())
+            .await
+        {
+            Ok(()) => {
+                probe.close(200, "checked".into()).await?;
+                Ok(true)
+            }
+            Err(error) if is_not_found(&error) => Ok(false),
+            Err(error) => Err(error),
         }
     }
 
@@ -252,4 +279,12 @@ async fn bind(
             FieldTable::default(),
         )
         .await
+}
+
+fn is_not_found(error: &lapin::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::ProtocolError(amqp)
+            if amqp.kind() == &AMQPErrorKind::Soft(AMQPSoftError::NOTFOUND)
+    )
 }

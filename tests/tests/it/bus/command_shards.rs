@@ -1,7 +1,8 @@
 //! The commands queue split into shards (`IMAGEFLEET_COMMAND_SHARDS`): one image's
 //! commands share a shard in publish order, a command without the target header still
 //! reaches a shard, and a site that changes its shard count as the README says routes
-//! every command once (and loses none when a process with another count starts).
+//! every command once (and neither loses nor copies one when a process without the
+//! setting starts).
 //! Needs the broker's `rabbitmq_consistent_hash_exchange` plugin.
 
 use std::collections::{HashMap, HashSet};
@@ -153,7 +154,7 @@ async fn raising_and_lowering_the_shard_count_as_the_readme_says_routes_every_co
     // One shard: everything on shard 0, which keeps its queue when sharding starts.
     let (_, one_shard) = commands_for(8, 2);
     probe.publish_all(&one_shard).await;
-    four.declare(&channel).await.expect("four shards");
+    four.declare(&connection).await.expect("four shards");
     let (_, sharded) = commands_for(8, 2);
     probe.publish_all(&sharded).await;
     let held = drain(&channel, &four).await;
@@ -167,7 +168,7 @@ async fn raising_and_lowering_the_shard_count_as_the_readme_says_routes_every_co
     // Down to two: the emptied shards 2 and 3 are deleted, which unbinds them.
     delete_shard(&channel, &four, 3).await;
     delete_shard(&channel, &four, 2).await;
-    two.declare(&channel).await.expect("two shards");
+    two.declare(&connection).await.expect("two shards");
     let (_, on_two) = commands_for(16, 1);
     probe.publish_all(&on_two).await;
     let held = drain(&channel, &two).await;
@@ -180,7 +181,10 @@ async fn raising_and_lowering_the_shard_count_as_the_readme_says_routes_every_co
     // Down to one: the hash exchange stays, bound to shard 0 alone, beside the direct
     // route to the same queue; each command is queued there once.
     delete_shard(&channel, &two, 1).await;
-    bus.topology().declare(&channel).await.expect("one shard");
+    bus.topology()
+        .declare(&connection)
+        .await
+        .expect("one shard");
     let (_, on_one) = commands_for(16, 1);
     probe.publish_all(&on_one).await;
     let held = drain(&channel, bus.topology()).await;
@@ -191,22 +195,23 @@ async fn raising_and_lowering_the_shard_count_as_the_readme_says_routes_every_co
     );
 
     // A process with count 1 on a sharded site (say `imagefleet tail` without the
-    // setting) adds the direct route back: commands are copied to shard 0, none lost.
-    four.declare(&channel).await.expect("four shards again");
+    // setting) finds the hash route and adds no second one: nothing is copied.
+    four.declare(&connection).await.expect("four shards again");
     bus.topology()
-        .declare(&channel)
+        .declare(&connection)
         .await
         .expect("a stray one-shard process");
     let (_, mixed) = commands_for(16, 1);
     probe.publish_all(&mixed).await;
     let held = drain(&channel, &four).await;
+    assert_eq!(
+        held.concat().len(),
+        16,
+        "each command once, no copy on shard 0"
+    );
     let seen: HashSet<String> = held.concat().into_iter().collect();
     assert_eq!(seen, ids(&mixed), "no command lost");
-    assert_eq!(
-        held[0].iter().cloned().collect::<HashSet<_>>(),
-        ids(&mixed),
-        "shard 0 has a copy of each"
-    );
+    assert!(held.iter().skip(1).any(|s| !s.is_empty()), "still spread");
 
     connection.close(0, "done".into()).await.expect("close");
     probe.close().await;

@@ -183,6 +183,11 @@ async fn with_command_shards_a_retried_command_stays_on_its_shard_until_dead_let
         .collect();
     let routed = shard_of_each(&bus, &commands).await;
     assert_eq!(routed.len(), commands.len(), "every copy was found");
+    let used: std::collections::HashSet<&String> = routed.values().collect();
+    assert!(
+        used.len() > 1,
+        "sixteen images spread over the shards: {used:?}"
+    );
     let letters = dead_letters_of(&bus, &commands).await;
     for letter in &letters {
         assert_eq!(

@@ -15,7 +15,7 @@ async fn declaring_twice_is_harmless_and_every_queue_exists() {
         .expect("connection");
     let channel = connection.create_channel().await.expect("channel");
     bus.topology()
-        .declare(&channel)
+        .declare(&connection)
         .await
         .expect("a second declaration is accepted");
     for queue in bus.topology().all_queues() {

@@ -31,8 +31,7 @@ async fn a_gateway_whose_broker_blocks_publishing_answers_503_at_once() {
     let connection = connect(&url, "blocked-gateway-test")
         .await
         .expect("connection");
-    let channel = connection.create_channel().await.expect("channel");
-    topology.declare(&channel).await.expect("declared");
+    topology.declare(&connection).await.expect("declared");
     let commands = CommandClient::connect(&url, topology.clone())
         .await
         .expect("command client");

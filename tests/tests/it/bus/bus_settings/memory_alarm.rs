@@ -67,7 +67,7 @@ async fn under_a_memory_alarm_workers_and_gateway_are_not_ready_and_nothing_is_l
     let topology = Topology::new("alarm");
     let connection = connect(&url, "alarm-test").await.expect("connection");
     let channel = connection.create_channel().await.expect("channel");
-    topology.declare(&channel).await.expect("declared");
+    topology.declare(&connection).await.expect("declared");
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await

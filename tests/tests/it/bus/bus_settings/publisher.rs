@@ -67,7 +67,7 @@ async fn a_dead_letter_into_a_full_dead_letter_queue_is_refused() {
         .await
         .expect("connection");
     let channel = connection.create_channel().await.expect("channel");
-    topology.declare(&channel).await.expect("declared");
+    topology.declare(&connection).await.expect("declared");
     let publisher = publisher(bus.url(), &topology).await;
     // A quorum queue learns it is over its limit just after the message that took it
     // there, and tells publishers asynchronously: a letter or two past the limit may

@@ -138,10 +138,15 @@ async fn publish(
 async fn tail_prints_the_events_its_bindings_match() {
     let bus = TestBus::new().await.expect("test bus");
     let (_connection, channel) = channel(&bus).await;
-    let (_tail_connection, tail_channel) = channel_pair(&bus).await;
-    let tail = Tail::start(&tail_channel, bus.topology(), &["image.#".to_owned()])
-        .await
-        .expect("tail started");
+    let (tail_connection, tail_channel) = channel_pair(&bus).await;
+    let tail = Tail::start(
+        &tail_connection,
+        &tail_channel,
+        bus.topology(),
+        &["image.#".to_owned()],
+    )
+    .await
+    .expect("tail started");
     for (key, body) in [
         ("task.success", r#"{"type": "task.success"}"#),
         ("image.active", r#"{"type": "image.active"}"#),

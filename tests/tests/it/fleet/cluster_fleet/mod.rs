@@ -37,8 +37,12 @@ const DRIVERS: usize = 4;
 const TAP: &str = "cluster.tap";
 
 /// Declares the topology (short retry delays) and the tap, bound to every event.
-async fn declare(channel: &Channel, topology: &Topology) -> anyhow::Result<()> {
-    topology.declare(channel).await?;
+async fn declare(
+    connection: &Connection,
+    channel: &Channel,
+    topology: &Topology,
+) -> anyhow::Result<()> {
+    topology.declare(connection).await?;
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),
@@ -96,7 +100,7 @@ async fn the_fleet_on_a_cluster_loses_nothing_when_the_commands_queues_leader_st
         .await
         .expect("connects");
     let channel = setup.create_channel().await.expect("channel");
-    declare(&channel, &topology)
+    declare(&setup, &channel, &topology)
         .await
         .expect("topology and tap declared");
     channel.close(200, "declared".into()).await.expect("closed");
